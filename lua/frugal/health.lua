@@ -1,0 +1,125 @@
+-- :checkhealth frugal
+local M = {}
+
+-- vim.health.start/ok/... from 0.10 on (0.8/0.9 have vim.health.report_*); 0.7 has only the
+-- `health` module with report_* functions.
+local function reporter()
+  local h = vim.health
+  if h and h.start then
+    return h
+  end
+  if h and h.report_start then
+    return {
+      start = h.report_start, ok = h.report_ok, warn = h.report_warn,
+      error = h.report_error, info = h.report_info,
+    }
+  end
+  local legacy = require('health')
+  return {
+    start = legacy.report_start, ok = legacy.report_ok, warn = legacy.report_warn,
+    error = legacy.report_error, info = legacy.report_info,
+  }
+end
+
+local function shell_words(argv)
+  local out = {}
+  for _, a in ipairs(argv) do
+    out[#out + 1] = vim.fn.shellescape(a)
+  end
+  return table.concat(out, ' ')
+end
+
+function M.check()
+  local r = reporter()
+  local frugal = require('frugal')
+  local host = require('frugal.host')
+  local config = require('frugal.config')
+  local util = require('frugal.util')
+
+  r.start('frugal: build')
+  r.info('Neovim ' .. tostring(vim.version().major) .. '.' .. tostring(vim.version().minor)
+    .. '.' .. tostring(vim.version().patch) .. '; plugin root: ' .. util.plugin_root())
+  local cmd = host.command()
+  local bin = cmd[1]
+  local bin_ok = vim.fn.executable(bin) == 1
+  if bin_ok then
+    r.ok('host found: ' .. shell_words(cmd))
+  else
+    r.error('host not found or not executable: ' .. bin,
+      { 'Run `make` in ' .. util.plugin_root() .. ' (lazy.nvim: build = "make")',
+        'or point editor.host_cmd at the frugal executable' })
+  end
+  local lib = vim.fn.fnamemodify(bin, ':p:h') .. '/libfrugal.so'
+  if vim.fn.filereadable(lib) == 1 then
+    r.ok('library found: ' .. lib)
+  else
+    r.warn('library not found next to the host: ' .. lib,
+      { 'The host needs it at run time; `make` builds both.' })
+  end
+
+  r.start('frugal: host version')
+  if bin_ok then
+    local argv = util.list_extend(cmd, { '--version', '--json' })
+    local out = vim.fn.system(argv)
+    local code = vim.v.shell_error
+    local ok, info = pcall(vim.fn.json_decode, out)
+    if code ~= 0 then
+      r.error(string.format('`%s` failed (exit code %d): %s', shell_words(argv), code,
+        vim.trim(out)))
+    elseif not ok or type(info) ~= 'table' then
+      r.error('`' .. shell_words(argv) .. '` did not print JSON: ' .. vim.trim(out))
+    else
+      local parts = {}
+      for _, k in ipairs({ 'version', 'libuv', 'msgpack', 'curl', 'jansson' }) do
+        parts[#parts + 1] = k .. ' ' .. tostring(util.val(info[k]) or '?')
+      end
+      r.info(table.concat(parts, ', '))
+      if info.version == frugal.version then
+        r.ok('host version ' .. tostring(info.version) .. ' matches the plugin')
+      else
+        r.error(string.format('host version %s, plugin version %s', tostring(info.version),
+          frugal.version), { 'Rebuild the host: run `make` in ' .. util.plugin_root() })
+      end
+    end
+  else
+    r.warn('skipped: no host')
+  end
+  if host.running() then
+    r.info(string.format('host running (pid %s), %d call(s) pending, %d restart(s) after a crash',
+      tostring(host.pid()), host.pending_count(), host._state.crashes))
+  else
+    r.info('host not running (it starts on the first :Frugal command)')
+  end
+
+  r.start('frugal: configuration')
+  local opts = frugal.options()
+  if opts == nil then
+    r.ok('setup() not called: the defaults apply')
+  else
+    local ok, err = pcall(config.validate, opts)
+    if ok then
+      r.ok('setup() options are valid')
+    else
+      r.error(tostring(err))
+    end
+  end
+
+  r.start('frugal: provider keys')
+  for _, name in ipairs(config.key_envs(opts)) do
+    local v = os.getenv(name)
+    if v and v ~= '' then
+      r.ok('$' .. name .. ' is set')
+    else
+      r.info('$' .. name .. ' is not set')
+    end
+  end
+  local tiers = opts and opts.tiers or {}
+  for _, t in ipairs(config.tiers) do
+    local cmdkey = tiers[t] and util.val(tiers[t].api_key_cmd)
+    if cmdkey then
+      r.info('tiers.' .. t .. '.api_key_cmd is set (run on first use, not here)')
+    end
+  end
+end
+
+return M

@@ -1,0 +1,255 @@
+-- The `frugal` host process: started lazily on the first call, spoken to over msgpack-RPC on
+-- its stdio, restarted on the next call after a crash.
+--
+-- Requests are notifications (`frugal_call`, id, method, params) so that Lua never waits; the
+-- host answers each one by calling back `_reply(id, err, result)` through nvim_exec_lua. The
+-- channel is ordered, so a `configure` sent right after the start arrives before any call.
+local util = require('frugal.util')
+
+local M = {}
+
+local STDERR_KEEP = 20
+
+-- All state lives in this one table so that tests (and :checkhealth) can look at it.
+local state = {
+  chan = nil, -- job/channel id of the running host
+  cmd = nil, -- the argv it was started with
+  next_id = 0,
+  pending = {}, -- id -> callback(err, result)
+  stderr = {}, -- last lines the host wrote to stderr
+  stopping = {}, -- chan -> true for hosts we stopped on purpose
+  config_json = nil, -- JSON to send with `configure` after every start
+  host_cmd = nil, -- argv prefix from editor.host_cmd; nil: the build output
+  restarts = 0,
+  crashes = 0,
+  leave_autocmd = false,
+}
+M._state = state
+
+-- The host executable and its leading arguments (without `--stdio`).
+function M.command()
+  if state.host_cmd then
+    return state.host_cmd
+  end
+  return { util.plugin_root() .. '/build/frugal' }
+end
+
+function M.set_command(argv)
+  state.host_cmd = argv
+end
+
+local function push_stderr(data)
+  if type(data) ~= 'table' then
+    return
+  end
+  -- on_stderr hands over chunks split at newlines; the last element is an unfinished line.
+  for _, line in ipairs(data) do
+    if line ~= '' then
+      state.stderr[#state.stderr + 1] = line
+    end
+  end
+  while #state.stderr > STDERR_KEEP do
+    table.remove(state.stderr, 1)
+  end
+end
+
+local function fail_pending(message)
+  local pending = state.pending
+  state.pending = {}
+  local ids = vim.tbl_keys(pending)
+  table.sort(ids)
+  for _, id in ipairs(ids) do
+    local cb = pending[id]
+    vim.schedule(function()
+      cb(message, nil)
+    end)
+  end
+end
+
+local function on_exit(chan, code)
+  if state.stopping[chan] then
+    state.stopping[chan] = nil
+    if state.chan == chan then
+      state.chan = nil
+    end
+    fail_pending('frugal: the host was stopped')
+    return
+  end
+  if state.chan ~= chan then
+    return
+  end
+  state.chan = nil
+  state.crashes = state.crashes + 1
+  local msg = string.format('frugal: the host exited unexpectedly (exit code %d)', code)
+  fail_pending(msg)
+  local tail = {}
+  for i = math.max(1, #state.stderr - 4), #state.stderr do
+    tail[#tail + 1] = '  ' .. state.stderr[i]
+  end
+  if #tail > 0 then
+    msg = msg .. '; its last words:\n' .. table.concat(tail, '\n')
+  end
+  msg = msg .. '\nIt will be restarted on the next request.'
+  util.notify(msg, vim.log.levels.ERROR)
+end
+
+local function ensure_leave_autocmd()
+  if state.leave_autocmd then
+    return
+  end
+  state.leave_autocmd = true
+  -- When Neovim quits it ends its jobs; that is not a crash worth reporting.
+  vim.api.nvim_create_autocmd('VimLeavePre', {
+    group = vim.api.nvim_create_augroup('frugal_host', { clear = true }),
+    callback = function()
+      if state.chan then
+        state.stopping[state.chan] = true
+      end
+    end,
+  })
+end
+
+local send_configure
+
+-- Starts the host if it is not running. Returns the channel, or nil and an error message.
+function M.start()
+  if state.chan then
+    return state.chan
+  end
+  local argv = util.list_extend(M.command(), { '--stdio' })
+  if vim.fn.executable(argv[1]) ~= 1 then
+    return nil, string.format(
+      'frugal: host not found or not executable: %s (build it with `make` in %s, or set '
+        .. 'editor.host_cmd)', argv[1], util.plugin_root())
+  end
+  state.stderr = {}
+  local ok, chan = pcall(vim.fn.jobstart, argv, {
+    rpc = true,
+    on_stderr = function(_, data)
+      push_stderr(data)
+    end,
+    on_exit = function(job, code)
+      on_exit(job, code)
+    end,
+  })
+  if not ok or type(chan) ~= 'number' or chan <= 0 then
+    return nil, string.format('frugal: could not start the host %s: %s', argv[1],
+      ok and ('jobstart returned ' .. tostring(chan)) or tostring(chan))
+  end
+  if state.cmd then
+    state.restarts = state.restarts + 1
+  end
+  state.chan = chan
+  state.cmd = argv
+  ensure_leave_autocmd()
+  if state.config_json then
+    send_configure()
+  end
+  return chan
+end
+
+-- Stops the host on purpose (no crash report); pending calls fail with "stopped".
+function M.stop()
+  local chan = state.chan
+  if not chan then
+    return
+  end
+  state.stopping[chan] = true
+  vim.fn.jobstop(chan)
+end
+
+function M.running()
+  return state.chan ~= nil
+end
+
+-- Process id of the running host, or nil.
+function M.pid()
+  if not state.chan then
+    return nil
+  end
+  local ok, pid = pcall(vim.fn.jobpid, state.chan)
+  if ok then
+    return pid
+  end
+  return nil
+end
+
+-- Calls `method` with `params` (a table with string keys) on the host; `cb(err, result)` runs
+-- later on the main loop, exactly once: err is nil or a message, result a table or nil.
+-- Returns the request id, or nil when the host could not be started (cb has been scheduled
+-- with the reason).
+function M.call(method, params, cb)
+  cb = cb or function() end
+  local chan, err = M.start()
+  if not chan then
+    vim.schedule(function()
+      cb(err, nil)
+    end)
+    return nil
+  end
+  state.next_id = state.next_id + 1
+  local id = state.next_id
+  state.pending[id] = cb
+  if params == nil or next(params) == nil then
+    params = vim.empty_dict()
+  end
+  local ok, e = pcall(vim.rpcnotify, chan, 'frugal_call', id, method, params)
+  if not ok then
+    state.pending[id] = nil
+    vim.schedule(function()
+      cb('frugal: could not send to the host: ' .. tostring(e), nil)
+    end)
+    return nil
+  end
+  return id
+end
+
+send_configure = function()
+  M.call('configure', { config_json = state.config_json }, function(err)
+    if err then
+      util.notify('frugal: the host rejected the configuration: ' .. tostring(err),
+        vim.log.levels.ERROR)
+    end
+  end)
+end
+
+-- Sets the JSON sent with `configure` (nil: nothing to send); a running host gets it now.
+function M.configure(json)
+  state.config_json = json
+  if json and state.chan then
+    send_configure()
+  end
+end
+
+function M.pending_count()
+  return vim.tbl_count(state.pending)
+end
+
+function M.stderr_tail()
+  return vim.deepcopy(state.stderr)
+end
+
+-- Called by the host (nvim_exec_lua) with the answer to request `id`. Returns quickly: the
+-- callback runs later on the main loop so the host is not kept waiting on the editor's UI work.
+function M._reply(id, err, result)
+  local cb = state.pending[id]
+  if not cb then
+    return false
+  end
+  state.pending[id] = nil
+  if err == vim.NIL then
+    err = nil
+  end
+  if err ~= nil and type(err) ~= 'string' then
+    err = vim.inspect(err)
+  end
+  if result == vim.NIL then
+    result = nil
+  end
+  vim.schedule(function()
+    cb(err, result)
+  end)
+  return true
+end
+
+return M

@@ -1,0 +1,247 @@
+-- frugal.nvim: which model should do this job, with what context, and what would it cost.
+-- See |frugal.txt|. This module holds setup() and the :Frugal command; the work is done by the
+-- native host (lua/frugal/host.lua) and shown by lua/frugal/preview.lua.
+local config = require('frugal.config')
+local host = require('frugal.host')
+local util = require('frugal.util')
+
+local M = {}
+
+-- Must match the host's version (checked by :checkhealth frugal).
+M.version = '0.1.0'
+
+M.actions = config.actions
+
+local state = {
+  opts = nil, -- the table given to setup(), validated
+  editor = config.editor(nil),
+  latest = 0, -- sequence number of the newest preview request; older answers are dropped
+}
+M._state = state
+
+-- Validates `opts` (see |frugal-config|) and applies it. Raises an error naming the wrong key.
+-- Optional: without it the plugin uses the host's defaults.
+function M.setup(opts)
+  config.validate(opts)
+  opts = opts and vim.deepcopy(opts) or nil
+  state.opts = opts
+  state.editor = config.editor(opts)
+  host.set_command(state.editor.host_cmd)
+  host.configure(config.to_json(opts))
+end
+
+-- The options given to setup() (nil if it was not called).
+function M.options()
+  return state.opts
+end
+
+function M.editor_options()
+  return state.editor
+end
+
+local severities = { 'error', 'warning', 'info', 'hint' }
+local MAX_DIAGNOSTICS = 500
+
+-- The buffer's diagnostics in the host's shape (1-based lines); the host keeps those in range.
+local function diagnostics(bufnr)
+  if not (vim.diagnostic and vim.diagnostic.get) then
+    return {}
+  end
+  local ok, list = pcall(vim.diagnostic.get, bufnr)
+  if not ok or type(list) ~= 'table' then
+    return {}
+  end
+  local out = {}
+  for _, d in ipairs(list) do
+    if #out >= MAX_DIAGNOSTICS then
+      break
+    end
+    local line = (d.lnum or 0) + 1
+    local end_line = (d.end_lnum or d.lnum or 0) + 1
+    if end_line < line then
+      end_line = line
+    end
+    out[#out + 1] = {
+      line = line,
+      end_line = end_line,
+      severity = severities[d.severity] or 'error',
+      message = tostring(d.message or ''),
+      source = d.source and tostring(d.source) or nil,
+    }
+  end
+  return out
+end
+
+-- Other files for the actions that work across files: the listed buffers backed by a file.
+local MULTI_FILE_ACTIONS = { design = true, optimize = true }
+
+local function other_files(bufnr)
+  local files = {}
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if b ~= bufnr and vim.api.nvim_buf_is_loaded(b) and vim.fn.buflisted(b) == 1
+      and util.buf_option(b, 'buftype') == '' then
+      local name = vim.api.nvim_buf_get_name(b)
+      if name ~= '' and vim.fn.filereadable(name) == 1 then
+        files[#files + 1] = name
+      end
+    end
+  end
+  return files
+end
+
+local function usage()
+  return 'usage: :[range]Frugal[!] [preview] {action} [tier=mini|full] [file=PATH]... '
+    .. '[instruction]; actions: ' .. table.concat(config.actions, ', ')
+end
+
+-- Parses the words after :Frugal. Returns a request table or nil and a message.
+function M.parse_args(fargs, bang)
+  local req = { send = true, files = {} }
+  local i = 1
+  if fargs[i] == 'preview' then
+    req.send = false
+    i = i + 1
+  end
+  local action = fargs[i]
+  if not action then
+    return nil, usage()
+  end
+  if not vim.tbl_contains(config.actions, action) then
+    return nil, string.format('frugal: unknown action %q; %s', action, usage())
+  end
+  req.action = action
+  i = i + 1
+  local words = {}
+  while i <= #fargs do
+    local a = fargs[i]
+    local tier = a:match('^tier=(.*)$')
+    local file = a:match('^file=(.+)$')
+    if tier then
+      if tier ~= 'mini' and tier ~= 'full' then
+        return nil, string.format('frugal: tier=%s: expected tier=mini or tier=full', tier)
+      end
+      req.tier = tier
+    elseif file then
+      req.files[#req.files + 1] = vim.fn.fnamemodify(file, ':p')
+    else
+      words[#words + 1] = a
+    end
+    i = i + 1
+  end
+  if bang then
+    req.tier = 'full'
+  end
+  if #words > 0 then
+    req.instruction = table.concat(words, ' ')
+  end
+  if action == 'ask' and not req.instruction then
+    return nil, 'frugal: `:Frugal ask` needs the question after it'
+  end
+  return req
+end
+
+-- Builds the params of a preview/context/route call for the current window.
+function M.request_params(req, line1, line2)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local params = {
+    bufnr = bufnr,
+    path = vim.api.nvim_buf_get_name(bufnr),
+    filetype = util.buf_option(bufnr, 'filetype'),
+    line = cursor[1],
+    col = cursor[2] + 1,
+    action = req.action,
+    instruction = req.instruction,
+    tier = req.tier,
+    diagnostics = diagnostics(bufnr),
+  }
+  if line1 and line2 then
+    params.sel_start = math.min(line1, line2)
+    params.sel_end = math.max(line1, line2)
+  end
+  local files = vim.deepcopy(req.files or {})
+  if #files == 0 and MULTI_FILE_ACTIONS[req.action] then
+    files = other_files(bufnr)
+  end
+  if #files > 0 then
+    params.files = files
+  end
+  return params
+end
+
+-- Runs a parsed request: asks the host for the preview and shows it.
+function M.run(req, line1, line2)
+  local params = M.request_params(req, line1, line2)
+  req.path = params.path
+  state.latest = state.latest + 1
+  local seq = state.latest
+  host.call('preview', params, function(err, result)
+    if seq ~= state.latest then
+      return -- a newer request has been made since; its answer is the one to show
+    end
+    if err then
+      util.notify(tostring(err), vim.log.levels.ERROR)
+      return
+    end
+    local lines = require('frugal.preview').render(req, result)
+    require('frugal.preview').show(lines, state.editor.preview)
+  end)
+end
+
+-- The :Frugal command (see plugin/frugal.lua).
+function M.command(opts)
+  local req, err = M.parse_args(opts.fargs or {}, opts.bang)
+  if not req then
+    util.notify(err, vim.log.levels.ERROR)
+    return
+  end
+  local line1, line2
+  if (opts.range or 0) > 0 then
+    line1, line2 = opts.line1, opts.line2
+  else
+    -- Called from visual mode through a <Cmd> mapping: no range, but a selection.
+    local mode = vim.api.nvim_get_mode().mode
+    if mode == 'v' or mode == 'V' or mode == '\22' then
+      line1, line2 = vim.fn.line('v'), vim.fn.line('.')
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'n',
+        false)
+    end
+  end
+  M.run(req, line1, line2)
+end
+
+local function filter(list, prefix)
+  local out = {}
+  for _, v in ipairs(list) do
+    if v:sub(1, #prefix) == prefix then
+      out[#out + 1] = v
+    end
+  end
+  return out
+end
+
+-- Completion for :Frugal: the actions (and `preview`) first, then the options.
+function M.complete(arglead, cmdline, cursorpos)
+  local before = cmdline:sub(1, cursorpos or #cmdline)
+  -- Skip the range and the command name (possibly abbreviated, possibly with a bang).
+  local rest = before:match('F%a*!?%s+(.*)$') or ''
+  local words = vim.split(rest, '%s+', { trimempty = false })
+  -- The word being completed is the last one (possibly empty).
+  local done = {}
+  for i = 1, #words - 1 do
+    if words[i] ~= '' then
+      done[#done + 1] = words[i]
+    end
+  end
+  if #done == 0 then
+    local first = vim.deepcopy(config.actions)
+    first[#first + 1] = 'preview'
+    return filter(first, arglead)
+  end
+  if #done == 1 and done[1] == 'preview' then
+    return filter(config.actions, arglead)
+  end
+  return filter({ 'tier=mini', 'tier=full', 'file=' }, arglead)
+end
+
+return M

@@ -1,0 +1,98 @@
+-- Small helpers shared by the frugal modules. Everything here works on Neovim 0.7 and later:
+-- features that arrived later are detected, never assumed.
+local M = {}
+
+M.uv = vim.uv or vim.loop
+
+-- nvim_buf_set_option is deprecated from 0.10 on; nvim_set_option_value exists on 0.7 but only
+-- takes {buf = ...} / {win = ...} from 0.8 on.
+local has_scoped_options = vim.fn.has('nvim-0.8') == 1
+
+-- Values that the host sends as msgpack nil arrive as vim.NIL inside tables.
+function M.is_nil(v)
+  return v == nil or v == vim.NIL
+end
+
+-- `v`, or nil when it is nil or vim.NIL.
+function M.val(v)
+  if v == vim.NIL then
+    return nil
+  end
+  return v
+end
+
+-- Directory holding lua/, plugin/ and build/, found from this file's own path so the plugin
+-- works wherever a plugin manager puts it (and through symlinks on the runtimepath).
+function M.plugin_root()
+  local src = debug.getinfo(1, 'S').source
+  if src:sub(1, 1) == '@' then
+    src = src:sub(2)
+  end
+  -- <root>/lua/frugal/util.lua
+  local root = vim.fn.fnamemodify(src, ':p:h:h:h')
+  return root
+end
+
+function M.notify(msg, level)
+  vim.notify(msg, level or vim.log.levels.INFO, { title = 'frugal' })
+end
+
+-- vim.notify may only be called from the main loop; callbacks from libuv must go through this.
+function M.notify_later(msg, level)
+  vim.schedule(function()
+    M.notify(msg, level)
+  end)
+end
+
+function M.buf_option(buf, name)
+  if has_scoped_options then
+    return vim.api.nvim_get_option_value(name, { buf = buf })
+  end
+  return vim.api.nvim_buf_get_option(buf, name)
+end
+
+function M.set_buf_option(buf, name, value)
+  if has_scoped_options then
+    vim.api.nvim_set_option_value(name, value, { buf = buf })
+  else
+    vim.api.nvim_buf_set_option(buf, name, value)
+  end
+end
+
+function M.set_win_option(win, name, value)
+  if has_scoped_options then
+    vim.api.nvim_set_option_value(name, value, { win = win })
+  else
+    vim.api.nvim_win_set_option(win, name, value)
+  end
+end
+
+-- Shallow list copy with `extra` appended.
+function M.list_extend(list, extra)
+  local out = {}
+  for _, v in ipairs(list) do
+    out[#out + 1] = v
+  end
+  for _, v in ipairs(extra or {}) do
+    out[#out + 1] = v
+  end
+  return out
+end
+
+function M.is_list(t)
+  if type(t) ~= 'table' then
+    return false
+  end
+  local n = 0
+  for _ in pairs(t) do
+    n = n + 1
+  end
+  for i = 1, n do
+    if t[i] == nil then
+      return false
+    end
+  end
+  return true
+end
+
+return M

@@ -1,0 +1,189 @@
+#include "action/action.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "context/lang.h"
+#include "route/route.h"
+#include "util/buf.h"
+#include "util/text.h"
+
+json_t *action_json_text(const char *s, size_t n)
+{
+  if (utf8_valid(s, n)) {
+    return json_stringn(s, n);
+  }
+  buf_t b = BUF_INIT;
+  size_t i = 0;
+  while (i < n) {
+    /* Find the longest valid prefix of at most 4 bytes starting here. */
+    size_t k = 1;
+    unsigned char c = (unsigned char)s[i];
+    size_t want = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (want > 1 && i + want <= n && utf8_valid(s + i, want)) {
+      k = want;
+    } else if (want > 1) {
+      buf_puts(&b, "\xEF\xBF\xBD");
+      i++;
+      continue;
+    }
+    buf_append(&b, s + i, k);
+    i += k;
+  }
+  json_t *j = json_stringn(b.data ? b.data : "", b.len);
+  buf_free(&b);
+  return j;
+}
+
+static json_t *json_usd(double usd)
+{
+  return usd < 0 ? json_null() : json_real(usd);
+}
+
+static json_t *context_json(const action_request *req, const pkg_result *pkg, int with_text)
+{
+  json_t *items = json_array();
+  for (size_t i = 0; i < pkg->nitems; i++) {
+    const pkg_item *it = &pkg->items[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", json_string(item_kind_name(it->kind)));
+    json_object_set_new(o, "label", action_json_text(it->label ? it->label : "",
+                                                      it->label ? strlen(it->label) : 0));
+    json_object_set_new(o, "start_line", json_integer(it->start_line));
+    json_object_set_new(o, "end_line", json_integer(it->end_line));
+    json_object_set_new(o, "tokens", json_integer(it->tokens));
+    if (with_text) {
+      json_object_set_new(o, "text", action_json_text(it->text ? it->text : "",
+                                                       it->text ? strlen(it->text) : 0));
+    }
+    json_array_append_new(items, o);
+  }
+  json_t *scope = json_object();
+  json_object_set_new(scope, "kind", json_string(scope_kind_name(pkg->scope)));
+  json_object_set_new(scope, "name", pkg->scope_name ? action_json_text(pkg->scope_name,
+                                                                          strlen(pkg->scope_name))
+                                                     : json_null());
+  json_object_set_new(scope, "start_line", json_integer(pkg->start_line));
+  json_object_set_new(scope, "end_line", json_integer(pkg->end_line));
+
+  json_t *c = json_object();
+  const char *file = req->path ? req->path : "";
+  json_object_set_new(c, "file", action_json_text(file, strlen(file)));
+  json_object_set_new(c, "language", json_string(lang_name(pkg->lang)));
+  json_object_set_new(c, "scope", scope);
+  json_object_set_new(c, "items", items);
+  json_object_set_new(c, "tokens", json_integer(pkg->tokens));
+  json_object_set_new(c, "file_tokens", json_integer(pkg->file_tokens));
+  json_object_set_new(c, "dropped", json_integer(pkg->dropped));
+  json_object_set_new(c, "over_budget", json_boolean(pkg->over_budget));
+  return c;
+}
+
+static json_t *route_json(const route_decision *d)
+{
+  json_t *reasons = json_array();
+  for (int i = 0; i < d->nreasons; i++) {
+    json_array_append_new(reasons, action_json_text(d->reasons[i], strlen(d->reasons[i])));
+  }
+  json_t *est = json_object();
+  json_object_set_new(est, "input_tokens", json_integer(d->input_tokens));
+  json_object_set_new(est, "output_tokens", json_integer(d->output_tokens));
+  json_object_set_new(est, "usd", json_usd(d->usd));
+  json_object_set_new(est, "usd_full", json_usd(d->usd_full));
+  json_t *r = json_object();
+  json_object_set_new(r, "tier", json_string(tier_name(d->tier)));
+  json_object_set_new(r, "model", action_json_text(d->model, strlen(d->model)));
+  json_object_set_new(r, "reasons", reasons);
+  json_object_set_new(r, "estimate", est);
+  return r;
+}
+
+static int build_package(const text_t *t, const action_request *req, lang_id lang, int budget,
+                         pkg_result *pkg, char *err, size_t errlen)
+{
+  pkg_request pr = {
+    .path = req->path,
+    .lang = lang,
+    .action = req->action,
+    .cursor_line = req->line,
+    .cursor_col = req->col,
+    .sel_start = req->sel_start,
+    .sel_end = req->sel_end,
+    .diags = req->diags,
+    .ndiags = req->ndiags,
+    .budget_tokens = budget,
+  };
+  return package_build(t, &pr, pkg, err, errlen);
+}
+
+int action_preview(const frugal_config *cfg, const action_request *req, const char *text,
+                   size_t len, int parts, json_t **out, char *err, size_t errlen)
+{
+  if (!route_action_known(req->action)) {
+    char list[300];
+    route_actions_join(list, sizeof(list));
+    snprintf(err, errlen, "unknown action '%s' (expected one of: %s)",
+             req->action ? req->action : "", list);
+    return -1;
+  }
+  lang_id lang = LANG_UNKNOWN;
+  if (req->language && *req->language) {
+    lang = lang_from_name(req->language);
+  }
+  if (lang == LANG_UNKNOWN && req->path) {
+    lang = lang_from_path(req->path);
+  }
+  text_t t;
+  if (text_init(&t, text, len)) {
+    snprintf(err, errlen, "file has too many lines");
+    return -1;
+  }
+
+  /* The package is built for the tier it will go to. Which tier that is depends on the
+   * package's size, so build for Mini's budget first (the common case), and rebuild with
+   * Full's budget when the decision is Full and something was left out. */
+  int pre_tier = req->forced_tier >= 0 ? req->forced_tier : config_action_tier(cfg, req->action);
+  tier_id budget_tier = pre_tier >= 0 ? (tier_id)pre_tier : TIER_MINI;
+  pkg_result pkg;
+  if (build_package(&t, req, lang, (int)cfg->tiers[budget_tier].context_budget, &pkg, err,
+                    errlen)) {
+    text_free(&t);
+    return -1;
+  }
+  route_input ri = {
+    .action = req->action,
+    .nfiles = req->nfiles,
+    .context_tokens = pkg.tokens,
+    .scope_kind = scope_kind_name(pkg.scope),
+    .scope_name = pkg.scope_name,
+    .forced_tier = req->forced_tier,
+  };
+  route_decision d;
+  if (route_decide(cfg, &ri, &d, err, errlen)) {
+    pkg_result_free(&pkg);
+    text_free(&t);
+    return -1;
+  }
+  if (d.tier != budget_tier && pkg.dropped > 0) {
+    pkg_result full;
+    if (build_package(&t, req, lang, (int)cfg->tiers[d.tier].context_budget, &full, err,
+                      errlen) == 0) {
+      pkg_result_free(&pkg);
+      pkg = full;
+      ri.context_tokens = pkg.tokens;
+      ri.scope_name = pkg.scope_name;
+      route_decide(cfg, &ri, &d, err, errlen);
+    }
+  }
+  json_t *o = json_object();
+  if (parts & ACTION_CONTEXT) {
+    json_object_set_new(o, "context", context_json(req, &pkg, (parts & ACTION_ITEM_TEXT) != 0));
+  }
+  if (parts & ACTION_ROUTE) {
+    json_object_set_new(o, "route", route_json(&d));
+  }
+  pkg_result_free(&pkg);
+  text_free(&t);
+  *out = o;
+  return 0;
+}

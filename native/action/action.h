@@ -1,0 +1,42 @@
+/* action: turns one request (an action at a cursor in a file) into its focused package and
+ * routing decision. Shared by the RPC host and the command line, so both report the same
+ * figures. Results are Jansson objects: the CLI prints them as JSON, the host packs them as
+ * msgpack. */
+#ifndef FRUGAL_ACTION_ACTION_H
+#define FRUGAL_ACTION_ACTION_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "context/package.h"
+
+typedef struct {
+  const char *path;      /* file name, for display and language detection; may be NULL */
+  const char *language;  /* editor filetype or language name; NULL/"" to detect from path */
+  const char *action;    /* a route_actions name */
+  int line;              /* cursor, 1-based */
+  int col;               /* 1-based, 0 if unknown */
+  int sel_start;         /* selection lines, 0 when none */
+  int sel_end;
+  int nfiles;            /* files in scope, counting this one (>= 1) */
+  int forced_tier;       /* -1 or a tier_id */
+  const pkg_diag *diags;
+  size_t ndiags;
+} action_request;
+
+/* Parts of the result to build. */
+enum { ACTION_CONTEXT = 1, ACTION_ROUTE = 2, ACTION_ITEM_TEXT = 4 };
+
+/* Packages and routes `req` over text[0..len). On success returns 0 and sets *out to a new
+ * object (caller json_decref()s it) holding "context" and/or "route" as selected by `parts`
+ * (see doc/frugal.txt for their fields). On bad input (unknown action, cursor outside the file)
+ * returns -1 with a one-line message in `err`. */
+int action_preview(const frugal_config *cfg, const action_request *req, const char *text,
+                   size_t len, int parts, json_t **out, char *err, size_t errlen);
+
+/* A JSON string of s[0..n); invalid UTF-8 sequences become U+FFFD so the result is always
+ * valid JSON text. Returns a new reference. */
+json_t *action_json_text(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,468 @@
+/* The command line: `frugal context|route|preview FILE:LINE ...`, `frugal --stdio`. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <frugal.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "action/action.h"
+#include "config/config.h"
+#include "host/host.h"
+#include "route/route.h"
+#include "util/buf.h"
+
+/* Source files larger than this are refused: nobody asks a model about a 256 MiB file, and the
+ * line index alone would cost gigabytes. */
+#define CLI_MAX_FILE (256L * 1024 * 1024)
+#define CLI_MAX_FILES 1000
+
+const char *frugal_version(void)
+{
+  return FRUGAL_VERSION_STRING;
+}
+
+static const char usage[] =
+  "usage: frugal context FILE:LINE[:COL] [--end-line N] [--action A] [--json]\n"
+  "       frugal route   FILE:LINE[:COL] --action A [--file OTHER]... [--tier mini|full] [--json]\n"
+  "       frugal preview FILE:LINE[:COL] --action A [--file OTHER]... [--tier mini|full] [--json]\n"
+  "       frugal --stdio            serve msgpack-RPC on stdin/stdout (the editor's host)\n"
+  "       frugal --version [--json]\n"
+  "common options: --config FILE (default: $FRUGAL_CONFIG), --filetype FT, --end-line N\n"
+  "lines are 1-based and inclusive; --end-line makes LINE..N a selection\n";
+
+typedef struct {
+  const char *command;
+  const char *target;
+  const char *action;
+  const char *config;
+  const char *filetype;
+  const char *files[CLI_MAX_FILES];
+  int nfiles;
+  long end_line;
+  int tier;
+  int json;
+  int stdio;
+  int version;
+} cli_args;
+
+/* Prints a one-line error and returns the bad-arguments status. */
+static int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cli_fail(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("frugal: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+  if (!s || !*s) {
+    return -1;
+  }
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) {
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+  if (n == 0) {
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!isdigit((unsigned char)s[i])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Splits FILE:LINE[:COL], reading from the right so file names may contain ':'. */
+static int parse_target(const char *target, char **file, long *line, long *col)
+{
+  const char *c1 = strrchr(target, ':');
+  if (!c1 || !all_digits(c1 + 1, strlen(c1 + 1))) {
+    return -1;
+  }
+  const char *c0 = NULL;
+  for (const char *p = c1 - 1; p >= target; p--) {
+    if (*p == ':') {
+      c0 = p;
+      break;
+    }
+  }
+  *col = 0;
+  if (c0 && all_digits(c0 + 1, (size_t)(c1 - c0 - 1)) && c0 > target) {
+    if (parse_long(c1 + 1, 1, 1L << 30, col)) {
+      return -1;
+    }
+    char tmp[32];
+    size_t n = (size_t)(c1 - c0 - 1);
+    if (n >= sizeof(tmp)) {
+      return -1;
+    }
+    memcpy(tmp, c0 + 1, n);
+    tmp[n] = '\0';
+    if (parse_long(tmp, 1, 1L << 30, line)) {
+      return -1;
+    }
+    *file = xstrndup(target, (size_t)(c0 - target));
+    return 0;
+  }
+  if (c1 == target || parse_long(c1 + 1, 1, 1L << 30, line)) {
+    return -1;
+  }
+  *file = xstrndup(target, (size_t)(c1 - target));
+  return 0;
+}
+
+static int read_file(const char *path, buf_t *out, char *err, size_t errlen)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    snprintf(err, errlen, "cannot read '%s': it is a directory", path);
+    return -1;
+  }
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+    if (out->len + n > (size_t)CLI_MAX_FILE) {
+      fclose(f);
+      snprintf(err, errlen, "'%s' is larger than %ld MiB", path, CLI_MAX_FILE >> 20);
+      return -1;
+    }
+    buf_append(out, chunk, n);
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    snprintf(err, errlen, "cannot read '%s'", path);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, cli_args *a)
+{
+  memset(a, 0, sizeof(*a));
+  a->tier = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDS_VALUE()                                                                           \
+  do {                                                                                          \
+    if (!val) {                                                                                 \
+      return cli_fail("%s needs a value", arg);                                                 \
+    }                                                                                           \
+    i++;                                                                                        \
+  } while (0)
+    if (strcmp(arg, "--json") == 0) {
+      a->json = 1;
+    } else if (strcmp(arg, "--stdio") == 0) {
+      a->stdio = 1;
+    } else if (strcmp(arg, "--version") == 0) {
+      a->version = 1;
+    } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      fputs(usage, stdout);
+      exit(0);
+    } else if (strcmp(arg, "--action") == 0) {
+      NEEDS_VALUE();
+      a->action = val;
+    } else if (strcmp(arg, "--config") == 0) {
+      NEEDS_VALUE();
+      a->config = val;
+    } else if (strcmp(arg, "--filetype") == 0) {
+      NEEDS_VALUE();
+      a->filetype = val;
+    } else if (strcmp(arg, "--file") == 0) {
+      NEEDS_VALUE();
+      if (a->nfiles >= CLI_MAX_FILES) {
+        return cli_fail("more than %d --file options", CLI_MAX_FILES);
+      }
+      a->files[a->nfiles++] = val;
+    } else if (strcmp(arg, "--end-line") == 0) {
+      NEEDS_VALUE();
+      if (parse_long(val, 1, 1L << 30, &a->end_line)) {
+        return cli_fail("--end-line must be a positive line number, got '%s'", val);
+      }
+    } else if (strcmp(arg, "--tier") == 0) {
+      NEEDS_VALUE();
+      a->tier = tier_from_name(val);
+      if (a->tier < 0) {
+        return cli_fail("--tier must be mini or full, got '%s'", val);
+      }
+    } else if (arg[0] == '-' && arg[1] != '\0') {
+      return cli_fail("unknown option '%s' (see frugal --help)", arg);
+    } else if (!a->command) {
+      a->command = arg;
+    } else if (!a->target) {
+      a->target = arg;
+    } else {
+      return cli_fail("unexpected argument '%s' (see frugal --help)", arg);
+    }
+#undef NEEDS_VALUE
+  }
+  return 0;
+}
+
+static int load_config(const cli_args *a, frugal_config *cfg)
+{
+  config_init(cfg);
+  const char *path = a->config ? a->config : getenv("FRUGAL_CONFIG");
+  if (path && *path) {
+    char err[600];
+    if (config_apply_file(cfg, path, err, sizeof(err))) {
+      config_free(cfg);
+      return cli_fail("%s", err);
+    }
+  }
+  return 0;
+}
+
+static void print_json(json_t *j)
+{
+  char *s = json_dumps(j, JSON_COMPACT);
+  if (s) {
+    puts(s);
+    free(s);
+  }
+}
+
+/* "12,345" */
+static const char *thousands(char *out, size_t n, long v)
+{
+  char raw[32];
+  snprintf(raw, sizeof(raw), "%ld", v < 0 ? -v : v);
+  size_t len = strlen(raw), o = 0;
+  if (v < 0 && o + 1 < n) {
+    out[o++] = '-';
+  }
+  for (size_t i = 0; i < len && o + 1 < n; i++) {
+    if (i > 0 && (len - i) % 3 == 0 && o + 1 < n) {
+      out[o++] = ',';
+    }
+    out[o++] = raw[i];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static long jint(const json_t *o, const char *key)
+{
+  return (long)json_integer_value(json_object_get(o, key));
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+  const char *s = json_string_value(json_object_get(o, key));
+  return s ? s : "";
+}
+
+static void print_context(const json_t *c)
+{
+  const json_t *scope = json_object_get(c, "scope");
+  const char *name = jstr(scope, "name");
+  printf("%s (%s): %s%s%s, lines %ld-%ld\n", jstr(c, "file"), jstr(c, "language"),
+         jstr(scope, "kind"), *name ? " " : "", name, jint(scope, "start_line"),
+         jint(scope, "end_line"));
+  printf("  %-13s %-13s %8s  %s\n", "item", "lines", "tokens", "label");
+  size_t i;
+  json_t *it;
+  json_array_foreach(json_object_get(c, "items"), i, it) {
+    char lines[32], tok[32];
+    snprintf(lines, sizeof(lines), "%ld-%ld", jint(it, "start_line"), jint(it, "end_line"));
+    printf("  %-13s %-13s %8s  %s\n", jstr(it, "kind"), lines,
+           thousands(tok, sizeof(tok), jint(it, "tokens")), jstr(it, "label"));
+  }
+  char t1[32], t2[32];
+  long tokens = jint(c, "tokens"), file_tokens = jint(c, "file_tokens");
+  printf("  %-27s %8s  of %s tokens in the whole file (%.1f%%)\n", "package",
+         thousands(t1, sizeof(t1), tokens), thousands(t2, sizeof(t2), file_tokens),
+         file_tokens > 0 ? 100.0 * (double)tokens / (double)file_tokens : 100.0);
+  if (jint(c, "dropped") > 0) {
+    printf("  %ld optional item(s) left out to fit the tier's context budget\n",
+           jint(c, "dropped"));
+  }
+  if (json_is_true(json_object_get(c, "over_budget"))) {
+    printf("  the scope alone is larger than the tier's context budget\n");
+  }
+}
+
+static void print_usd(const char *label, const json_t *v, const char *model)
+{
+  if (json_is_number(v)) {
+    printf("%s $%.4f (%s)", label, json_number_value(v), model);
+  } else {
+    printf("%s unknown price (%s: set prices.%s in the config)", label, model, model);
+  }
+}
+
+static void print_route(const json_t *r, const frugal_config *cfg)
+{
+  printf("tier: %s (%s)\n", jstr(r, "tier"), jstr(r, "model"));
+  printf("why:\n");
+  size_t i;
+  json_t *reason;
+  json_array_foreach(json_object_get(r, "reasons"), i, reason) {
+    printf("  - %s\n", json_string_value(reason));
+  }
+  const json_t *e = json_object_get(r, "estimate");
+  char t1[32], t2[32];
+  printf("estimate: %s input + %s output tokens\n",
+         thousands(t1, sizeof(t1), jint(e, "input_tokens")),
+         thousands(t2, sizeof(t2), jint(e, "output_tokens")));
+  print_usd("  on this tier:", json_object_get(e, "usd"), jstr(r, "model"));
+  putchar('\n');
+  print_usd("  on full:     ", json_object_get(e, "usd_full"), cfg->tiers[TIER_FULL].model);
+  putchar('\n');
+}
+
+static int run_action_command(const cli_args *a, int parts)
+{
+  if (!a->target) {
+    return cli_fail("%s needs FILE:LINE[:COL] (see frugal --help)", a->command);
+  }
+  char *file = NULL;
+  long line = 0, col = 0;
+  if (parse_target(a->target, &file, &line, &col)) {
+    return cli_fail("expected FILE:LINE[:COL] with 1-based numbers, got '%s'", a->target);
+  }
+  const char *action = a->action;
+  if (!action) {
+    if (parts & ACTION_ROUTE) {
+      free(file);
+      return cli_fail("%s needs --action (one of the actions in frugal --help)", a->command);
+    }
+    action = "explain";
+  }
+  if (a->end_line && a->end_line < line) {
+    free(file);
+    return cli_fail("--end-line %ld is before line %ld", a->end_line, line);
+  }
+  frugal_config cfg;
+  if (load_config(a, &cfg)) {
+    free(file);
+    return 2;
+  }
+  buf_t text = BUF_INIT;
+  char err[600];
+  if (read_file(file, &text, err, sizeof(err))) {
+    int rc = cli_fail("%s", err);
+    buf_free(&text);
+    config_free(&cfg);
+    free(file);
+    return rc;
+  }
+  int nfiles = 1;
+  for (int i = 0; i < a->nfiles; i++) {
+    nfiles += strcmp(a->files[i], file) != 0;
+  }
+  action_request req = {
+    .path = file,
+    .language = a->filetype,
+    .action = action,
+    .line = (int)line,
+    .col = (int)col,
+    .sel_start = a->end_line ? (int)line : 0,
+    .sel_end = a->end_line ? (int)a->end_line : 0,
+    .nfiles = nfiles,
+    .forced_tier = a->tier,
+  };
+  json_t *result = NULL;
+  int rc = 0;
+  if (action_preview(&cfg, &req, text.data ? text.data : "", text.len, parts, &result, err,
+                     sizeof(err))) {
+    rc = cli_fail("%s: %s", file, err);
+  } else if (a->json) {
+    if (parts == ACTION_CONTEXT) {
+      print_json(json_object_get(result, "context"));
+    } else if (parts == ACTION_ROUTE) {
+      print_json(json_object_get(result, "route"));
+    } else {
+      print_json(result);
+    }
+  } else {
+    if (parts & ACTION_CONTEXT) {
+      print_context(json_object_get(result, "context"));
+    }
+    if (parts & ACTION_ROUTE) {
+      if (parts & ACTION_CONTEXT) {
+        putchar('\n');
+      }
+      print_route(json_object_get(result, "route"), &cfg);
+    }
+  }
+  json_decref(result);
+  buf_free(&text);
+  config_free(&cfg);
+  free(file);
+  return rc;
+}
+
+static int print_version(int json)
+{
+  json_t *o = host_version_json();
+  if (json) {
+    print_json(o);
+  } else {
+    printf("frugal %s (libuv %s, msgpack-c %s, libcurl %s, jansson %s)\n", jstr(o, "version"),
+           jstr(o, "libuv"), jstr(o, "msgpack"), jstr(o, "curl"), jstr(o, "jansson"));
+  }
+  json_decref(o);
+  return 0;
+}
+
+int frugal_main(int argc, char **argv)
+{
+  cli_args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc) {
+    return rc;
+  }
+  if (a.version) {
+    return print_version(a.json);
+  }
+  if (a.stdio) {
+    if (a.command) {
+      return cli_fail("--stdio takes no command");
+    }
+    frugal_config cfg;
+    if (load_config(&a, &cfg)) {
+      return 2;
+    }
+    return host_run_stdio(&cfg);
+  }
+  if (!a.command) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  if (strcmp(a.command, "context") == 0) {
+    return run_action_command(&a, ACTION_CONTEXT);
+  }
+  if (strcmp(a.command, "route") == 0) {
+    return run_action_command(&a, ACTION_ROUTE);
+  }
+  if (strcmp(a.command, "preview") == 0) {
+    return run_action_command(&a, ACTION_CONTEXT | ACTION_ROUTE);
+  }
+  return cli_fail("unknown command '%s' (see frugal --help)", a.command);
+}

@@ -1,0 +1,85 @@
+/* package: builds the focused context for one action at a cursor: the scope (function, method,
+ * class, selection, whole file or a window of lines) plus what a model needs to work on it and
+ * nothing more, each item with its token estimate, within a token budget. */
+#ifndef FRUGAL_CONTEXT_PACKAGE_H
+#define FRUGAL_CONTEXT_PACKAGE_H
+
+#include <stddef.h>
+
+#include "context/lang.h"
+#include "context/scan.h"
+#include "util/text.h"
+
+typedef enum {
+  SCOPE_FUNCTION = 0,
+  SCOPE_METHOD,
+  SCOPE_CLASS,
+  SCOPE_SELECTION,
+  SCOPE_FILE,
+  SCOPE_LINES,
+} scope_kind;
+
+typedef enum {
+  ITEM_SCOPE = 0,    /* the code the action is about */
+  ITEM_IMPORTS,      /* an import/include block */
+  ITEM_CLASS_HEADER, /* the enclosing class/struct/impl header (signature line(s) only) */
+  ITEM_SIGNATURE,    /* the signature of a same-file function the scope calls */
+  ITEM_DIAGNOSTIC,   /* a diagnostic from the editor inside the scope */
+} item_kind;
+
+typedef struct {
+  int line;      /* 1-based */
+  int end_line;  /* 1-based, >= line */
+  char *severity; /* owned: "error", "warning", "info", "hint" */
+  char *message;  /* owned */
+  char *source;   /* owned, may be NULL ("clang", "pyright", ...) */
+} pkg_diag;
+
+typedef struct {
+  item_kind kind;
+  int start_line;
+  int end_line;
+  int tokens;
+  char *label; /* owned: function name, diagnostic severity, "imports", ... */
+  char *text;  /* owned: the exact text that would be sent */
+} pkg_item;
+
+typedef struct {
+  const char *path;   /* for display and language detection; may be NULL */
+  lang_id lang;       /* LANG_UNKNOWN: detect from path */
+  const char *action; /* "explain", "fix", "refactor", "docs", "implement", "tests", "review",
+                         "ask", ... (decides the default scope: see package_default_scope) */
+  int cursor_line;    /* 1-based */
+  int cursor_col;     /* 1-based, 0 if unknown */
+  int sel_start;      /* selection lines (1-based, inclusive); 0 when there is no selection */
+  int sel_end;
+  const pkg_diag *diags;
+  size_t ndiags;
+  int budget_tokens;  /* maximum tokens for the whole package; <= 0 means no limit */
+} pkg_request;
+
+typedef struct {
+  lang_id lang;
+  scope_kind scope;
+  char *scope_name;   /* owned; NULL for selection/file/lines */
+  int start_line;
+  int end_line;
+  pkg_item *items;    /* items[0] is always the ITEM_SCOPE item */
+  size_t nitems;
+  int tokens;         /* sum of items[].tokens */
+  int file_tokens;    /* estimate for the whole file */
+  int dropped;        /* number of optional items left out to honour the budget */
+  int over_budget;    /* 1 if the scope alone exceeds the budget (it is still included whole) */
+} pkg_result;
+
+/* Builds the package for `req` over `text`. Returns 0 and fills `out` (free with
+ * pkg_result_free), or -1 with a message in `err` (size `errlen`) when the request is invalid
+ * (cursor or selection outside the file). */
+int package_build(const text_t *text, const pkg_request *req, pkg_result *out, char *err,
+                  size_t errlen);
+void pkg_result_free(pkg_result *r);
+
+const char *scope_kind_name(scope_kind k);
+const char *item_kind_name(item_kind k);
+
+#endif

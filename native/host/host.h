@@ -1,0 +1,38 @@
+/* host: the RPC host the editor starts (`frugal --stdio`): a msgpack-RPC server on stdin/stdout
+ * running on its own libuv loop.
+ *
+ * Methods (requests, answered with a result or an error):
+ *   version   {}                      -> {version, libuv, msgpack, curl, jansson}
+ *   configure {config_json = STRING}  -> {ok = true}; errors name the bad key
+ *   preview / context / route  {see doc/frugal.txt, |frugal-rpc|} -> the action's figures
+ * and one notification, `frugal_call` [id, method, params], for editors that must never block:
+ * the host runs the method and answers by calling the editor's
+ *   nvim_exec_lua("return require('frugal.host')._reply(...)", [id, error|nil, result|nil]).
+ * When params carry `bufnr` and no `lines`, the host reads the buffer with nvim_buf_get_lines. */
+#ifndef FRUGAL_HOST_HOST_H
+#define FRUGAL_HOST_HOST_H
+
+#include <jansson.h>
+
+#include "config/config.h"
+#include "rpc/rpc.h"
+
+typedef struct host host;
+
+/* Registers the host's methods on `ch` (which must outlive the host). Takes ownership of `cfg`.
+ * Free with host_free() before freeing the channel. */
+host *host_new(frugal_config *cfg, rpc_channel *ch);
+/* Marks the host as closing (work still waiting on the editor is dropped, not answered) and
+ * frees it once no callback refers to it any more; safe to call before rpc_channel_free(). */
+void host_free(host *h);
+
+/* {version, libuv, msgpack, curl, jansson}: this build's version and its libraries' (new
+ * reference). */
+json_t *host_version_json(void);
+
+/* Serves RPC on fds 0 and 1 until stdin closes. Takes ownership of `cfg` (it is freed on
+ * return). Returns the process exit status: 0 after a clean EOF, 1 if the streams could not be
+ * set up or the peer broke the protocol beyond recovery. */
+int host_run_stdio(frugal_config *cfg);
+
+#endif

@@ -1,0 +1,163 @@
+#include "route/route.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "route/prices.h"
+
+/* The seed article's decision matrix, one row per action. `matrix_row` is the article's task
+ * type the action corresponds to, quoted in the reasons so a user sees why. */
+typedef struct {
+  const char *name;
+  tier_id tier;
+  const char *matrix_row; /* the task type and the article's "why" */
+  int prompt_tokens;      /* the fixed instructions the action's prompt adds to the package */
+  /* Expected answer: base + per_scope x (context tokens) / 100. */
+  int out_base;
+  int out_per_100;
+} action_row;
+
+static const action_row action_table[] = {
+  {"explain", TIER_MINI, "explain code: a single focused question about the code given", 260,
+   450, 25},
+  {"fix", TIER_MINI, "debug one error: focused, defined scope", 320, 150, 100},
+  {"refactor", TIER_MINI, "refactor a single file or function: limited context needed", 320, 150,
+   105},
+  {"docs", TIER_MINI, "documentation update: single step with clear requirements", 300, 200, 15},
+  {"implement", TIER_MINI, "write a specific function: single step with clear requirements", 320,
+   500, 60},
+  {"tests", TIER_MINI, "generate unit tests: clear, single-purpose task", 380, 600, 180},
+  {"review", TIER_MINI, "code review of one file: one file at a time", 300, 300, 8},
+  {"ask", TIER_MINI, "a question about the code at hand", 220, 500, 20},
+  {"design", TIER_FULL, "design system architecture: multi-step reasoning required", 300, 2000,
+   10},
+  {"optimize", TIER_FULL, "performance optimization: requires deep analysis", 320, 800, 60},
+  {"refactor-files", TIER_FULL, "multi-file refactoring: complex context", 340, 400, 90},
+  {"review-all", TIER_FULL, "review across files: analyse several files and the flow", 320, 1500,
+   5},
+  {"plan", TIER_FULL, "plan a change: Full designs the steps, Mini executes each", 340, 1200, 5},
+};
+
+#define NACTIONS (sizeof(action_table) / sizeof(action_table[0]))
+
+const char *const route_actions[] = {"explain",  "fix",      "refactor",       "docs",
+                                     "implement", "tests",   "review",         "ask",
+                                     "design",   "optimize", "refactor-files", "review-all",
+                                     "plan",     NULL};
+
+static const action_row *find_action(const char *name)
+{
+  for (size_t i = 0; name && i < NACTIONS; i++) {
+    if (strcmp(action_table[i].name, name) == 0) {
+      return &action_table[i];
+    }
+  }
+  return NULL;
+}
+
+void route_actions_join(char *out, size_t outlen)
+{
+  size_t o = 0;
+  if (outlen) {
+    out[0] = '\0';
+  }
+  for (const char *const *a = route_actions; *a && o < outlen; a++) {
+    int n = snprintf(out + o, outlen - o, "%s%s", a == route_actions ? "" : ", ", *a);
+    o += n > 0 ? (size_t)n : 0;
+  }
+}
+
+int route_action_known(const char *action)
+{
+  return find_action(action) != NULL;
+}
+
+static void reason(route_decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reason(route_decision *d, const char *fmt, ...)
+{
+  if (d->nreasons >= ROUTE_MAX_REASONS) {
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->reasons[d->nreasons++], ROUTE_REASON_LEN, fmt, ap);
+  va_end(ap);
+}
+
+/* "1.8k" for readable reasons. */
+static void fmt_tokens(char *out, size_t n, long tokens)
+{
+  if (tokens >= 1000) {
+    snprintf(out, n, "%.1fk", (double)tokens / 1000.0);
+  } else {
+    snprintf(out, n, "%ld", tokens);
+  }
+}
+
+static double estimate_usd(const frugal_config *cfg, tier_id tier, long in, long out)
+{
+  const tier_config *t = &cfg->tiers[tier];
+  price_entry p;
+  if (prices_lookup(cfg, t->model, t->provider, &p)) {
+    return -1;
+  }
+  return prices_cost(&p, in, 0, 0, out);
+}
+
+int route_decide(const frugal_config *cfg, const route_input *in, route_decision *out, char *err,
+                 size_t errlen)
+{
+  const action_row *row = find_action(in->action);
+  if (!row) {
+    snprintf(err, errlen, "unknown action '%s'", in->action ? in->action : "");
+    return -1;
+  }
+  memset(out, 0, sizeof(*out));
+  const tier_config *mini = &cfg->tiers[TIER_MINI];
+  char tok[32], budget[32];
+  fmt_tokens(tok, sizeof(tok), in->context_tokens);
+  fmt_tokens(budget, sizeof(budget), mini->context_budget);
+  int nfiles = in->nfiles < 1 ? 1 : in->nfiles;
+  const char *scope = in->scope_kind ? in->scope_kind : "code";
+
+  /* Order matters: an explicit choice by the user beats configuration, which beats the table. */
+  int cfg_tier = config_action_tier(cfg, row->name);
+  if (in->forced_tier >= 0 && in->forced_tier < TIER__COUNT) {
+    out->tier = (tier_id)in->forced_tier;
+    reason(out, "%s tier forced for this request", tier_name(out->tier));
+  } else if (cfg_tier >= 0) {
+    out->tier = (tier_id)cfg_tier;
+    reason(out, "config: actions.%s.tier = \"%s\"", row->name, tier_name(out->tier));
+  } else if (nfiles > 1) {
+    out->tier = TIER_FULL;
+    reason(out, "%d files in scope: multi-file work needs the full tier", nfiles);
+  } else if (row->tier == TIER_FULL) {
+    out->tier = TIER_FULL;
+    reason(out, "%s: %s -> full", row->name, row->matrix_row);
+  } else if (in->context_tokens > mini->context_budget) {
+    out->tier = TIER_FULL;
+    reason(out, "%s: %s", row->name, row->matrix_row);
+    reason(out, "context of %s tokens exceeds the mini budget of %s -> full", tok, budget);
+  } else {
+    out->tier = TIER_MINI;
+    reason(out, "%s: %s -> mini", row->name, row->matrix_row);
+  }
+  if (in->scope_name && *in->scope_name) {
+    reason(out, "single %s %s, %s tokens of context", scope, in->scope_name, tok);
+  } else if (nfiles <= 1) {
+    reason(out, "single %s, %s tokens of context", scope, tok);
+  }
+
+  const tier_config *t = &cfg->tiers[out->tier];
+  out->model = t->model;
+  out->input_tokens = (long)in->context_tokens + row->prompt_tokens;
+  long expected = row->out_base + (long)in->context_tokens * row->out_per_100 / 100;
+  if (expected > t->max_output_tokens) {
+    expected = t->max_output_tokens;
+  }
+  out->output_tokens = expected;
+  out->usd = estimate_usd(cfg, out->tier, out->input_tokens, out->output_tokens);
+  out->usd_full = estimate_usd(cfg, TIER_FULL, out->input_tokens, out->output_tokens);
+  return 0;
+}

@@ -1,0 +1,127 @@
+#include "util/text.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+
+int text_init(text_t *t, const char *data, size_t len)
+{
+  size_t n = 0;
+  for (const char *p = data, *end = data + len; p < end; p++) {
+    p = memchr(p, '\n', (size_t)(end - p));
+    if (!p) {
+      break;
+    }
+    n++;
+  }
+  int trailing = len > 0 && data[len - 1] != '\n';
+  size_t nlines = n + (size_t)trailing;
+  if (nlines >= INT_MAX) {
+    return -1;
+  }
+  t->data = data;
+  t->len = len;
+  t->nlines = (int)nlines;
+  t->line_off = xmalloc((nlines + 1) * sizeof(size_t));
+  size_t i = 0;
+  if (len > 0) {
+    t->line_off[i++] = 0;
+  }
+  for (size_t off = 0; off < len; off++) {
+    if (data[off] == '\n' && off + 1 < len) {
+      t->line_off[i++] = off + 1;
+    }
+  }
+  t->line_off[t->nlines] = len;
+  return 0;
+}
+
+void text_free(text_t *t)
+{
+  free(t->line_off);
+  t->line_off = NULL;
+  t->nlines = 0;
+}
+
+int text_line_of(const text_t *t, size_t off)
+{
+  if (t->nlines == 0) {
+    return 1;
+  }
+  int lo = 0, hi = t->nlines - 1;
+  while (lo < hi) {
+    int mid = lo + (hi - lo + 1) / 2;
+    if (t->line_off[mid] <= off) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo + 1;
+}
+
+size_t text_line_start(const text_t *t, int line)
+{
+  if (line < 1) {
+    line = 1;
+  }
+  if (line > t->nlines + 1) {
+    line = t->nlines + 1;
+  }
+  return t->line_off[line - 1];
+}
+
+size_t text_line_end(const text_t *t, int line)
+{
+  if (line < 0) {
+    line = 0;
+  }
+  if (line >= t->nlines) {
+    return t->len;
+  }
+  return t->line_off[line];
+}
+
+int utf8_valid(const char *str, size_t n)
+{
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t need;
+    unsigned int cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      cp = c & 0x07;
+    } else {
+      return 0;
+    }
+    if (i + need >= n) {
+      return 0;
+    }
+    for (size_t k = 1; k <= need; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) {
+        return 0;
+      }
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return 0;
+    }
+    i += need + 1;
+  }
+  return 1;
+}

@@ -1,0 +1,31 @@
+/* text: a read-only view of a source file with a line index.
+ *
+ * Lines are 1-based. A file of N newline characters that does not end in a newline has N+1
+ * lines; one that ends in a newline has N (the empty remainder is not a line), matching how
+ * editors count. The view borrows `data`; the caller keeps it alive and unchanged. */
+#ifndef FRUGAL_UTIL_TEXT_H
+#define FRUGAL_UTIL_TEXT_H
+
+#include <stddef.h>
+
+typedef struct {
+  const char *data;
+  size_t len;
+  size_t *line_off; /* line_off[i] = offset of line i+1; line_off[nlines] = len */
+  int nlines;
+} text_t;
+
+/* Builds the line index. Returns 0, or -1 if the text has more lines than an int can count. */
+int text_init(text_t *t, const char *data, size_t len);
+void text_free(text_t *t);
+/* Line containing byte offset `off` (1-based); `off` == len maps to the last line. */
+int text_line_of(const text_t *t, size_t off);
+/* Start offset of line `line` (1-based, clamped to [1, nlines+1]). */
+size_t text_line_start(const text_t *t, int line);
+/* Offset one past the end of line `line`, including its newline. */
+size_t text_line_end(const text_t *t, int line);
+
+/* Returns 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates), else 0. */
+int utf8_valid(const char *s, size_t n);
+
+#endif
