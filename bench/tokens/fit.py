@@ -3,8 +3,10 @@
 
   fit.py fit WORK TOKENS_C LANG...   fit each language's weights on WORK/LANG.calib.* and
                                      rewrite the table between the WEIGHTS markers of TOKENS_C
-  fit.py report WORK LANG...         median and p90 absolute % error on WORK/LANG.eval.*,
-                                     for the estimate and for bytes/4
+  fit.py report WORK SET LANG...     median and p90 absolute % error on WORK/LANG.SET.*
+                                     (SET: eval or chunks), for the estimate and for bytes/4
+  fit.py chunk WORK LANG...          cut the evaluation files into 40-line pieces (the size of
+                                     a function in a package) listed in WORK/LANG.chunks
 
 The fit minimises the squared relative error per file with non-negative weights, pulled
 gently towards the previous weights so that piece classes a language hardly uses keep sane
@@ -75,8 +77,11 @@ def fit(work, tokens_c, langs):
         w = nnls_relative([feat[p] for p in paths], [real[p] for p in paths], prior, 1e-4)
         table[row] = [min(65535, round(x * 1000)) for x in w]
         print(f"fitted {lang} on {len(paths)} files", file=sys.stderr)
-    body = "".join("  {" + ", ".join(str(x) for x in r) + "}, /* " + ORDER[i] + " */\n"
-                   for i, r in enumerate(table))
+    body = ""
+    for i, r in enumerate(table):
+        half = (len(r) + 1) // 2
+        body += (f"  /* {ORDER[i]} */\n  {{" + ", ".join(str(x) for x in r[:half]) + ",\n   "
+                 + ", ".join(str(x) for x in r[half:]) + "},\n")
     src = re.sub(r"(/\* BEGIN WEIGHTS \*/\n).*?(  /\* END WEIGHTS \*/)",
                  lambda m: m.group(1) + body + m.group(2), src, flags=re.S)
     open(tokens_c, "w").write(src)
@@ -90,14 +95,38 @@ def pct(xs, q):
     return xs[i]
 
 
-def report(work, langs):
-    print(f"{'lang':<11}{'files':>6}  {'estimate: median':>16} {'p90':>6} {'bias':>6}"
+def chunk(work, langs):
+    import os
+    for lang in langs:
+        d = f"{work}/chunks/{lang}"
+        os.makedirs(d, exist_ok=True)
+        k = 0
+        with open(f"{work}/{lang}.chunks", "w") as out:
+            for p in [line.strip() for line in open(f"{work}/{lang}.eval")]:
+                lines = open(p, encoding="utf-8", errors="replace").read().split("\n")
+                for i in range(0, len(lines), 40):
+                    piece = "\n".join(lines[i:i + 40])
+                    if len(piece.strip()) < 200:
+                        continue
+                    fn = f"{d}/{k}.txt"
+                    with open(fn, "w", encoding="utf-8") as f:
+                        f.write(piece)
+                    out.write(fn + "\n")
+                    k += 1
+                    if k >= 400:
+                        break
+                if k >= 400:
+                    break
+
+
+def report(work, kind, langs):
+    print(f"{'lang':<11}{kind:>6}  {'estimate: median':>16} {'p90':>6} {'bias':>6}"
           f"   {'bytes/4: median':>15} {'p90':>6}")
     all_e, all_c = [], []
     for lang in langs:
-        real = read_real(f"{work}/{lang}.eval.real")
+        real = read_real(f"{work}/{lang}.{kind}.real")
         e, c, bias = [], [], []
-        with open(f"{work}/{lang}.eval.est") as f:
+        with open(f"{work}/{lang}.{kind}.est") as f:
             for line in f:
                 est, c4, p = line.rstrip("\n").split("\t", 2)
                 r = real.get(p)
@@ -117,5 +146,7 @@ def report(work, langs):
 if __name__ == "__main__":
     if sys.argv[1] == "fit":
         fit(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif sys.argv[1] == "chunk":
+        chunk(sys.argv[2], sys.argv[3:])
     else:
-        report(sys.argv[2], sys.argv[3:])
+        report(sys.argv[2], sys.argv[3], sys.argv[4:])

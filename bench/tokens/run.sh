@@ -57,7 +57,7 @@ list() { # lang -> candidate paths on stdout
     go) find /usr/share/go-1.19/src -name '*.go' -not -path '*/testdata/*' 2>/dev/null ;;
     rust) find /usr/src/rustc-*/library /usr/src/rustc-*/compiler -name '*.rs' 2>/dev/null ;;
     java) find "$work/jdk" -name '*.java' 2>/dev/null ;;
-    lua) find /usr/share/nvim/runtime/lua -name '*.lua' 2>/dev/null ;;
+    lua) find /usr/share/nvim/runtime /usr/share/luajit-* /usr/share/lua -name '*.lua' 2>/dev/null ;;
     text) { find /usr/share/doc/git -maxdepth 1 -name '*.txt' 2>/dev/null
             find /usr/src/rustc-*/src/doc -name '*.md' 2>/dev/null
             find /usr/share/common-licenses -type f 2>/dev/null; } ;;
@@ -93,10 +93,18 @@ if ((fit)); then
   /usr/bin/python3 "$here/fit.py" fit "$work" "$root/native/context/tokens.c" $present
   build
 fi
+/usr/bin/python3 "$here/fit.py" chunk "$work" $present
 for lang in $present; do
   "$work/estimate" "$lang" < "$work/$lang.eval" > "$work/$lang.eval.est"
+  node "$here/o200k.mjs" < "$work/$lang.chunks" > "$work/$lang.chunks.real"
+  "$work/estimate" "$lang" < "$work/$lang.chunks" > "$work/$lang.chunks.est"
 done
-/usr/bin/python3 "$here/fit.py" report "$work" $present
+echo "Whole files (evaluation half):"
+/usr/bin/python3 "$here/fit.py" report "$work" eval $present
+echo
+echo "40-line pieces of the evaluation files:"
+/usr/bin/python3 "$here/fit.py" report "$work" chunks $present
+echo
 big=$(mktemp "$work/big.XXXXXX")
 cat /usr/include/*.h > "$big"
 echo "speed: $("$work/estimate" --speed c "$big")"

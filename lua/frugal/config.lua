@@ -8,10 +8,10 @@ local util = require('frugal.util')
 
 local M = {}
 
--- Actions the plugin knows, in completion order.
+-- Actions the plugin knows, in completion order (the host's route_actions).
 M.actions = {
   'explain', 'fix', 'refactor', 'docs', 'implement', 'tests', 'review', 'ask', 'design',
-  'optimize',
+  'optimize', 'refactor-files', 'review-all', 'plan',
 }
 
 M.providers = { 'openai', 'openai-chat', 'anthropic' }

@@ -9,6 +9,7 @@ local util = require('frugal.util')
 local M = {}
 
 local STDERR_KEEP = 20
+local CRASH = 'frugal: the host exited unexpectedly'
 
 -- All state lives in this one table so that tests (and :checkhealth) can look at it.
 local state = {
@@ -80,7 +81,7 @@ local function on_exit(chan, code)
   end
   state.chan = nil
   state.crashes = state.crashes + 1
-  local msg = string.format('frugal: the host exited unexpectedly (exit code %d)', code)
+  local msg = string.format('%s (exit code %d)', CRASH, code)
   fail_pending(msg)
   local tail = {}
   for i = math.max(1, #state.stderr - 4), #state.stderr do
@@ -219,6 +220,11 @@ function M.configure(json)
   if json and state.chan then
     send_configure()
   end
+end
+
+-- True for the error a call fails with when the host crashed (the crash itself is reported once).
+function M.is_crash_error(err)
+  return type(err) == 'string' and err:sub(1, #CRASH) == CRASH
 end
 
 function M.pending_count()

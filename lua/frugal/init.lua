@@ -23,7 +23,7 @@ M._state = state
 -- Optional: without it the plugin uses the host's defaults.
 function M.setup(opts)
   config.validate(opts)
-  opts = opts and vim.deepcopy(opts) or nil
+  opts = opts and util.deepcopy(opts) or nil
   state.opts = opts
   state.editor = config.editor(opts)
   host.set_command(state.editor.host_cmd)
@@ -73,7 +73,9 @@ local function diagnostics(bufnr)
 end
 
 -- Other files for the actions that work across files: the listed buffers backed by a file.
-local MULTI_FILE_ACTIONS = { design = true, optimize = true }
+local MULTI_FILE_ACTIONS = {
+  design = true, optimize = true, ['refactor-files'] = true, ['review-all'] = true, plan = true,
+}
 
 local function other_files(bufnr)
   local files = {}
@@ -137,6 +139,9 @@ function M.parse_args(fargs, bang)
   if action == 'ask' and not req.instruction then
     return nil, 'frugal: `:Frugal ask` needs the question after it'
   end
+  if action == 'plan' and not req.instruction then
+    return nil, 'frugal: `:Frugal plan` needs the goal after it'
+  end
   return req
 end
 
@@ -180,7 +185,14 @@ function M.run(req, line1, line2)
       return -- a newer request has been made since; its answer is the one to show
     end
     if err then
-      util.notify(tostring(err), vim.log.levels.ERROR)
+      -- A crash has been reported already, with more detail than the failed call carries.
+      if not host.is_crash_error(err) then
+        err = tostring(err)
+        if err:sub(1, 7) ~= 'frugal:' then
+          err = 'frugal: ' .. err
+        end
+        util.notify(err, vim.log.levels.ERROR)
+      end
       return
     end
     local lines = require('frugal.preview').render(req, result)
@@ -194,6 +206,11 @@ function M.command(opts)
   if not req then
     util.notify(err, vim.log.levels.ERROR)
     return
+  end
+  local preview = require('frugal.preview')
+  if preview.is_preview_buf(vim.api.nvim_get_current_buf()) then
+    -- Run from the preview itself: the request is about the code it was opened from.
+    preview.close()
   end
   local line1, line2
   if (opts.range or 0) > 0 then

@@ -155,8 +155,11 @@ function M.render(req, result)
 
   add(string.format('Estimate:  %s input + %s output tokens', thousands(est.input_tokens),
     thousands(est.output_tokens)))
-  add(string.format('  on %s (%s): %s', tier, model, dollars(est.usd)))
-  add(string.format('  on full:      %s', dollars(est.usd_full)))
+  local chosen = string.format('  on %s (%s): ', tier, model)
+  add(chosen .. dollars(est.usd))
+  if tier ~= 'full' then
+    add(pad('  on full:', #chosen) .. dollars(est.usd_full))
+  end
   local usd, usd_full = val(est.usd), val(est.usd_full)
   if tier ~= 'full' and type(usd) == 'number' and type(usd_full) == 'number' and usd >= 0
     and usd_full > 0 then
@@ -185,6 +188,10 @@ end
 
 local current = { win = nil, buf = nil }
 M._current = current
+
+function M.is_preview_buf(buf)
+  return current.buf ~= nil and buf == current.buf
+end
 
 function M.close()
   if current.win and vim.api.nvim_win_is_valid(current.win) then

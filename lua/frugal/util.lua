@@ -67,6 +67,18 @@ function M.set_win_option(win, name, value)
   end
 end
 
+-- A deep copy of plain tables; unlike vim.deepcopy on 0.7 it keeps vim.NIL (userdata) as is.
+function M.deepcopy(v)
+  if type(v) ~= 'table' then
+    return v
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    out[k] = M.deepcopy(x)
+  end
+  return out
+end
+
 -- Shallow list copy with `extra` appended.
 function M.list_extend(list, extra)
   local out = {}

@@ -79,6 +79,13 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
                   size_t errlen);
 void pkg_result_free(pkg_result *r);
 
+/* The scope an action starts from: SCOPE_FILE for multi-file actions ("design", "optimize",
+ * "refactor-files", "review-all") and for "review" without a selection; SCOPE_SELECTION when
+ * there is a selection; otherwise SCOPE_FUNCTION, which package_build() narrows to the
+ * definition at the cursor (function, method or class) or widens to SCOPE_LINES when there is
+ * none. Unknown and NULL actions behave like "explain". */
+scope_kind package_default_scope(const char *action, int has_selection);
+
 const char *scope_kind_name(scope_kind k);
 const char *item_kind_name(item_kind k);
 

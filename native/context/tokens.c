@@ -40,11 +40,11 @@ enum {
 _Static_assert((int)F__COUNT == (int)TOKENS_NFEATURES, "tokens.h feature count is out of date");
 
 static const char *const feature_names[F__COUNT] = {
-  "word_1_3",       "word_4_5",    "word_6_7",       "word_8_9",        "word_10_12",
-  "word_13p",       "word_letters_13p", "word_prefix_punct", "word_caps", "word_caps_letters",
-  "word_mixed",     "nonascii_2",  "nonascii_3",     "digits",          "punct_1",
-  "punct_2",        "punct_3p",    "punct_extra",    "punct_nonascii",  "punct_trail",
-  "nl",             "nl_extra",    "ws",             "ws_long",
+  "word_1_3",    "word_4_5",       "word_6_7",          "word_8_9",       "word_10_12",
+  "word_13p",    "word_letters_13p", "word_prefix_punct", "word_caps",    "word_caps_letters",
+  "word_mixed",  "nonascii_2",     "nonascii_3",        "digits",         "punct_1",
+  "punct_2",     "punct_3p",       "punct_extra",       "punct_nonascii", "punct_trail",
+  "nl",          "nl_extra",       "ws",                "ws_long",
 };
 
 /* Character classes. Code points outside ASCII are guessed from their lead bytes: U+0080..U+00BF
@@ -133,37 +133,46 @@ static size_t contraction_at(const unsigned char *s, size_t n, size_t i)
   return 0;
 }
 
+/* Feature of a letter piece by its number of letters (1..12). */
+static const uint8_t word_bucket[13] = {
+  F_WORD_1_3, F_WORD_1_3,   F_WORD_1_3,   F_WORD_1_3,   F_WORD_4_5,   F_WORD_4_5,   F_WORD_6_7,
+  F_WORD_6_7, F_WORD_8_9,   F_WORD_8_9,   F_WORD_10_12, F_WORD_10_12, F_WORD_10_12,
+};
+
 /* A letter piece starting at s[i] (after its optional prefix); returns its end. */
 static size_t walk_word(const unsigned char *s, size_t n, size_t i, int prefixed_by_punct,
                         unsigned long *f)
 {
   size_t letters = 0, upper = 0, lower = 0, multi2 = 0, multi3 = 0, len;
-  /* [upper]*[lower]+ or [upper]+: an upper-case run, then a lower-case run. */
-  while (i < n && class_at(s, n, i, &len) == C_UPPER) {
-    i += len;
+  /* [upper]*[lower]+ or [upper]+: an upper-case run, then a lower-case run. Only ASCII is
+   * upper case here (other scripts count as lower), so the first loop needs no decoding. */
+  while (i < n && s[i] >= 'A' && s[i] <= 'Z') {
+    i++;
     upper++;
   }
-  while (i < n && class_at(s, n, i, &len) == C_LOWER) {
+  while (i < n) {
+    if (s[i] >= 'a' && s[i] <= 'z') {
+      i++;
+      lower++;
+      continue;
+    }
+    if (s[i] < 0x80 || class_at(s, n, i, &len) != C_LOWER) {
+      break;
+    }
     if (len == 2) {
       multi2++;
-    } else if (len > 2) {
+    } else {
       multi3++;
     }
     i += len;
     lower++;
   }
-  i += contraction_at(s, n, i);
+  if (i < n && s[i] == '\'') {
+    i += contraction_at(s, n, i);
+  }
   letters = upper + lower;
-  if (letters <= 3) {
-    f[F_WORD_1_3]++;
-  } else if (letters <= 5) {
-    f[F_WORD_4_5]++;
-  } else if (letters <= 7) {
-    f[F_WORD_6_7]++;
-  } else if (letters <= 9) {
-    f[F_WORD_8_9]++;
-  } else if (letters <= 12) {
-    f[F_WORD_10_12]++;
+  if (letters <= 12) {
+    f[word_bucket[letters]]++;
   } else {
     f[F_WORD_13P]++;
     f[F_WORD_LETTERS_13P] += letters - 12;
@@ -212,9 +221,19 @@ void tokens_features(const char *str, size_t n, unsigned long counts[TOKENS_NFEA
         i++;
       }
       size_t k = 0, multi = 0;
-      while (i < n && class_at(s, n, i, &len) == C_PUNCT) {
-        multi += len > 1;
-        i += len;
+      while (i < n) {
+        if (s[i] < 0x80) {
+          if (ascii_class[s[i]] != C_PUNCT) {
+            break;
+          }
+          i++;
+        } else {
+          if (class_at(s, n, i, &len) != C_PUNCT) {
+            break;
+          }
+          multi += len > 1;
+          i += len;
+        }
         k++;
       }
       size_t trail = 0;
@@ -283,16 +302,36 @@ const char *tokens_feature_name(int i)
  * by bench/tokens/run.sh against the real o200k tokenizer on a calibration set of files. */
 static const uint16_t weights[LANG__COUNT][F__COUNT] = {
   /* BEGIN WEIGHTS */
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
-  {1000, 1000, 1100, 1300, 1700, 2000, 250, 300, 300, 300, 500, 300, 700, 1000, 1000, 1000, 1200, 500, 500, 100, 1000, 100, 1000, 50},
+  /* text */
+  {963, 992, 896, 1281, 1392, 1960, 174, 599, 347, 85, 526, 317,
+   709, 992, 1056, 1088, 1329, 320, 405, 0, 1114, 95, 746, 0},
+  /* c */
+  {885, 1103, 968, 1164, 1785, 1835, 176, 271, 71, 88, 1099, 289,
+   700, 1373, 861, 1171, 1454, 80, 505, 586, 643, 110, 761, 0},
+  /* cpp */
+  {881, 871, 974, 1105, 1882, 1887, 1, 355, 74, 7, 607, 300,
+   700, 950, 1176, 1016, 1095, 17, 500, 45, 1342, 126, 904, 2},
+  /* python */
+  {824, 899, 1083, 792, 1763, 2019, 789, 248, 49, 109, 504, 301,
+   700, 1206, 1125, 1034, 1352, 0, 500, 227, 1350, 78, 1044, 48},
+  /* javascript */
+  {974, 1067, 974, 1134, 1255, 2081, 349, 28, 105, 0, 672, 300,
+   700, 1163, 1040, 1162, 1082, 0, 230, 0, 1064, 100, 792, 8},
+  /* typescript */
+  {993, 985, 1001, 1187, 1350, 2041, 331, 299, 0, 0, 688, 300,
+   700, 1128, 930, 989, 1205, 26, 500, 0, 936, 100, 975, 0},
+  /* go */
+  {778, 1069, 1073, 1451, 1363, 2007, 343, 364, 277, 169, 732, 291,
+   701, 1160, 1191, 1049, 1300, 361, 510, 0, 1553, 100, 821, 139},
+  /* rust */
+  {976, 1022, 1104, 1371, 1884, 2022, 203, 259, 164, 25, 549, 293,
+   691, 1043, 1007, 1166, 959, 536, 518, 0, 798, 100, 859, 0},
+  /* java */
+  {947, 963, 954, 1045, 1361, 1870, 34, 338, 145, 0, 461, 300,
+   700, 985, 993, 1142, 1209, 159, 500, 0, 908, 121, 1074, 18},
+  /* lua */
+  {1119, 864, 676, 902, 1619, 1857, 0, 408, 201, 0, 542, 289,
+   397, 1114, 1123, 1343, 1288, 0, 683, 0, 1099, 0, 987, 55},
   /* END WEIGHTS */
 };
 

@@ -12,6 +12,9 @@
 /* Method names quoted back in error messages are cut here: the peer controls their length. */
 #define RPC_MAX_QUOTED 200
 #define RPC_UNPACKER_INITIAL 8192
+/* After a message bigger than this the unpacker is rebuilt: its buffer never shrinks, and one
+ * large paste should not stay resident while the host idles. */
+#define RPC_UNPACKER_KEEP (1024 * 1024)
 
 /* The framer finds where each message ends before msgpack-c parses any of it.
  *
@@ -492,49 +495,58 @@ static bool framer_element_done(rpc_framer *f)
   return true;
 }
 
-/* Acts on a fully read header: `lead` and, for sized types, its length field `len`. Returns
- * FRAME_DONE when the element is complete, FRAME_MORE when it has contents to come. */
-static frame_status framer_header(rpc_framer *f, unsigned char lead, uint64_t len)
+/* What the type bytes 0xc0..0xdf announce (the others carry their size in the byte itself). */
+typedef enum { LEAD_INVALID, LEAD_FIXED, LEAD_SIZED, LEAD_ARRAY, LEAD_MAP } lead_kind;
+
+typedef struct {
+  unsigned char kind;
+  unsigned char len_bytes; /* big-endian length field after the type byte */
+  unsigned char extra;     /* LEAD_FIXED: payload size; LEAD_SIZED: bytes beyond the length
+                              (the ext type byte) */
+} lead_info;
+
+static const lead_info lead_table[32] = {
+    [0x00] = {LEAD_FIXED, 0, 0},  /* nil (0xc1 is never used) */
+    [0x02] = {LEAD_FIXED, 0, 0},  /* false */
+    [0x03] = {LEAD_FIXED, 0, 0},  /* true */
+    [0x04] = {LEAD_SIZED, 1, 0},  /* bin 8 */
+    [0x05] = {LEAD_SIZED, 2, 0},  /* bin 16 */
+    [0x06] = {LEAD_SIZED, 4, 0},  /* bin 32 */
+    [0x07] = {LEAD_SIZED, 1, 1},  /* ext 8: length, type byte, data */
+    [0x08] = {LEAD_SIZED, 2, 1},  /* ext 16 */
+    [0x09] = {LEAD_SIZED, 4, 1},  /* ext 32 */
+    [0x0a] = {LEAD_FIXED, 0, 4},  /* float 32 */
+    [0x0b] = {LEAD_FIXED, 0, 8},  /* float 64 */
+    [0x0c] = {LEAD_FIXED, 0, 1},  /* uint 8 */
+    [0x0d] = {LEAD_FIXED, 0, 2},  /* uint 16 */
+    [0x0e] = {LEAD_FIXED, 0, 4},  /* uint 32 */
+    [0x0f] = {LEAD_FIXED, 0, 8},  /* uint 64 */
+    [0x10] = {LEAD_FIXED, 0, 1},  /* int 8 */
+    [0x11] = {LEAD_FIXED, 0, 2},  /* int 16 */
+    [0x12] = {LEAD_FIXED, 0, 4},  /* int 32 */
+    [0x13] = {LEAD_FIXED, 0, 8},  /* int 64 */
+    [0x14] = {LEAD_FIXED, 0, 2},  /* fixext 1: type byte, data */
+    [0x15] = {LEAD_FIXED, 0, 3},  /* fixext 2 */
+    [0x16] = {LEAD_FIXED, 0, 5},  /* fixext 4 */
+    [0x17] = {LEAD_FIXED, 0, 9},  /* fixext 8 */
+    [0x18] = {LEAD_FIXED, 0, 17}, /* fixext 16 */
+    [0x19] = {LEAD_SIZED, 1, 0},  /* str 8 */
+    [0x1a] = {LEAD_SIZED, 2, 0},  /* str 16 */
+    [0x1b] = {LEAD_SIZED, 4, 0},  /* str 32 */
+    [0x1c] = {LEAD_ARRAY, 2, 0},  /* array 16 */
+    [0x1d] = {LEAD_ARRAY, 4, 0},  /* array 32 */
+    [0x1e] = {LEAD_MAP, 2, 0},    /* map 16 */
+    [0x1f] = {LEAD_MAP, 4, 0},    /* map 32 */
+};
+
+/* Starts an element of `kind` whose count or length is `n`. Returns FRAME_DONE when it is
+ * already complete, FRAME_MORE when contents follow, FRAME_ERROR when nested too deeply. */
+static frame_status framer_begin(rpc_framer *f, lead_kind kind, uint64_t n)
 {
-  uint64_t elems = 0;
-  bool container = false;
-  if (lead <= 0x7f || lead >= 0xe0 || lead == 0xc0 || lead == 0xc2 || lead == 0xc3) {
-    return FRAME_DONE;
-  } else if (lead <= 0x8f) {
-    elems = 2 * (uint64_t)(lead & 0x0f), container = true;
-  } else if (lead <= 0x9f) {
-    elems = lead & 0x0f, container = true;
-  } else if (lead <= 0xbf) {
-    f->skip = lead & 0x1f;
-  } else {
-    switch (lead) {
-    case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
-    case 0xd9: case 0xda: case 0xdb: /* str 8/16/32 */
-      f->skip = len;
-      break;
-    case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: type byte, then data */
-      f->skip = len + 1;
-      break;
-    case 0xca: f->skip = 4; break;
-    case 0xcb: f->skip = 8; break;
-    case 0xcc: case 0xd0: f->skip = 1; break;
-    case 0xcd: case 0xd1: f->skip = 2; break;
-    case 0xce: case 0xd2: f->skip = 4; break;
-    case 0xcf: case 0xd3: f->skip = 8; break;
-    case 0xd4: f->skip = 2; break; /* fixext: type byte + 1, 2, 4, 8, 16 */
-    case 0xd5: f->skip = 3; break;
-    case 0xd6: f->skip = 5; break;
-    case 0xd7: f->skip = 9; break;
-    case 0xd8: f->skip = 17; break;
-    case 0xdc: case 0xdd: elems = len, container = true; break;
-    case 0xde: case 0xdf: elems = 2 * len, container = true; break;
-    default:
-      return FRAME_ERROR; /* 0xc1 is never used */
-    }
-  }
-  if (container) {
+  if (kind == LEAD_ARRAY || kind == LEAD_MAP) {
+    uint64_t elems = kind == LEAD_MAP ? 2 * n : n;
     if (elems == 0) {
-      return FRAME_DONE;
+      return FRAME_DONE; /* empty containers take no stack slot, in msgpack-c either */
     }
     if (f->depth == RPC_MAX_DEPTH) {
       return FRAME_ERROR;
@@ -543,26 +555,40 @@ static frame_status framer_header(rpc_framer *f, unsigned char lead, uint64_t le
     f->owed += elems;
     return FRAME_MORE;
   }
-  if (f->skip == 0) {
+  f->skip = n;
+  if (n == 0) {
     return FRAME_DONE;
   }
   f->scalar_open = true;
   return FRAME_MORE;
 }
 
-/* Length-field size of the sized types, 0 for the others. */
-static unsigned lead_len_bytes(unsigned char lead)
+/* Reads a type byte; FRAME_MORE also covers "length field follows". */
+static frame_status framer_lead(rpc_framer *f, unsigned char c)
 {
-  switch (lead) {
-  case 0xc4: case 0xc7: case 0xd9:
-    return 1;
-  case 0xc5: case 0xc8: case 0xda: case 0xdc: case 0xde:
-    return 2;
-  case 0xc6: case 0xc9: case 0xdb: case 0xdd: case 0xdf:
-    return 4;
-  default:
-    return 0;
+  if (c <= 0x7f || c >= 0xe0) {
+    return FRAME_DONE; /* fixints */
   }
+  if (c <= 0x8f) {
+    return framer_begin(f, LEAD_MAP, c & 0x0f);
+  }
+  if (c <= 0x9f) {
+    return framer_begin(f, LEAD_ARRAY, c & 0x0f);
+  }
+  if (c <= 0xbf) {
+    return framer_begin(f, LEAD_SIZED, c & 0x1f);
+  }
+  const lead_info *li = &lead_table[c - 0xc0];
+  if (li->kind == LEAD_INVALID) {
+    return FRAME_ERROR;
+  }
+  if (li->len_bytes > 0) {
+    f->lead = c;
+    f->len_want = li->len_bytes;
+    f->len_acc = 0;
+    return FRAME_MORE;
+  }
+  return framer_begin(f, (lead_kind)li->kind, li->extra);
 }
 
 typedef enum { FRAME_TOO_BIG, FRAME_BAD_BYTE, FRAME_TOO_DEEP } frame_error;
@@ -594,30 +620,23 @@ static frame_result framer_scan(rpc_framer *f, const unsigned char *p, size_t le
     unsigned char c = p[i++];
     f->size++;
     frame_status st;
-    unsigned char lead = c;
     if (f->len_want > 0) {
       f->len_acc = (f->len_acc << 8) | c;
       if (--f->len_want > 0) {
         continue;
       }
-      lead = f->lead;
-      st = framer_header(f, lead, f->len_acc);
+      const lead_info *li = &lead_table[f->lead - 0xc0];
+      st = framer_begin(f, (lead_kind)li->kind, f->len_acc + li->extra);
+      c = f->lead;
     } else {
       if (f->depth > 0) {
         f->left[f->depth - 1]--;
         f->owed--;
       }
-      unsigned want = lead_len_bytes(c);
-      if (want > 0) {
-        f->lead = c;
-        f->len_want = want;
-        f->len_acc = 0;
-        continue;
-      }
-      st = framer_header(f, c, 0);
+      st = framer_lead(f, c);
     }
     if (st == FRAME_ERROR) {
-      return (frame_result){FRAME_ERROR, i, lead == 0xc1 ? FRAME_BAD_BYTE : FRAME_TOO_DEEP};
+      return (frame_result){FRAME_ERROR, i, c == 0xc1 ? FRAME_BAD_BYTE : FRAME_TOO_DEEP};
     }
     if (f->size + f->skip + f->owed > max) {
       return (frame_result){FRAME_ERROR, i, FRAME_TOO_BIG};
@@ -670,13 +689,21 @@ static void feed_chunk(rpc_channel *ch, const char *bytes, size_t len)
     if (r.status == FRAME_MORE) {
       return;
     }
+    uint64_t size = f->size;
     memset(f, 0, sizeof(*f));
     msgpack_unpack_return ret = msgpack_unpacker_next(&ch->unpacker, &ch->unpacked);
     if (ret == MSGPACK_UNPACK_SUCCESS) {
       dispatch(ch, &ch->unpacked.data);
-      /* The objects die here, so nothing a callback kept can outlive its call unnoticed. */
+      /* Freed now, not when the next message arrives: the zone can be as big as the frame. */
       msgpack_unpacked_destroy(&ch->unpacked);
       msgpack_unpacked_init(&ch->unpacked);
+      if (size > RPC_UNPACKER_KEEP) {
+        /* Nothing past the frame was buffered, so no bytes are lost. */
+        msgpack_unpacker_destroy(&ch->unpacker);
+        if (!msgpack_unpacker_init(&ch->unpacker, RPC_UNPACKER_INITIAL)) {
+          abort();
+        }
+      }
     } else if (ret == MSGPACK_UNPACK_NOMEM_ERROR) {
       fail(ch, "rpc: out of memory decoding a message");
     } else {

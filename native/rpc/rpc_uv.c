@@ -140,6 +140,11 @@ int rpc_uv_start(rpc_uv *t, rpc_channel *ch, rpc_eof_fn on_eof, void *data)
   return rc;
 }
 
+void *rpc_uv_data(const rpc_uv *t)
+{
+  return t->data;
+}
+
 static void on_close(uv_handle_t *h)
 {
   rpc_uv *t = h->data;

@@ -83,6 +83,9 @@ class Host:
         for key in cfg:
             if key not in TOP_KEYS:
                 return "config: setup(): unknown key '%s'" % key, None
+        mini = cfg.get("tiers", {}).get("mini", {})
+        if mini.get("model") == "rejected-by-host":
+            return "config: setup(): tiers.mini.model: the fake host refuses this model", None
         self.config = cfg
         return None, {"ok": True}
 
@@ -92,6 +95,8 @@ class Host:
         return tiers.get(tier, {}).get("model", default)
 
     def preview(self, params, method):
+        if params.get("instruction") == "please fail":
+            return "fake host: refused the request", None
         lines = self.request("nvim_buf_get_lines", [params["bufnr"], 0, -1, False])
         line = params["line"]
         if params.get("sel_start"):

@@ -1,0 +1,656 @@
+#include "context/scan_lex.h"
+
+#include <string.h>
+
+#include "context/scan_int.h"
+
+/* Character classes, so the hot loop does one table load per byte. */
+enum { CC_OTHER = 0, CC_SPACE, CC_NL, CC_IDENT, CC_DIGIT };
+
+static const unsigned char scan_cc[256] = {
+  [' '] = CC_SPACE, ['\t'] = CC_SPACE, ['\r'] = CC_SPACE, ['\f'] = CC_SPACE, ['\v'] = CC_SPACE,
+  ['\n'] = CC_NL,
+  ['0'] = CC_DIGIT, ['1'] = CC_DIGIT, ['2'] = CC_DIGIT, ['3'] = CC_DIGIT, ['4'] = CC_DIGIT,
+  ['5'] = CC_DIGIT, ['6'] = CC_DIGIT, ['7'] = CC_DIGIT, ['8'] = CC_DIGIT, ['9'] = CC_DIGIT,
+  ['_'] = CC_IDENT, ['$'] = CC_IDENT,
+  ['a'] = CC_IDENT, ['b'] = CC_IDENT, ['c'] = CC_IDENT, ['d'] = CC_IDENT, ['e'] = CC_IDENT,
+  ['f'] = CC_IDENT, ['g'] = CC_IDENT, ['h'] = CC_IDENT, ['i'] = CC_IDENT, ['j'] = CC_IDENT,
+  ['k'] = CC_IDENT, ['l'] = CC_IDENT, ['m'] = CC_IDENT, ['n'] = CC_IDENT, ['o'] = CC_IDENT,
+  ['p'] = CC_IDENT, ['q'] = CC_IDENT, ['r'] = CC_IDENT, ['s'] = CC_IDENT, ['t'] = CC_IDENT,
+  ['u'] = CC_IDENT, ['v'] = CC_IDENT, ['w'] = CC_IDENT, ['x'] = CC_IDENT, ['y'] = CC_IDENT,
+  ['z'] = CC_IDENT,
+  ['A'] = CC_IDENT, ['B'] = CC_IDENT, ['C'] = CC_IDENT, ['D'] = CC_IDENT, ['E'] = CC_IDENT,
+  ['F'] = CC_IDENT, ['G'] = CC_IDENT, ['H'] = CC_IDENT, ['I'] = CC_IDENT, ['J'] = CC_IDENT,
+  ['K'] = CC_IDENT, ['L'] = CC_IDENT, ['M'] = CC_IDENT, ['N'] = CC_IDENT, ['O'] = CC_IDENT,
+  ['P'] = CC_IDENT, ['Q'] = CC_IDENT, ['R'] = CC_IDENT, ['S'] = CC_IDENT, ['T'] = CC_IDENT,
+  ['U'] = CC_IDENT, ['V'] = CC_IDENT, ['W'] = CC_IDENT, ['X'] = CC_IDENT, ['Y'] = CC_IDENT,
+  ['Z'] = CC_IDENT,
+  /* UTF-8 bytes: identifiers in every language here may contain them. */
+  [0x80 ... 0xFF] = CC_IDENT,
+};
+
+void scan_lex_init(scan_lex *lx, lang_id lang, const char *s, size_t from, size_t to,
+                   scan_ctx *sc)
+{
+  memset(lx, 0, sizeof(*lx));
+  lx->lang = lang;
+  lx->s = s;
+  lx->len = to;
+  lx->p = from;
+  lx->sc = sc;
+  lx->bol = 1;
+  lx->cfam = lang == LANG_C || lang == LANG_CPP;
+  lx->js = lang == LANG_JAVASCRIPT || lang == LANG_TYPESCRIPT;
+  lx->go = lang == LANG_GO;
+  lx->rust = lang == LANG_RUST;
+  lx->java = lang == LANG_JAVA;
+}
+
+/* Skips a quoted literal starting at the opening quote p; stops after the closing quote, at an
+ * unescaped newline when the language's strings cannot span lines, or at the end. */
+static size_t lex_quoted(const char *s, size_t p, size_t len, char q, int multiline)
+{
+  p++;
+  while (p < len) {
+    char c = s[p];
+    if (c == q) {
+      return p + 1;
+    }
+    if (c == '\\') {
+      p += 2;
+      continue;
+    }
+    if (c == '\n' && !multiline) {
+      return p;
+    }
+    p++;
+  }
+  return len;
+}
+
+/* C++ raw string: p at the opening quote of R"delim( ... )delim". */
+static size_t lex_cpp_raw(const char *s, size_t p, size_t len)
+{
+  size_t d = p + 1;
+  size_t q = d;
+  while (q < len && q - d < 16 && s[q] != '(' && s[q] != '\n' && s[q] != '"') {
+    q++;
+  }
+  if (q >= len || s[q] != '(') {
+    return lex_quoted(s, p, len, '"', 0);
+  }
+  size_t dl = q - d;
+  for (size_t i = q + 1; i < len; i++) {
+    if (s[i] == ')' && i + 1 + dl < len && s[i + 1 + dl] == '"' &&
+        memcmp(s + i + 1, s + d, dl) == 0) {
+      return i + dl + 2;
+    }
+  }
+  return len;
+}
+
+/* Rust raw string: p at the first '#' or '"' after the r prefix. */
+static size_t lex_rust_raw(const char *s, size_t p, size_t len)
+{
+  size_t hashes = 0;
+  while (p < len && s[p] == '#') {
+    hashes++;
+    p++;
+  }
+  if (p >= len || s[p] != '"') {
+    return p;
+  }
+  for (size_t i = p + 1; i < len; i++) {
+    if (s[i] == '"') {
+      size_t k = 0;
+      while (k < hashes && i + 1 + k < len && s[i + 1 + k] == '#') {
+        k++;
+      }
+      if (k == hashes) {
+        return i + 1 + k;
+      }
+    }
+  }
+  return len;
+}
+
+/* Java text block: p at the first of three quotes. */
+static size_t lex_text_block(const char *s, size_t p, size_t len)
+{
+  for (size_t i = p + 3; i < len; i++) {
+    if (s[i] == '\\') {
+      i++;
+    } else if (s[i] == '"' && i + 2 < len && s[i + 1] == '"' && s[i + 2] == '"') {
+      return i + 3;
+    }
+  }
+  return len;
+}
+
+/* Rest of a JS template literal from p (just after '`' or after the '}' closing a `${`).
+ * Returns the offset after the closing backtick, or after a `${` (then *opened is set). */
+static size_t lex_template(const char *s, size_t p, size_t len, int *opened)
+{
+  *opened = 0;
+  while (p < len) {
+    char c = s[p];
+    if (c == '\\') {
+      p += 2;
+    } else if (c == '`') {
+      return p + 1;
+    } else if (c == '$' && p + 1 < len && s[p + 1] == '{') {
+      *opened = 1;
+      return p + 2;
+    } else {
+      p++;
+    }
+  }
+  return len;
+}
+
+/* A regex literal body from the opening '/'; returns 0 if it is not one (no closing slash on
+ * the line), else the offset after its flags. */
+static size_t lex_regex(const char *s, size_t p, size_t len)
+{
+  int cls = 0;
+  for (size_t i = p + 1; i < len; i++) {
+    char c = s[i];
+    if (c == '\n') {
+      return 0;
+    }
+    if (c == '\\') {
+      i++;
+    } else if (c == '[') {
+      cls = 1;
+    } else if (c == ']') {
+      cls = 0;
+    } else if (c == '/' && !cls) {
+      i++;
+      while (i < len && scan_cc[(unsigned char)s[i]] == CC_IDENT) {
+        i++;
+      }
+      return i;
+    }
+  }
+  return 0;
+}
+
+static const char *const js_regex_after[] = {
+  "return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case",
+  "do", "else", "yield", "await", NULL,
+};
+
+/* Whether a '/' here starts a regex: only where an operand is expected. */
+static int lex_regex_allowed(const scan_lex *lx)
+{
+  switch (lx->prev_type) {
+  case 0:
+    return 1;
+  case TK_NUM:
+  case TK_STR:
+    return 0;
+  case TK_IDENT:
+    return scan_word_in(lx->s + lx->prev_off, lx->prev_end - lx->prev_off, js_regex_after);
+  default:
+    return lx->prev_ch != ')' && lx->prev_ch != ']' && lx->prev_ch != '}' &&
+           lx->prev_ch != P_INCDEC;
+  }
+}
+
+static const char *const pp_elif[] = {"elif", "elifdef", "elifndef", NULL};
+
+/* `#if 0`? p is just after the `if`. */
+static int pp_is_zero(const char *s, size_t p, size_t len)
+{
+  while (p < len && scan_is_space((unsigned char)s[p])) {
+    p++;
+  }
+  return p < len && s[p] == '0' && (p + 1 >= len || scan_cc[(unsigned char)s[p + 1]] == CC_SPACE ||
+                                    s[p + 1] == '\n' || s[p + 1] == '/');
+}
+
+/* Skips lines from p up to the `#endif` closing the current conditional (left for the caller
+ * to read). With stop_at_else, also stops after a same-level `#else`/`#elif` line (the branch
+ * after `#if 0` is live). Returns the offset to continue lexing from. */
+static size_t pp_skip(const char *s, size_t p, size_t len, int stop_at_else)
+{
+  int depth = 0;
+  while (p < len) {
+    size_t q = p;
+    while (q < len && scan_is_space((unsigned char)s[q])) {
+      q++;
+    }
+    if (q < len && s[q] == '#') {
+      q++;
+      while (q < len && scan_is_space((unsigned char)s[q])) {
+        q++;
+      }
+      size_t w = q;
+      while (q < len && scan_cc[(unsigned char)s[q]] == CC_IDENT) {
+        q++;
+      }
+      if (q - w >= 2 && s[w] == 'i' && s[w + 1] == 'f') {
+        depth++;
+      } else if (scan_word_is(s + w, q - w, "endif")) {
+        if (depth-- == 0) {
+          return p;
+        }
+      } else if (depth == 0 && stop_at_else &&
+                 (scan_word_is(s + w, q - w, "else") || scan_word_in(s + w, q - w, pp_elif))) {
+        const char *nl = memchr(s + q, '\n', len - q);
+        return nl ? (size_t)(nl - s) : len;
+      }
+    }
+    const char *nl = memchr(s + p, '\n', len - p);
+    if (!nl) {
+      return len;
+    }
+    p = (size_t)(nl - s) + 1;
+  }
+  return len;
+}
+
+/* A preprocessor line from '#' at p, with its continuations; records #include as an import. */
+static size_t lex_preproc(scan_lex *lx, size_t p)
+{
+  const char *s = lx->s;
+  size_t len = lx->len;
+  size_t q = p + 1;
+  while (q < len && scan_is_space((unsigned char)s[q])) {
+    q++;
+  }
+  size_t w = q;
+  while (q < len && scan_cc[(unsigned char)s[q]] == CC_IDENT) {
+    q++;
+  }
+  int is_include = scan_word_is(s + w, q - w, "include") ||
+                   scan_word_is(s + w, q - w, "include_next") ||
+                   scan_word_is(s + w, q - w, "import");
+  while (q < len) {
+    char c = s[q];
+    if (c == '\n') {
+      break;
+    }
+    if (c == '\\' && q + 1 < len && (s[q + 1] == '\n' || s[q + 1] == '\r')) {
+      q += s[q + 1] == '\r' && q + 2 < len && s[q + 2] == '\n' ? 3 : 2;
+      continue;
+    }
+    if (c == '/' && q + 1 < len && s[q + 1] == '*') {
+      const char *e = NULL;
+      for (size_t i = q + 2; i + 1 < len; i++) {
+        if (s[i] == '*' && s[i + 1] == '/') {
+          e = s + i;
+          break;
+        }
+      }
+      q = e ? (size_t)(e - s) + 2 : len;
+      continue;
+    }
+    if (c == '/' && q + 1 < len && s[q + 1] == '/') {
+      const char *e = memchr(s + q, '\n', len - q);
+      q = e ? (size_t)(e - s) : len;
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      q = lex_quoted(s, q, len, c, 0);
+      continue;
+    }
+    q++;
+  }
+  if (is_include && lx->sc) {
+    scan_add_import(lx->sc, scan_line_of(lx->sc, p), scan_line_of(lx->sc, q > p ? q - 1 : p));
+  }
+  size_t wl = 0;
+  while (w + wl < len && scan_cc[(unsigned char)s[w + wl]] == CC_IDENT) {
+    wl++;
+  }
+  int is_if = wl >= 2 && s[w] == 'i' && s[w + 1] == 'f';
+  if (is_if && wl == 2 && pp_is_zero(s, w + wl, len)) {
+    return pp_skip(s, q, len, 1);
+  }
+  if (is_if) {
+    if (lx->npp < SCAN_PP_MAX) {
+      lx->pp_depth[lx->npp] = lx->braces;
+    }
+    lx->npp++;
+  } else if (scan_word_is(s + w, wl, "endif")) {
+    lx->npp -= lx->npp > 0;
+  } else if (scan_word_is(s + w, wl, "else") || scan_word_in(s + w, wl, pp_elif)) {
+    /* A branch that left braces open is followed by alternatives that open them again
+     * (`#ifdef X\nint f(a) {\n#else\nint f(b) {\n#endif`): read only the first then. */
+    if (lx->npp > 0 && lx->npp <= SCAN_PP_MAX && lx->pp_depth[lx->npp - 1] != lx->braces) {
+      return pp_skip(s, q, len, 0);
+    }
+  }
+  return q;
+}
+
+/* Rust: after a quote, a char literal ('a', '\n', 'é') or a lifetime ('a, 'static). */
+static size_t lex_rust_quote(const char *s, size_t p, size_t len, int *is_char)
+{
+  *is_char = 1;
+  if (p + 1 < len && s[p + 1] == '\\') {
+    return lex_quoted(s, p, len, '\'', 0);
+  }
+  size_t q = p + 1;
+  if (q < len && (unsigned char)s[q] >= 0x80) {
+    q++;
+    while (q < len && ((unsigned char)s[q] & 0xC0) == 0x80) {
+      q++;
+    }
+  } else if (q < len) {
+    q++;
+  }
+  if (q < len && s[q] == '\'') {
+    return q + 1;
+  }
+  *is_char = 0;
+  q = p + 1;
+  while (q < len && scan_cc[(unsigned char)s[q]] >= CC_IDENT) {
+    q++;
+  }
+  return q;
+}
+
+static int lex_is_prefix(const char *s, size_t n, const char *const *list)
+{
+  return scan_word_in(s, n, list);
+}
+
+static const char *const cpp_raw_prefix[] = {"R", "LR", "uR", "UR", "u8R", NULL};
+static const char *const c_str_prefix[] = {"L", "u", "U", "u8", NULL};
+static const char *const rust_raw_prefix[] = {"r", "br", "cr", NULL};
+static const char *const rust_str_prefix[] = {"b", "c", NULL};
+
+static int lex_finish(scan_lex *lx, scan_tok *t, int type, int ch, size_t off, size_t end)
+{
+  t->type = type;
+  t->ch = ch;
+  t->off = off;
+  t->end = end;
+  lx->p = end;
+  lx->prev_type = type;
+  lx->prev_ch = ch;
+  lx->prev_off = off;
+  lx->prev_end = end;
+  return 1;
+}
+
+/* Go inserts a semicolon at a newline after these tokens. */
+static int lex_go_semi_after(const scan_lex *lx)
+{
+  switch (lx->prev_type) {
+  case TK_IDENT:
+  case TK_NUM:
+  case TK_STR:
+    return 1;
+  case TK_PUNCT:
+    return lx->prev_ch == ')' || lx->prev_ch == ']' || lx->prev_ch == '}' ||
+           lx->prev_ch == P_INCDEC;
+  default:
+    return 0;
+  }
+}
+
+int scan_lex_next(scan_lex *lx, scan_tok *t)
+{
+  const char *s = lx->s;
+  size_t len = lx->len;
+  size_t p = lx->p;
+  for (;;) {
+    if (p >= len) {
+      lx->p = len;
+      return 0;
+    }
+    unsigned char c = (unsigned char)s[p];
+    unsigned char cc = scan_cc[c];
+    if (cc == CC_SPACE) {
+      p++;
+      continue;
+    }
+    if (cc == CC_NL) {
+      lx->bol = 1;
+      if (lx->go && lex_go_semi_after(lx)) {
+        return lex_finish(lx, t, TK_PUNCT, P_VSEMI, p, p + 1);
+      }
+      p++;
+      continue;
+    }
+    if (cc == CC_IDENT) {
+      lx->bol = 0;
+      size_t q = p + 1;
+      while (q < len && scan_cc[(unsigned char)s[q]] >= CC_IDENT) {
+        q++;
+      }
+      if (q < len && (s[q] == '"' || s[q] == '\'' || s[q] == '#') && q - p <= 3) {
+        /* A literal's prefix glued to its quote. */
+        if (lx->cfam && s[q] == '"' && lex_is_prefix(s + p, q - p, cpp_raw_prefix)) {
+          return lex_finish(lx, t, TK_STR, 0, p, lex_cpp_raw(s, q, len));
+        }
+        if (lx->cfam && s[q] != '#' && lex_is_prefix(s + p, q - p, c_str_prefix)) {
+          return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, q, len, s[q], 0));
+        }
+        if (lx->rust && s[q] != '\'' && lex_is_prefix(s + p, q - p, rust_raw_prefix)) {
+          size_t e = lex_rust_raw(s, q, len);
+          if (e > q) {
+            return lex_finish(lx, t, TK_STR, 0, p, e);
+          }
+        }
+        if (lx->rust && s[q] != '#' && lex_is_prefix(s + p, q - p, rust_str_prefix)) {
+          return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, q, len, s[q], s[q] == '"'));
+        }
+      }
+      return lex_finish(lx, t, TK_IDENT, 0, p, q);
+    }
+    if (cc == CC_DIGIT) {
+      lx->bol = 0;
+      size_t q = p + 1;
+      while (q < len) {
+        unsigned char d = (unsigned char)s[q];
+        if (scan_cc[d] >= CC_IDENT || d == '.') {
+          q++;
+        } else if ((d == '+' || d == '-') && (s[q - 1] == 'e' || s[q - 1] == 'E' ||
+                                              s[q - 1] == 'p' || s[q - 1] == 'P')) {
+          q++;
+        } else if (d == '\'' && lx->cfam && q + 1 < len &&
+                   scan_cc[(unsigned char)s[q + 1]] >= CC_IDENT) {
+          q++; /* C++14 digit separator */
+        } else {
+          break;
+        }
+      }
+      return lex_finish(lx, t, TK_NUM, 0, p, q);
+    }
+    switch (c) {
+    case '/':
+      if (p + 1 < len && s[p + 1] == '/') {
+        size_t e = p;
+        for (;;) {
+          const char *nl = memchr(s + e, '\n', len - e);
+          e = nl ? (size_t)(nl - s) : len;
+          /* A C line comment ending in a backslash swallows the next line too. */
+          if (lx->cfam && e < len && e > p && s[e - 1] == '\\') {
+            e++;
+            continue;
+          }
+          break;
+        }
+        if (lx->sc) {
+          scan_add_comment(lx->sc, p, e);
+        }
+        p = e;
+        continue;
+      }
+      if (p + 1 < len && s[p + 1] == '*') {
+        size_t e = p + 2;
+        int depth = 1;
+        while (e < len) {
+          if (s[e] == '*' && e + 1 < len && s[e + 1] == '/') {
+            e += 2;
+            if (--depth == 0 || !lx->rust) {
+              break;
+            }
+          } else if (lx->rust && s[e] == '/' && e + 1 < len && s[e + 1] == '*') {
+            depth++; /* Rust block comments nest */
+            e += 2;
+          } else {
+            e++;
+          }
+        }
+        if (e > len) {
+          e = len;
+        }
+        if (lx->sc) {
+          scan_add_comment(lx->sc, p, e);
+        }
+        p = e;
+        continue;
+      }
+      lx->bol = 0;
+      if (lx->js && lex_regex_allowed(lx)) {
+        size_t e = lex_regex(s, p, len);
+        if (e) {
+          return lex_finish(lx, t, TK_STR, 0, p, e);
+        }
+      }
+      if (p + 1 < len && s[p + 1] == '=') {
+        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, p + 2);
+      }
+      return lex_finish(lx, t, TK_PUNCT, '/', p, p + 1);
+    case '#':
+      if (lx->cfam && lx->bol) {
+        p = lex_preproc(lx, p);
+        continue;
+      }
+      lx->bol = 0;
+      if (lx->js && p + 1 < len && scan_cc[(unsigned char)s[p + 1]] == CC_IDENT) {
+        size_t q = p + 1;
+        while (q < len && scan_cc[(unsigned char)s[q]] >= CC_IDENT) {
+          q++;
+        }
+        return lex_finish(lx, t, TK_IDENT, 0, p, q);
+      }
+      return lex_finish(lx, t, TK_PUNCT, '#', p, p + 1);
+    case '"':
+      lx->bol = 0;
+      if (lx->java && p + 2 < len && s[p + 1] == '"' && s[p + 2] == '"') {
+        return lex_finish(lx, t, TK_STR, 0, p, lex_text_block(s, p, len));
+      }
+      return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, p, len, '"', lx->rust));
+    case '\'':
+      lx->bol = 0;
+      if (lx->rust) {
+        int is_char;
+        size_t e = lex_rust_quote(s, p, len, &is_char);
+        return lex_finish(lx, t, is_char ? TK_STR : TK_IDENT, 0, p, e);
+      }
+      return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, p, len, '\'', 0));
+    case '`':
+      lx->bol = 0;
+      if (lx->go) {
+        const char *e = memchr(s + p + 1, '`', len - p - 1);
+        return lex_finish(lx, t, TK_STR, 0, p, e ? (size_t)(e - s) + 1 : len);
+      }
+      if (lx->js) {
+        int opened;
+        size_t e = lex_template(s, p + 1, len, &opened);
+        if (opened) {
+          if (lx->ntmpl < SCAN_TMPL_MAX) {
+            lx->tmpl_depth[lx->ntmpl] = 0;
+          }
+          lx->ntmpl++;
+        }
+        return lex_finish(lx, t, TK_STR, 0, p, e);
+      }
+      return lex_finish(lx, t, TK_PUNCT, '`', p, p + 1);
+    case '{':
+      lx->bol = 0;
+      if (lx->ntmpl > 0 && lx->ntmpl <= SCAN_TMPL_MAX) {
+        lx->tmpl_depth[lx->ntmpl - 1]++;
+      }
+      lx->braces++;
+      return lex_finish(lx, t, TK_PUNCT, '{', p, p + 1);
+    case '}':
+      lx->bol = 0;
+      if (lx->ntmpl > 0) {
+        if (lx->ntmpl > SCAN_TMPL_MAX || lx->tmpl_depth[lx->ntmpl - 1] == 0) {
+          /* This brace ends a `${`: the template literal continues. */
+          lx->ntmpl--;
+          int opened;
+          size_t e = lex_template(s, p + 1, len, &opened);
+          if (opened) {
+            if (lx->ntmpl < SCAN_TMPL_MAX) {
+              lx->tmpl_depth[lx->ntmpl] = 0;
+            }
+            lx->ntmpl++;
+          }
+          return lex_finish(lx, t, TK_STR, 0, p, e);
+        }
+        lx->tmpl_depth[lx->ntmpl - 1]--;
+      }
+      lx->braces--;
+      return lex_finish(lx, t, TK_PUNCT, '}', p, p + 1);
+    case ':':
+      lx->bol = 0;
+      if (p + 1 < len && s[p + 1] == ':') {
+        return lex_finish(lx, t, TK_PUNCT, P_SCOPE, p, p + 2);
+      }
+      return lex_finish(lx, t, TK_PUNCT, ':', p, p + 1);
+    case '=':
+      lx->bol = 0;
+      if (p + 1 < len && s[p + 1] == '>') {
+        return lex_finish(lx, t, TK_PUNCT, P_FATARROW, p, p + 2);
+      }
+      if (p + 1 < len && s[p + 1] == '=') {
+        size_t q = p + 2;
+        if (q < len && s[q] == '=') {
+          q++;
+        }
+        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, q);
+      }
+      return lex_finish(lx, t, TK_PUNCT, '=', p, p + 1);
+    case '-':
+    case '+':
+      lx->bol = 0;
+      if (p + 1 < len && s[p + 1] == (char)c) {
+        return lex_finish(lx, t, TK_PUNCT, P_INCDEC, p, p + 2);
+      }
+      if (c == '-' && p + 1 < len && s[p + 1] == '>') {
+        return lex_finish(lx, t, TK_PUNCT, P_ARROW, p, p + 2);
+      }
+      if (p + 1 < len && s[p + 1] == '=') {
+        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, p + 2);
+      }
+      return lex_finish(lx, t, TK_PUNCT, c, p, p + 1);
+    case '!':
+    case '<':
+    case '>':
+    case '*':
+    case '%':
+    case '^':
+    case '|':
+    case '&':
+      lx->bol = 0;
+      if (p + 1 < len && s[p + 1] == '=') {
+        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, p + 2);
+      }
+      return lex_finish(lx, t, TK_PUNCT, c, p, p + 1);
+    case '.':
+      lx->bol = 0;
+      if (p + 2 < len && s[p + 1] == '.' && s[p + 2] == '.') {
+        return lex_finish(lx, t, TK_PUNCT, P_ELLIPSIS, p, p + 3);
+      }
+      if (p + 1 < len && scan_cc[(unsigned char)s[p + 1]] == CC_DIGIT) {
+        size_t q = p + 1;
+        while (q < len && (scan_cc[(unsigned char)s[q]] >= CC_IDENT)) {
+          q++;
+        }
+        return lex_finish(lx, t, TK_NUM, 0, p, q);
+      }
+      return lex_finish(lx, t, TK_PUNCT, '.', p, p + 1);
+    default:
+      lx->bol = 0;
+      return lex_finish(lx, t, TK_PUNCT, c, p, p + 1);
+    }
+  }
+}
