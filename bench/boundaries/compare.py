@@ -253,14 +253,48 @@ def compare(lang, driver, max_files, show):
     return res
 
 
+def perf(driver):
+    path = os.path.join(TMP, "frugal-big.c")
+    lines = ["#include <stdio.h>", ""]
+    i = 0
+    while len(lines) < 200000:
+        i += 1
+        lines += [f"/* Computes thing {i}. Braces in comments: {{ }} */", "static int",
+                  f"func_{i}(struct ctx *c, const char *s,", "        int n)", "{",
+                  "  int total = 0; // trailing { comment",
+                  f'  const char *msg = "value {{%d}} \\" }}";', "  char q = '}';",
+                  "  for (int k = 0; k < n; k++) {", "    if (s[k] == q) {",
+                  f"      total += helper_{i % 50}(c, k) * 3;", "    } else {",
+                  "      total -= k;", "    }", "  }", "#ifdef DEBUG",
+                  '  fprintf(stderr, "%s %d\\n", msg, total);', "#endif", "  return total;",
+                  "}", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines[:200000]) + "\n")
+    out = subprocess.run([driver, "--time", "20", path], capture_output=True, text=True)
+    print("scanner (best of 20, scan_file only):", out.stdout.strip())
+    import time
+    best = 1e9
+    for _ in range(3):
+        t0 = time.monotonic()
+        subprocess.run(["ctags", "--fields=+ne", "-o", os.path.join(TMP, "frugal-big.tags"),
+                        path], check=True)
+        best = min(best, time.monotonic() - t0)
+    print(f"ctags --fields=+ne (best of 3, whole process): {best * 1e3:.1f} ms")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lang", action="append", choices=sorted(LANGS))
     ap.add_argument("--max-files", type=int, default=400)
     ap.add_argument("--show", type=int, default=10)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--perf", action="store_true",
+                    help="time the scanner and ctags on a generated 200k-line C file")
     a = ap.parse_args()
     driver = build_driver()
+    if a.perf:
+        perf(driver)
+        return
     results = []
     for lang in a.lang or list(LANGS):
         r = compare(lang, driver, a.max_files, a.show)

@@ -85,7 +85,7 @@ function M.check()
     r.warn('skipped: no host')
   end
   if host.running() then
-    r.info(string.format('host running (pid %s), %d call(s) pending, %d restart(s) after a crash',
+    r.info(string.format('host running (pid %s), %d call(s) pending, %d crash(es) so far',
       tostring(host.pid()), host.pending_count(), host._state.crashes))
   else
     r.info('host not running (it starts on the first :Frugal command)')

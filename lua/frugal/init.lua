@@ -72,7 +72,8 @@ local function diagnostics(bufnr)
   return out
 end
 
--- Other files for the actions that work across files: the listed buffers backed by a file.
+-- Other files for the actions that work across files: the listed buffers backed by a file,
+-- loaded or not (`nvim a.c b.c` lists b.c without loading it).
 local MULTI_FILE_ACTIONS = {
   design = true, optimize = true, ['refactor-files'] = true, ['review-all'] = true, plan = true,
 }
@@ -80,7 +81,7 @@ local MULTI_FILE_ACTIONS = {
 local function other_files(bufnr)
   local files = {}
   for _, b in ipairs(vim.api.nvim_list_bufs()) do
-    if b ~= bufnr and vim.api.nvim_buf_is_loaded(b) and vim.fn.buflisted(b) == 1
+    if b ~= bufnr and vim.fn.buflisted(b) == 1
       and util.buf_option(b, 'buftype') == '' then
       local name = vim.api.nvim_buf_get_name(b)
       if name ~= '' and vim.fn.filereadable(name) == 1 then

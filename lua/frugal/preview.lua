@@ -100,11 +100,19 @@ function M.render(req, result)
   end
 
   local scope = val(ctx.scope) or {}
-  local file = str(ctx.file, req.path ~= '' and req.path or '[No Name]')
+  local file = str(ctx.file, req.path or '')
+  if file == '' then
+    file = '[No Name]'
+  end
   local language = str(ctx.language, '?')
   local scope_name = val(scope.name)
-  add(string.format('Scope:     %s%s, lines %s', str(scope.kind, '?'),
-    scope_name and (' ' .. tostring(scope_name)) or '', lines_of(scope.start_line, scope.end_line)))
+  local span = lines_of(scope.start_line, scope.end_line)
+  if val(scope.kind) == 'lines' then
+    add(string.format('Scope:     lines %s around the cursor', span))
+  else
+    add(string.format('Scope:     %s%s, lines %s', str(scope.kind, '?'),
+      scope_name and (' ' .. tostring(scope_name)) or '', span))
+  end
   add(string.format('File:      %s (%s)', file, language))
   if req.instruction and req.instruction ~= '' then
     add('Request:   ' .. req.instruction)

@@ -142,15 +142,29 @@ static int read_file(const char *path, buf_t *out, char *err, size_t errlen)
     snprintf(err, errlen, "cannot read '%s': it is a directory", path);
     return -1;
   }
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-    if (out->len + n > (size_t)CLI_MAX_FILE) {
+  if (st.st_size > CLI_MAX_FILE) {
+    fclose(f);
+    snprintf(err, errlen, "'%s' is larger than %ld MiB", path, CLI_MAX_FILE >> 20);
+    return -1;
+  }
+  /* One read into a buffer of the right size; keep reading in case the file grows (or is a
+   * pipe whose size fstat cannot tell). */
+  buf_reserve(out, (size_t)st.st_size + 1);
+  for (;;) {
+    if (out->cap - out->len < 2) {
+      buf_reserve(out, 65536);
+    }
+    size_t n = fread(out->data + out->len, 1, out->cap - out->len - 1, f);
+    if (n == 0) {
+      break;
+    }
+    out->len += n;
+    out->data[out->len] = '\0';
+    if (out->len > (size_t)CLI_MAX_FILE) {
       fclose(f);
       snprintf(err, errlen, "'%s' is larger than %ld MiB", path, CLI_MAX_FILE >> 20);
       return -1;
     }
-    buf_append(out, chunk, n);
   }
   int bad = ferror(f);
   fclose(f);

@@ -544,7 +544,7 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
   free(slots.v);
   out->tokens = total;
-  out->file_tokens = tokens_estimate(lang, text->data, text->len);
+  out->file_tokens = tokens_estimate_file(lang, text->data, text->len);
   scan_result_free(&sr);
   return 0;
 }

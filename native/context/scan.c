@@ -301,7 +301,7 @@ static const char *const kw_cpp[] = {
 static const char *const kw_py[] = {
   "if", "elif", "else", "for", "while", "return", "def", "class", "lambda", "and", "or",
   "not", "in", "is", "with", "as", "assert", "del", "except", "raise", "yield", "await",
-  "async", "import", "from", "global", "nonlocal", "pass", "print", "match", "case", "try",
+  "async", "import", "from", "global", "nonlocal", "pass", "match", "case", "try",
   NULL,
 };
 static const char *const kw_js[] = {

@@ -905,7 +905,8 @@ static void classify_js(bscan *b, const bframe *f, const scan_tok *H, long n, bc
       return;
     }
     long p = -1;
-    if (H[e - 1].type == TK_GROUP || (H[e - 1].type == TK_IDENT && !(e >= 2 && tk_p(&H[e - 2], ':')))) {
+    if (H[e - 1].type == TK_GROUP ||
+        (H[e - 1].type == TK_IDENT && !(e >= 2 && tk_p(&H[e - 2], ':')))) {
       p = e - 1;
     } else {
       for (long i = e - 2; i >= 0 && i >= e - 16; i--) {

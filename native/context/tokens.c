@@ -1,5 +1,7 @@
 #include "context/tokens.h"
 
+#include <string.h>
+
 #include <stdint.h>
 
 /* The walk below reproduces o200k's pre-tokenizer (the regex that cuts text into pieces before
@@ -353,5 +355,44 @@ int tokens_estimate(lang_id lang, const char *s, size_t n)
   if (t < 1) {
     t = 1;
   }
+  return t > INT32_MAX ? INT32_MAX : (int)t;
+}
+
+/* Above this size a whole-file count samples the file instead of reading every byte. */
+#define TOKENS_EXACT_MAX (1u << 20)
+#define TOKENS_SAMPLES 256
+#define TOKENS_SAMPLE_BYTES 4096
+
+int tokens_estimate_file(lang_id lang, const char *s, size_t n)
+{
+  if (n <= TOKENS_EXACT_MAX) {
+    return tokens_estimate(lang, s, n);
+  }
+  /* Windows spread evenly over the file, each cut at line boundaries so no piece is split
+   * mid-word; the estimate scales their count by the share of bytes they cover. */
+  uint64_t sampled_tokens = 0, sampled_bytes = 0;
+  size_t stride = n / TOKENS_SAMPLES;
+  for (size_t k = 0; k < TOKENS_SAMPLES; k++) {
+    size_t a = k * stride;
+    const char *nl = a == 0 ? NULL : memchr(s + a, '\n', n - a);
+    if (a != 0) {
+      if (!nl) {
+        break;
+      }
+      a = (size_t)(nl - s) + 1;
+    }
+    size_t b = a + TOKENS_SAMPLE_BYTES < n ? a + TOKENS_SAMPLE_BYTES : n;
+    const char *end = b < n ? memchr(s + b, '\n', n - b) : NULL;
+    b = end ? (size_t)(end - s) + 1 : n;
+    if (b <= a) {
+      continue;
+    }
+    sampled_tokens += (uint64_t)tokens_estimate(lang, s + a, b - a);
+    sampled_bytes += b - a;
+  }
+  if (sampled_bytes == 0) {
+    return tokens_estimate(lang, s, n);
+  }
+  uint64_t t = (sampled_tokens * n + sampled_bytes / 2) / sampled_bytes;
   return t > INT32_MAX ? INT32_MAX : (int)t;
 }

@@ -1,6 +1,5 @@
 #include "host/host.h"
 
-#include <curl/curl.h>
 #include <frugal.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "action/action.h"
+#include "http/curl_api.h"
 #include "util/buf.h"
 
 /* Most diagnostics a request may carry; more is a client bug, not a use case. */
@@ -169,7 +169,14 @@ json_t *host_version_json(void)
   json_object_set_new(o, "version", json_string(FRUGAL_VERSION_STRING));
   json_object_set_new(o, "libuv", json_string(uv_version_string()));
   json_object_set_new(o, "msgpack", json_string(msgpack_version()));
-  json_object_set_new(o, "curl", json_string(curl_version_info(CURLVERSION_NOW)->version));
+  curl_api curl = {0};
+  char err[256];
+  if (curl_api_load(&curl, err, sizeof(err)) == 0) {
+    json_object_set_new(o, "curl", json_string(curl.version_info(CURLVERSION_NOW)->version));
+    curl_api_unload(&curl);
+  } else {
+    json_object_set_new(o, "curl", json_string(err));
+  }
   json_object_set_new(o, "jansson", json_string(jansson_version_str()));
   return o;
 }

@@ -29,10 +29,12 @@ int text_init(text_t *t, const char *data, size_t len)
   if (len > 0) {
     t->line_off[i++] = 0;
   }
-  for (size_t off = 0; off < len; off++) {
-    if (data[off] == '\n' && off + 1 < len) {
-      t->line_off[i++] = off + 1;
+  for (const char *p = data, *end = data + len; p < end; p++) {
+    p = memchr(p, '\n', (size_t)(end - p));
+    if (!p || p + 1 == end) {
+      break;
     }
+    t->line_off[i++] = (size_t)(p + 1 - data);
   }
   t->line_off[t->nlines] = len;
   return 0;

@@ -112,6 +112,8 @@ class Host:
             action_tier = self.config.get("actions", {}).get(params["action"], {}).get("tier")
             tier = action_tier or ("full" if params.get("files") else "mini")
             reasons.append("fake host: %s -> %s" % (params["action"], tier.capitalize()))
+        for other in params.get("files", []):
+            reasons.append("other file: %s" % other)
         model = self.tier_model(tier)
         text = "\n".join(lines[start - 1:end])
         scope_tokens = max(1, len(text) // 4)

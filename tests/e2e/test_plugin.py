@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import FIXTURES, REPO, wait_for
+from conftest import REPO, wait_for
 
 
 @pytest.fixture
@@ -246,7 +246,8 @@ def test_unknown_method_error_reaches_the_callback(editor, fake_host_cmd):
     ({"prices": {"my-model": {"inptu": 1}}}, "unknown key `prices.my-model.inptu`"),
     ({"prices": {"my-model": {"output": -1}}}, "`prices.my-model.output` should be a number >= 0"),
     ({"actions": {"reviw": {"tier": "full"}}}, "unknown key `actions.reviw`"),
-    ({"actions": {"review": {"tier": "large"}}}, "`actions.review.tier` should be one of mini, full"),
+    ({"actions": {"review": {"tier": "large"}}},
+     "`actions.review.tier` should be one of mini, full"),
     ({"ledger": {"path": 3}}, "`ledger.path` should be a non-empty string"),
     ({"budget": {"daily": 1}}, "unknown key `budget.daily`"),
     ({"editor": {"preview": {"style": "tab"}}}, "`editor.preview.style` should be one of float"),
@@ -274,9 +275,7 @@ def test_setup_accepts_the_whole_contract_and_sends_json_without_editor(editor):
         "ledger": {"path": "/tmp/ledger.jsonl"},
         "budget": {"daily_usd": 1.5, "monthly_usd": 20},
         "editor": {"host_cmd": "/bin/true", "preview": {"border": "single"}},
-        "prices_unused": None,
     }
-    del opts["prices_unused"]
     sent = editor.lua("""
       require('frugal').setup(...)
       return {
@@ -301,7 +300,7 @@ def test_setup_with_nulls_and_empty_tables(editor):
     assert json[1:] == ["none", "none"]
 
 
-def test_checkhealth_reports_every_section(editor, fake_host_cmd, monkeypatch):
+def test_checkhealth_reports_every_section(editor, fake_host_cmd):
     editor.setup({"editor": {"host_cmd": fake_host_cmd},
                   "tiers": {"full": {"api_key_env": "FRUGAL_TEST_KEY"}}})
     editor.nvim.command("checkhealth frugal")
@@ -353,3 +352,30 @@ def test_host_error_for_a_preview_is_shown_to_the_user(faked):
     msg = faked.wait_error("refused")[0]
     assert msg == "frugal: fake host: refused the request"
     assert faked.preview() is None
+
+
+def test_cmd_mapping_in_visual_mode_uses_the_selection(faked):
+    faked.nvim.command("xnoremap <F5> <Cmd>Frugal preview explain<CR>")
+    faked.edit("parser.c", 31)
+    faked.nvim.feedkeys(faked.nvim.replace_termcodes("Vjj<F5>"), "x")
+    text = "\n".join(faked.wait_preview())
+    assert re.search(r"^Scope:\s+selection, lines 31-33$", text, re.M)
+
+
+def test_file_arguments_and_other_buffers_are_sent_as_files(faked):
+    other = os.path.join(REPO, "tests", "e2e", "fixtures", "inventory.py")
+    faked.edit("parser.c", 30)
+    faked.nvim.command("Frugal preview explain file=" + other)
+    first = faked.wait_preview()
+    assert "  - other file: " + other in first
+    assert "Tier:      full (gpt-5.4)" in first
+    # design works across files: without file= it takes the other listed file buffers.
+    faked.nvim.command("badd " + other)
+    faked.nvim.command("Frugal preview design")
+    second = faked.wait_preview(previous=first)
+    assert second[0] == "frugal preview: design"
+    assert "  - other file: " + other in second
+    # explain does not: a single-file action stays single-file.
+    faked.nvim.command("Frugal preview explain")
+    third = faked.wait_preview(previous=second)
+    assert not [l for l in third if "other file" in l]

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,6 +234,37 @@ static void test_feature_names_cover_every_feature(void **state)
   assert_true(pieces >= 8);
 }
 
+/* A whole-file count of a large file samples it; on code of mixed shapes (long comments, dense
+ * tables, short lines) the sampled figure stays within 2% of the exact one. */
+static void test_large_file_estimate_samples_within_two_percent(void **state)
+{
+  (void)state;
+  size_t cap = 3u << 20, n = 0;
+  char *buf = malloc(cap + 512);
+  assert_non_null(buf);
+  unsigned seed = 7;
+  for (int i = 0; n < cap; i++) {
+    seed = seed * 1103515245u + 12345u;
+    int shape = (int)((seed >> 16) % 3);
+    int w;
+    if (shape == 0) {
+      w = snprintf(buf + n, 512, "/* step %d folds the running totals of batch %u into place */\n", i, seed % 977);
+    } else if (shape == 1) {
+      w = snprintf(buf + n, 512, "  {%d, %u, 0x%08x, \"%s\"},\n", i, seed % 65536, seed, i % 2 ? "alpha" : "beta_gamma");
+    } else {
+      w = snprintf(buf + n, 512, "static int fold_%d(struct batch *b) { return b->total += %d; }\n", i, i % 97);
+    }
+    n += (size_t)w;
+  }
+  int exact = tokens_estimate(LANG_C, buf, n);
+  int sampled = tokens_estimate_file(LANG_C, buf, n);
+  double err = (double)(sampled - exact) / (double)exact;
+  assert_true(err < 0.02 && err > -0.02);
+  /* small files are counted exactly */
+  assert_int_equal(tokens_estimate_file(LANG_C, buf, 100000), tokens_estimate(LANG_C, buf, 100000));
+  free(buf);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -247,6 +279,7 @@ int main(void)
     cmocka_unit_test(test_arbitrary_bytes_are_walked_safely),
     cmocka_unit_test(test_unknown_language_ids_fall_back_to_prose),
     cmocka_unit_test(test_feature_names_cover_every_feature),
+    cmocka_unit_test(test_large_file_estimate_samples_within_two_percent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,441 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context/lang.h"
+#include "context/scan.h"
+#include "util/text.h"
+
+#ifndef FRUGAL_SOURCE_DIR
+#define FRUGAL_SOURCE_DIR "."
+#endif
+
+typedef struct {
+  char *data;
+  text_t text;
+  scan_result r;
+} scanned;
+
+static void scan_string(scanned *s, lang_id lang, const char *src)
+{
+  s->data = strdup(src);
+  assert_int_equal(text_init(&s->text, s->data, strlen(src)), 0);
+  assert_int_equal(scan_file(lang, &s->text, &s->r), 0);
+}
+
+static void scan_fixture(scanned *s, const char *name)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/tests/fixtures/scan/%s", FRUGAL_SOURCE_DIR, name);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s->data = malloc((size_t)n + 1);
+  assert_int_equal(fread(s->data, 1, (size_t)n, f), (size_t)n);
+  s->data[n] = '\0';
+  fclose(f);
+  assert_int_equal(text_init(&s->text, s->data, (size_t)n), 0);
+  assert_int_equal(scan_file(lang_from_path(name), &s->text, &s->r), 0);
+}
+
+static void scanned_free(scanned *s)
+{
+  scan_result_free(&s->r);
+  text_free(&s->text);
+  free(s->data);
+}
+
+/* The definition called `name` (the nth one if several); fails the test if absent. */
+static const scan_def *def_named(const scanned *s, const char *name, int nth)
+{
+  for (size_t i = 0; i < s->r.ndefs; i++) {
+    if (strcmp(s->r.defs[i].name, name) == 0 && nth-- == 0) {
+      return &s->r.defs[i];
+    }
+  }
+  fail_msg("no definition named %s", name);
+  return NULL;
+}
+
+static int has_def(const scanned *s, const char *name)
+{
+  for (size_t i = 0; i < s->r.ndefs; i++) {
+    if (strcmp(s->r.defs[i].name, name) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void expect_def(const scanned *s, const char *name, def_kind kind, int start, int head,
+                       int body, int end)
+{
+  const scan_def *d = def_named(s, name, 0);
+  assert_int_equal(d->kind, kind);
+  assert_int_equal(d->start_line, start);
+  assert_int_equal(d->head_line, head);
+  assert_int_equal(d->body_line, body);
+  assert_int_equal(d->end_line, end);
+}
+
+static const char *parent_name(const scanned *s, const char *name)
+{
+  const scan_def *d = def_named(s, name, 0);
+  return d->parent < 0 ? "" : s->r.defs[d->parent].name;
+}
+
+static void expect_import(const scanned *s, size_t i, int start, int end)
+{
+  assert_true(i < s->r.nimports);
+  assert_int_equal(s->r.imports[i].start_line, start);
+  assert_int_equal(s->r.imports[i].end_line, end);
+}
+
+static void test_c_functions_skip_braces_in_strings_comments_and_macros(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.c");
+  /* doc comment 10-11, K&R-style return type on 12, multi-line parameters, body on 15 */
+  expect_def(&s, "add", DEF_FUNCTION, 10, 12, 15, 22);
+  expect_def(&s, "point", DEF_CLASS, 24, 24, 24, 26);
+  expect_def(&s, "unused_fn", DEF_FUNCTION, 30, 30, 30, 30);
+  expect_def(&s, "old_style", DEF_FUNCTION, 32, 32, 35, 37);
+  /* #ifdef/#else repeating the opening line: the first branch is read */
+  expect_def(&s, "twice", DEF_FUNCTION, 40, 40, 40, 45);
+  /* missing closing braces: ends at end of file */
+  expect_def(&s, "unterminated", DEF_FUNCTION, 47, 47, 48, 50);
+  assert_false(has_def(&s, "table"));
+  assert_int_equal(s.r.ndefs, 6);
+  assert_int_equal(s.r.nimports, 1);
+  expect_import(&s, 0, 1, 2);
+  scanned_free(&s);
+}
+
+static void test_cpp_methods_ctors_operators_and_qualified_names(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.cpp");
+  /* `///` comment, then template<> line, then the class line */
+  expect_def(&s, "Widget", DEF_CLASS, 5, 7, 7, 21);
+  const scan_def *ctor = def_named(&s, "Widget", 1);
+  assert_int_equal(ctor->kind, DEF_METHOD);
+  assert_int_equal(ctor->head_line, 9);
+  assert_int_equal(ctor->end_line, 9);
+  expect_def(&s, "~Widget", DEF_METHOD, 10, 10, 10, 10);
+  expect_def(&s, "operator==", DEF_METHOD, 12, 12, 12, 12);
+  expect_def(&s, "size", DEF_METHOD, 14, 14, 14, 17);
+  assert_string_equal(parent_name(&s, "size"), "Widget");
+  /* extern "C" is not a definition, its contents are; the raw string hides its braces */
+  expect_def(&s, "c_entry", DEF_FUNCTION, 26, 26, 26, 29);
+  expect_def(&s, "app::Widget<int>::helper", DEF_FUNCTION, 32, 32, 33, 35);
+  assert_int_equal(s.r.ndefs, 7); /* the lambda in size() is not a definition */
+  scanned_free(&s);
+}
+
+static void test_python_decorators_nesting_and_indentation_ends(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.py");
+  /* comment at 8, decorators 9-11, multi-line signature 12-13; the column-0 comment on 21
+   * ends it at 20 */
+  expect_def(&s, "helper", DEF_FUNCTION, 8, 12, 13, 20);
+  expect_def(&s, "inner", DEF_FUNCTION, 17, 17, 17, 18);
+  assert_string_equal(parent_name(&s, "inner"), "helper");
+  expect_def(&s, "Box", DEF_CLASS, 23, 23, 23, 32);
+  /* bracket continuation lines at column 4 do not end the method */
+  expect_def(&s, "open", DEF_METHOD, 26, 26, 26, 30);
+  expect_def(&s, "close", DEF_METHOD, 32, 32, 32, 32);
+  /* a comment indented deeper than the def belongs to it */
+  expect_def(&s, "tail", DEF_FUNCTION, 35, 35, 35, 37);
+  assert_false(has_def(&s, "fake"));
+  assert_int_equal(s.r.ndefs, 6);
+  expect_import(&s, 0, 1, 5);
+  scanned_free(&s);
+}
+
+static void test_js_functions_arrows_classes_and_object_methods(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.js");
+  /* template literal with nested ${} and a regex with braces */
+  expect_def(&s, "add", DEF_FUNCTION, 5, 6, 6, 10);
+  expect_def(&s, "arrow", DEF_FUNCTION, 12, 12, 12, 14);
+  expect_def(&s, "Counter", DEF_CLASS, 16, 16, 16, 25);
+  expect_def(&s, "create", DEF_METHOD, 18, 18, 18, 18);
+  expect_def(&s, "value", DEF_METHOD, 19, 19, 19, 21);
+  expect_def(&s, "handle", DEF_METHOD, 22, 22, 22, 24);
+  expect_def(&s, "fetch", DEF_FUNCTION, 28, 28, 28, 30);
+  expect_def(&s, "parse", DEF_FUNCTION, 31, 31, 31, 33);
+  assert_int_equal(s.r.ndefs, 8); /* the anonymous callback is not a definition */
+  expect_import(&s, 0, 1, 3);
+  scanned_free(&s);
+}
+
+static void test_ts_return_types_decorators_and_interfaces(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.ts");
+  expect_def(&s, "Shape", DEF_CLASS, 3, 3, 3, 5);
+  /* the object type in the return annotation is not the body */
+  expect_def(&s, "measure", DEF_FUNCTION, 7, 7, 7, 9);
+  expect_def(&s, "Circle", DEF_CLASS, 11, 11, 11, 18);
+  expect_def(&s, "constructor", DEF_METHOD, 12, 12, 12, 12);
+  expect_def(&s, "area", DEF_METHOD, 14, 15, 15, 17);
+  expect_def(&s, "toTsx", DEF_FUNCTION, 20, 20, 20, 22);
+  assert_int_equal(s.r.ndefs, 6);
+  expect_import(&s, 0, 1, 1);
+  scanned_free(&s);
+}
+
+static void test_go_funcs_methods_types_and_raw_strings(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.go");
+  expect_def(&s, "Point", DEF_CLASS, 8, 9, 9, 11);
+  expect_def(&s, "Norm", DEF_METHOD, 13, 14, 14, 19);
+  expect_def(&s, "main", DEF_FUNCTION, 21, 21, 21, 29);
+  /* `struct{}` in the result type does not open the body */
+  expect_def(&s, "Done", DEF_METHOD, 31, 31, 31, 33);
+  assert_int_equal(s.r.ndefs, 4);
+  expect_import(&s, 0, 3, 6);
+  scanned_free(&s);
+}
+
+static void test_rust_impl_trait_nested_fn_and_lifetimes(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.rs");
+  expect_def(&s, "Thing", DEF_CLASS, 5, 7, 7, 9);
+  const scan_def *impl = def_named(&s, "Thing", 1);
+  assert_int_equal(impl->head_line, 11);
+  assert_int_equal(impl->end_line, 23);
+  expect_def(&s, "new", DEF_METHOD, 12, 12, 12, 16);
+  expect_def(&s, "helper", DEF_METHOD, 18, 18, 18, 22);
+  expect_def(&s, "nested", DEF_FUNCTION, 19, 19, 19, 19);
+  assert_string_equal(parent_name(&s, "nested"), "helper");
+  expect_def(&s, "speak", DEF_METHOD, 26, 26, 26, 28);
+  assert_int_equal(s.r.ndefs, 7); /* the closure is not a definition */
+  expect_import(&s, 0, 1, 3);
+  scanned_free(&s);
+}
+
+static void test_java_annotations_text_blocks_and_anonymous_classes(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "Sample.java");
+  expect_def(&s, "Sample", DEF_CLASS, 6, 7, 7, 32);
+  expect_def(&s, "toString", DEF_METHOD, 12, 13, 13, 16);
+  expect_def(&s, "map", DEF_METHOD, 18, 18, 19, 26);
+  expect_def(&s, "run", DEF_METHOD, 21, 21, 21, 23);
+  assert_string_equal(parent_name(&s, "run"), "map");
+  expect_def(&s, "Inner", DEF_CLASS, 28, 28, 28, 31);
+  expect_def(&s, "done", DEF_METHOD, 30, 30, 30, 30);
+  assert_false(has_def(&s, "todo")); /* abstract: no body */
+  expect_import(&s, 0, 1, 1);
+  expect_import(&s, 1, 3, 4);
+  scanned_free(&s);
+}
+
+static void test_lua_functions_long_strings_and_blocks(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.lua");
+  expect_def(&s, "M.add", DEF_FUNCTION, 6, 8, 8, 15);
+  expect_def(&s, "M:method", DEF_METHOD, 17, 17, 18, 22);
+  expect_def(&s, "helper", DEF_FUNCTION, 24, 24, 24, 26);
+  expect_def(&s, "M.handler", DEF_FUNCTION, 28, 28, 28, 32);
+  assert_int_equal(s.r.ndefs, 4);
+  expect_import(&s, 0, 1, 2);
+  scanned_free(&s);
+}
+
+static void test_find_at_prefers_innermost_function_then_class(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_fixture(&s, "sample.py");
+  assert_string_equal(s.r.defs[scan_find_at(&s.r, 18)].name, "inner");
+  assert_string_equal(s.r.defs[scan_find_at(&s.r, 15)].name, "helper");
+  assert_string_equal(s.r.defs[scan_find_at(&s.r, 8)].name, "helper"); /* its comment */
+  assert_string_equal(s.r.defs[scan_find_at(&s.r, 24)].name, "Box");
+  assert_string_equal(s.r.defs[scan_find_at(&s.r, 28)].name, "open");
+  assert_int_equal(scan_find_at(&s.r, 22), -1);
+  assert_int_equal(scan_find_at(&s.r, 1), -1);
+  scanned_free(&s);
+}
+
+typedef struct {
+  char names[32][32];
+  int n;
+} call_list;
+
+static void collect_call(const char *name, size_t len, void *data)
+{
+  call_list *c = data;
+  assert_true(c->n < 32 && len < 32);
+  memcpy(c->names[c->n], name, len);
+  c->names[c->n][len] = '\0';
+  c->n++;
+}
+
+static int called(const call_list *c, const char *name)
+{
+  for (int i = 0; i < c->n; i++) {
+    if (strcmp(c->names[i], name) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void test_calls_skip_keywords_strings_and_repeat_names_once(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_string(&s, LANG_C,
+              "int f(void)\n{\n  if (x) { g(1); }\n  while (y) obj.h (2);\n"
+              "  /* k(3) */ \"m(4)\";\n  g(5); ns::q(6); return sizeof(int) + r(7);\n}\n");
+  call_list c = {0};
+  scan_calls(LANG_C, &s.text, 2, 7, collect_call, &c);
+  assert_int_equal(c.n, 4);
+  assert_true(called(&c, "g") && called(&c, "h") && called(&c, "q") && called(&c, "r"));
+  assert_false(called(&c, "k") || called(&c, "m") || called(&c, "if") || called(&c, "sizeof"));
+  scanned_free(&s);
+
+  scan_string(&s, LANG_PYTHON, "def a():\n    print(b(1), 'c(2)')  # d(3)\n    e.f(1)\n");
+  memset(&c, 0, sizeof(c));
+  scan_calls(LANG_PYTHON, &s.text, 1, 3, collect_call, &c);
+  assert_int_equal(c.n, 3);
+  assert_true(called(&c, "b") && called(&c, "f"));
+  assert_false(called(&c, "a") || called(&c, "c") || called(&c, "d"));
+  scanned_free(&s);
+
+  scan_string(&s, LANG_LUA, "local function a()\n  M:b(1) -- c(2)\n  if d then e() end\nend\n");
+  memset(&c, 0, sizeof(c));
+  scan_calls(LANG_LUA, &s.text, 1, 4, collect_call, &c);
+  assert_int_equal(c.n, 2);
+  assert_true(called(&c, "b") && called(&c, "e"));
+  scanned_free(&s);
+}
+
+static void test_unterminated_strings_and_comments_end_at_eof(void **state)
+{
+  (void)state;
+  static const struct {
+    lang_id lang;
+    const char *src;
+  } cases[] = {
+    {LANG_C, "int f(void) {\n  /* never closed\n}\n"},
+    {LANG_CPP, "int f() {\n  auto s = R\"d(open\n}\n"},
+    {LANG_JAVASCRIPT, "function f() {\n  const s = `open ${ {\n}\n"},
+    {LANG_PYTHON, "def f():\n    s = \"\"\"open\n\ndef g():\n    pass\n"},
+    {LANG_RUST, "fn f() {\n    let s = r#\"open\n}\n"},
+    {LANG_GO, "func f() {\n\ts := `open\n}\n"},
+    {LANG_JAVA, "class A {\n  void f() {\n    String s = \"\"\"\n  }\n}\n"},
+    {LANG_LUA, "function f()\n  local s = [==[ open\nend\n"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    scanned s;
+    scan_string(&s, cases[i].lang, cases[i].src);
+    assert_true(s.r.ndefs >= 1);
+    const scan_def *last = &s.r.defs[s.r.ndefs - 1];
+    assert_int_equal(last->end_line, s.text.nlines);
+    scanned_free(&s);
+  }
+}
+
+static void test_unknown_language_and_empty_input(void **state)
+{
+  (void)state;
+  text_t t;
+  assert_int_equal(text_init(&t, "", 0), 0);
+  scan_result r;
+  assert_int_equal(scan_file(LANG_UNKNOWN, &t, &r), -1);
+  assert_int_equal(r.ndefs, 0);
+  scan_result_free(&r);
+  for (int l = LANG_C; l < LANG__COUNT; l++) {
+    assert_int_equal(scan_file((lang_id)l, &t, &r), 0);
+    assert_int_equal(r.ndefs, 0);
+    assert_int_equal(r.nimports, 0);
+    assert_int_equal(scan_find_at(&r, 1), -1);
+    scan_result_free(&r);
+  }
+  text_free(&t);
+}
+
+/* Random bytes biased towards the characters that drive the scanners: every language must
+ * return well-formed results (ordered, nested, in range) and never crash or hang. */
+static void test_random_input_gives_well_formed_results(void **state)
+{
+  (void)state;
+  static const char alphabet[] = "{}()[]\"'`/*#\\\n\n  \tabcdefRrx_:;=<>@$-[]=.,|!0";
+  unsigned seed = 12345;
+  char buf[600];
+  for (int iter = 0; iter < 3000; iter++) {
+    size_t n = (size_t)(iter % 599) + 1;
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned v = seed >> 16;
+      buf[i] = (v & 7) == 0 ? (char)(v >> 3) : alphabet[(v >> 3) % (sizeof(alphabet) - 1)];
+    }
+    text_t t;
+    assert_int_equal(text_init(&t, buf, n), 0);
+    lang_id lang = (lang_id)(LANG_C + iter % (LANG__COUNT - 1));
+    scan_result r;
+    assert_int_equal(scan_file(lang, &t, &r), 0);
+    for (size_t i = 0; i < r.ndefs; i++) {
+      const scan_def *d = &r.defs[i];
+      assert_true(d->start_line >= 1 && d->start_line <= d->head_line);
+      assert_true(d->head_line <= d->body_line && d->body_line <= d->end_line);
+      assert_true(d->end_line <= (t.nlines > 0 ? t.nlines : 1));
+      assert_true(d->parent < (int)i);
+      if (i > 0) {
+        assert_true(r.defs[i - 1].start_line <= d->start_line);
+      }
+    }
+    for (size_t i = 0; i < r.nimports; i++) {
+      assert_true(r.imports[i].start_line <= r.imports[i].end_line);
+    }
+    scan_result_free(&r);
+    text_free(&t);
+  }
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_c_functions_skip_braces_in_strings_comments_and_macros),
+    cmocka_unit_test(test_cpp_methods_ctors_operators_and_qualified_names),
+    cmocka_unit_test(test_python_decorators_nesting_and_indentation_ends),
+    cmocka_unit_test(test_js_functions_arrows_classes_and_object_methods),
+    cmocka_unit_test(test_ts_return_types_decorators_and_interfaces),
+    cmocka_unit_test(test_go_funcs_methods_types_and_raw_strings),
+    cmocka_unit_test(test_rust_impl_trait_nested_fn_and_lifetimes),
+    cmocka_unit_test(test_java_annotations_text_blocks_and_anonymous_classes),
+    cmocka_unit_test(test_lua_functions_long_strings_and_blocks),
+    cmocka_unit_test(test_find_at_prefers_innermost_function_then_class),
+    cmocka_unit_test(test_calls_skip_keywords_strings_and_repeat_names_once),
+    cmocka_unit_test(test_unterminated_strings_and_comments_end_at_eof),
+    cmocka_unit_test(test_unknown_language_and_empty_input),
+    cmocka_unit_test(test_random_input_gives_well_formed_results),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

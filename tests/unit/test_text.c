@@ -1,0 +1,67 @@
+/* The line index and UTF-8 validation every module relies on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "util/text.h"
+
+static void lines_are_counted_like_an_editor(void **state)
+{
+  static const struct {
+    const char *s;
+    int nlines;
+  } cases[] = {
+    {"", 0}, {"a", 1}, {"a\n", 1}, {"a\nb", 2}, {"a\nb\n", 2}, {"\n", 1}, {"\n\n", 2},
+    {"a\r\nb\r\n", 2},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    text_t t;
+    assert_int_equal(text_init(&t, cases[i].s, strlen(cases[i].s)), 0);
+    assert_int_equal(t.nlines, cases[i].nlines);
+    text_free(&t);
+  }
+}
+
+static void line_offsets_and_lookup_agree(void **state)
+{
+  const char *s = "int a;\n\nint main(void)\n{\n}\nlast";
+  text_t t;
+  assert_int_equal(text_init(&t, s, strlen(s)), 0);
+  assert_int_equal(t.nlines, 6);
+  assert_int_equal(text_line_start(&t, 1), 0);
+  assert_int_equal(text_line_start(&t, 2), 7);
+  assert_int_equal(text_line_start(&t, 3), 8);
+  assert_int_equal(text_line_end(&t, 3), 23);
+  assert_int_equal(text_line_start(&t, 6), 27);
+  assert_int_equal(text_line_end(&t, 6), strlen(s));
+  for (size_t off = 0; off <= strlen(s); off++) {
+    int line = text_line_of(&t, off);
+    assert_true(text_line_start(&t, line) <= off);
+    assert_true(off < text_line_end(&t, line) || off == strlen(s));
+  }
+  text_free(&t);
+}
+
+static void utf8_validation_rejects_what_json_cannot_carry(void **state)
+{
+  assert_true(utf8_valid("plain", 5));
+  assert_true(utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+  assert_false(utf8_valid("\xc3", 1));             /* truncated */
+  assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong */
+  assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+  assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+  assert_false(utf8_valid("ab\xff", 3));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(lines_are_counted_like_an_editor),
+    cmocka_unit_test(line_offsets_and_lookup_agree),
+    cmocka_unit_test(utf8_validation_rejects_what_json_cannot_carry),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
