@@ -7,17 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "action/action.h"
 #include "config/config.h"
 #include "host/host.h"
 #include "route/route.h"
 #include "util/buf.h"
+#include "util/file.h"
 
 /* Source files larger than this are refused: nobody asks a model about a 256 MiB file, and the
  * line index alone would cost gigabytes. */
-#define CLI_MAX_FILE (256L * 1024 * 1024)
+#define CLI_MAX_FILE ((size_t)256 << 20)
 #define CLI_MAX_FILES 1000
 
 const char *frugal_version(void)
@@ -126,52 +126,6 @@ static int parse_target(const char *target, char **file, long *line, long *col)
     return -1;
   }
   *file = xstrndup(target, (size_t)(c1 - target));
-  return 0;
-}
-
-static int read_file(const char *path, buf_t *out, char *err, size_t errlen)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-    return -1;
-  }
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-    fclose(f);
-    snprintf(err, errlen, "cannot read '%s': it is a directory", path);
-    return -1;
-  }
-  if (st.st_size > CLI_MAX_FILE) {
-    fclose(f);
-    snprintf(err, errlen, "'%s' is larger than %ld MiB", path, CLI_MAX_FILE >> 20);
-    return -1;
-  }
-  /* One read into a buffer of the right size; keep reading in case the file grows (or is a
-   * pipe whose size fstat cannot tell). */
-  buf_reserve(out, (size_t)st.st_size + 1);
-  for (;;) {
-    if (out->cap - out->len < 2) {
-      buf_reserve(out, 65536);
-    }
-    size_t n = fread(out->data + out->len, 1, out->cap - out->len - 1, f);
-    if (n == 0) {
-      break;
-    }
-    out->len += n;
-    out->data[out->len] = '\0';
-    if (out->len > (size_t)CLI_MAX_FILE) {
-      fclose(f);
-      snprintf(err, errlen, "'%s' is larger than %ld MiB", path, CLI_MAX_FILE >> 20);
-      return -1;
-    }
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    snprintf(err, errlen, "cannot read '%s'", path);
-    return -1;
-  }
   return 0;
 }
 
@@ -377,11 +331,10 @@ static int run_action_command(const cli_args *a, int parts)
     free(file);
     return 2;
   }
-  buf_t text = BUF_INIT;
+  file_contents text;
   char err[600];
-  if (read_file(file, &text, err, sizeof(err))) {
+  if (file_load(&text, file, CLI_MAX_FILE, err, sizeof(err))) {
     int rc = cli_fail("%s", err);
-    buf_free(&text);
     config_free(&cfg);
     free(file);
     return rc;
@@ -403,7 +356,7 @@ static int run_action_command(const cli_args *a, int parts)
   };
   json_t *result = NULL;
   int rc = 0;
-  if (action_preview(&cfg, &req, text.data ? text.data : "", text.len, parts, &result, err,
+  if (action_preview(&cfg, &req, text.data, text.len, parts, &result, err,
                      sizeof(err))) {
     rc = cli_fail("%s: %s", file, err);
   } else if (a->json) {
@@ -426,7 +379,7 @@ static int run_action_command(const cli_args *a, int parts)
     }
   }
   json_decref(result);
-  buf_free(&text);
+  file_release(&text);
   config_free(&cfg);
   free(file);
   return rc;

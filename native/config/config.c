@@ -10,6 +10,7 @@
 #include "route/prices.h"
 #include "route/route.h"
 #include "util/buf.h"
+#include "util/file.h"
 
 /* Largest config file we read: configs are a few hundred bytes; anything this large is a
  * mistake (a wrong path), and reading it whole would be silly. */
@@ -534,32 +535,14 @@ int config_apply_json(frugal_config *cfg, const char *json, size_t len, const ch
 
 int config_apply_file(frugal_config *cfg, const char *path, char *err, size_t errlen)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "config: cannot read '%s': %s", path, strerror(errno));
+  file_contents f;
+  char why[400];
+  if (file_load(&f, path, CONFIG_MAX_FILE, why, sizeof(why))) {
+    snprintf(err, errlen, "config: %s", why);
     return -1;
   }
-  buf_t b = BUF_INIT;
-  char chunk[8192];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-    buf_append(&b, chunk, n);
-    if (b.len > CONFIG_MAX_FILE) {
-      fclose(f);
-      buf_free(&b);
-      snprintf(err, errlen, "config: '%s' is larger than %d bytes", path, CONFIG_MAX_FILE);
-      return -1;
-    }
-  }
-  int failed = ferror(f);
-  fclose(f);
-  if (failed) {
-    buf_free(&b);
-    snprintf(err, errlen, "config: cannot read '%s'", path);
-    return -1;
-  }
-  int rc = config_apply_json(cfg, b.data ? b.data : "", b.len, path, err, errlen);
-  buf_free(&b);
+  int rc = config_apply_json(cfg, f.data, f.len, path, err, errlen);
+  file_release(&f);
   return rc;
 }
 

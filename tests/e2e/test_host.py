@@ -222,3 +222,12 @@ def test_preview_round_trip_is_fast(real, record_property):
     elapsed = time.monotonic() - t0
     record_property("preview_round_trip_s", elapsed)
     assert elapsed < 1.0
+
+
+def test_unnamed_buffer_without_functions_gets_lines_around_the_cursor(real):
+    real.nvim.current.buffer[:] = ["alpha", "beta", "gamma"]
+    real.nvim.current.window.cursor = (2, 0)
+    real.nvim.command("Frugal preview explain")
+    lines = real.wait_preview()
+    assert field(lines, "Scope") == "lines 1-3 around the cursor"
+    assert field(lines, "File").startswith("[No Name] (")

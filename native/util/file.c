@@ -1,0 +1,99 @@
+#include "util/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+static int too_large(const char *path, size_t max, char *err, size_t errlen)
+{
+  snprintf(err, errlen, "'%s' is larger than %zu bytes", path, max);
+  return -1;
+}
+
+/* Reads a stream whose size is unknown (a pipe, /dev/stdin). */
+static int read_all(int fd, file_contents *f, const char *path, size_t max, char *err,
+                    size_t errlen)
+{
+  buf_t b = BUF_INIT;
+  for (;;) {
+    buf_reserve(&b, 65536);
+    ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+      buf_free(&b);
+      return -1;
+    }
+    if (n == 0) {
+      break;
+    }
+    b.len += (size_t)n;
+    if (b.len > max) {
+      buf_free(&b);
+      return too_large(path, max, err, errlen);
+    }
+  }
+  f->len = b.len;
+  f->owned = buf_detach(&b);
+  f->data = f->owned;
+  return 0;
+}
+
+int file_load(file_contents *f, const char *path, size_t max, char *err, size_t errlen)
+{
+  memset(f, 0, sizeof(*f));
+  f->data = "";
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  int rc = 0;
+  if (S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "cannot read '%s': it is a directory", path);
+    rc = -1;
+  } else if (!S_ISREG(st.st_mode)) {
+    rc = read_all(fd, f, path, max, err, errlen);
+  } else if ((size_t)st.st_size > max) {
+    rc = too_large(path, max, err, errlen);
+  } else if (st.st_size > 0) {
+    /* Mapping avoids copying the file; MAP_POPULATE faults it in with one call instead of a
+     * page fault per 4 KiB as the scanner walks it. */
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {
+      snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+      rc = -1;
+    } else {
+      f->map = p;
+      f->data = p;
+      f->len = (size_t)st.st_size;
+    }
+  }
+  close(fd);
+  return rc;
+}
+
+void file_release(file_contents *f)
+{
+  if (f->map) {
+    munmap(f->map, f->len);
+  }
+  free(f->owned);
+  memset(f, 0, sizeof(*f));
+  f->data = "";
+}
