@@ -40,15 +40,16 @@ ensure() {
   echo "$pkgs" >"$root/.frugal-pkgs"
 }
 
+cleanup() {
+  umount "$root/proc" 2>/dev/null || true
+  umount "$root/shared" 2>/dev/null || true
+  umount "$root/frugal" 2>/dev/null || true
+}
+
 run_tests() {
   ensure
-  local mnt=$root/frugal
+  mnt=$root/frugal
   mkdir -p "$mnt" "$root/shared" "$root/proc"
-  cleanup() {
-    umount "$root/proc" 2>/dev/null || true
-    umount "$root/shared" 2>/dev/null || true
-    umount "$mnt" 2>/dev/null || true
-  }
   trap cleanup EXIT
   mountpoint -q "$mnt" || mount --bind "$here" "$mnt"
   if [ -d "$here/../shared" ] && ! mountpoint -q "$root/shared"; then
