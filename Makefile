@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test unit e2e asan bench clean
+.PHONY: all build test unit e2e asan fuzz bench clean
 
 all: build
 
@@ -26,8 +26,27 @@ asan:
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure
 
+# libFuzzer targets (clang and libclang-rt-14-dev); see tests/fuzz/README.md.
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Iinclude -Inative
+MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
+fuzz:
+	mkdir -p build-fuzz/rpc build-fuzz/context
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_rpc.c native/rpc/rpc.c native/util/buf.c \
+	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv) -o build-fuzz/fuzz_rpc
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/util/buf.c \
+	  native/util/text.c -o build-fuzz/fuzz_context
+	build-fuzz/fuzz_context tests/fuzz/regressions/context-* >build-fuzz/regressions.log 2>&1 \
+	  || { tail -n 30 build-fuzz/regressions.log; exit 1; }
+	cd build-fuzz && ./fuzz_rpc -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 rpc \
+	  >rpc.log 2>&1 || { tail -n 30 rpc.log; exit 1; }
+	cd build-fuzz && ./fuzz_context -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -print_final_stats=1 context >context.log 2>&1 || { tail -n 30 context.log; exit 1; }
+	grep -h "number_of_executed_units" build-fuzz/rpc.log build-fuzz/context.log
+
 bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -26,6 +26,8 @@ typedef struct {
   size_t open_off; /* offset of the opening brace */
   int pdepth;      /* open ( and [ in this level's head */
   int keep;        /* the brace did not end the enclosing statement */
+  int arrow;       /* JS/TS: definition of an expression-bodied arrow function bound to a name
+                      whose expression is still being read at this level, or -1 */
 } bframe;
 
 enum { W_BLOCK, W_OBJECT, W_FUNCBODY, W_NS, W_ANONCLASS, W_DEF };
@@ -54,6 +56,7 @@ typedef struct {
   bframe *frames;
   size_t nframes, cap_frames;
   int prev_type, prev_ch;
+  size_t prev_off, prev_end;
   int imp, imp_line, imp_depth, imp_count;
   /* C: a top-level `type name(a, b);` that may be an old-style definition whose parameter
    * declarations follow (`int a; char *b; {`); kr_count statements seen since. */
@@ -117,6 +120,7 @@ static void frame_push(bscan *b, int ctx, int def, int encl, size_t open_off, in
   f->open_off = open_off;
   f->pdepth = 0;
   f->keep = keep;
+  f->arrow = -1;
 }
 
 /* Index of the '>' matching the '<' at i, or n-1 if unbalanced. */
@@ -915,6 +919,9 @@ static void classify_js(bscan *b, const bframe *f, const scan_tok *H, long n, bc
           break;
         }
       }
+      if (p < 0 && H[e - 1].type == TK_IDENT) {
+        p = e - 1; /* no parameter list before the colon: `key: x => ...` in an object */
+      }
     }
     if (p >= 1 && tk_p(&H[p - 1], '>') && H[p].type == TK_GROUP) {
       long lt = angle_back(H, p - 1);
@@ -1103,8 +1110,121 @@ static void name_from_declarator(bscan *b, scan_def *d, size_t p)
   }
 }
 
+/* ---- JS/TS arrow functions with an expression body ----
+ *
+ * `const add = (a, b) => a + b;` has no brace to open and close a definition: its body ends
+ * where the expression does, at a `;` or `,` at its own nesting level, at the brace or bracket
+ * closing the level, or at a newline where the statement cannot go on (automatic semicolon
+ * insertion). The pending definition lives in the frame it started in, so tokens inside nested
+ * brackets and braces never end it. */
+
+/* Line of the last token before the current one: where an expression ended. */
+static int prev_tok_line(bscan *b)
+{
+  return scan_line_of(b->sc, b->prev_end > b->prev_off ? b->prev_end - 1 : b->prev_off);
+}
+
+/* Whether the token before a newline leaves the expression unfinished (an operator that
+ * needs its right-hand side, an open prefix keyword). */
+static int js_expr_needs_more(const bscan *b)
+{
+  static const char *const prefix_words[] = {"new", "typeof", "await", "void", "delete", "in",
+                                             "instanceof", "of", "as", "satisfies", "yield",
+                                             "keyof", NULL};
+  switch (b->prev_type) {
+  case TK_IDENT:
+    return scan_word_in(b->s + b->prev_off, b->prev_end - b->prev_off, prefix_words);
+  case TK_NUM:
+  case TK_STR:
+    return 0;
+  case TK_PUNCT:
+    return !(b->prev_ch == ')' || b->prev_ch == ']' || b->prev_ch == '}' ||
+             b->prev_ch == P_INCDEC);
+  default:
+    return 1;
+  }
+}
+
+/* Whether a token at the start of a line continues the expression on the line before: binary
+ * operators, member access, calls and indexing (JS inserts no semicolon before `(` or `[`). */
+static int js_expr_continues(const bscan *b, const scan_tok *t)
+{
+  static const char *const infix_words[] = {"in", "instanceof", "as", "satisfies", NULL};
+  if (t->type == TK_IDENT) {
+    return scan_word_in(b->s + t->off, t->end - t->off, infix_words);
+  }
+  if (t->type == TK_STR) {
+    return b->s[t->off] == '`'; /* a tagged template */
+  }
+  if (t->type != TK_PUNCT) {
+    return 0;
+  }
+  switch (t->ch) {
+  case '.':
+  case '(':
+  case '[':
+  case '?':
+  case ':':
+  case '+':
+  case '-':
+  case '*':
+  case '/':
+  case '%':
+  case '<':
+  case '>':
+  case '=':
+  case '&':
+  case '|':
+  case '^':
+  case ',':
+  case P_OPEQ:
+  case P_FATARROW:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Called with the first token after a `=>` that ended this level's head: if that token is not
+ * a brace and the head binds the arrow function to a name, the definition starts here. */
+static void arrow_start(bscan *b, bframe *f)
+{
+  const scan_tok *arrow = &b->toks[b->ntoks - 1];
+  bclass c;
+  classify(b, f, &c);
+  if (c.what != W_DEF) {
+    return;
+  }
+  f->arrow = scan_add_def(b->sc, c.kind, c.name_off, c.name_len, c.first_off, c.head_off,
+                          scan_line_of(b->sc, arrow->off), f->encl);
+}
+
+/* Called for each token at the pending arrow's own level (not inside brackets): ends the
+ * definition at a separator or where automatic semicolon insertion ends the statement. */
+static void arrow_step(bscan *b, bframe *f, const scan_tok *t)
+{
+  int end = 0;
+  if (t->type == TK_PUNCT && t->ch == ';') {
+    end = scan_line_of(b->sc, t->off);
+  } else if (t->type == TK_PUNCT && (t->ch == ',' || t->ch == ')' || t->ch == ']')) {
+    end = prev_tok_line(b);
+  } else if (memchr(b->s + b->prev_end, '\n', t->off - b->prev_end) && !js_expr_needs_more(b) &&
+             !js_expr_continues(b, t)) {
+    end = prev_tok_line(b);
+  }
+  if (end > 0) {
+    b->sc->defs[f->arrow].end_line = end;
+    f->arrow = -1;
+  }
+}
+
 static void on_close(bscan *b, const scan_tok *t)
 {
+  bframe *cur = top(b);
+  if (cur->arrow >= 0) {
+    b->sc->defs[cur->arrow].end_line = prev_tok_line(b);
+    cur->arrow = -1;
+  }
   if (b->nframes == 1) {
     head_reset(b);
     return;
@@ -1317,11 +1437,20 @@ void scan_brace_file(scan_ctx *sc)
   scan_lex_init(&b.lx, sc->lang, sc->src, 0, sc->len, sc);
   frame_push(&b, CTX_TOP, -1, -1, 0, 0);
   scan_tok t;
+  int js = b.lx.js;
   while (scan_lex_next(&b.lx, &t)) {
     if (b.imp != IMP_NONE && import_step(&b, &t)) {
       goto next;
     }
     bframe *f = top(&b);
+    if (js && f->pdepth == 0) {
+      if (f->arrow >= 0) {
+        arrow_step(&b, f, &t);
+      } else if (b.prev_type == TK_PUNCT && b.prev_ch == P_FATARROW && !tk_p(&t, '{') &&
+                 b.ntoks > f->tbase && tk_p(&b.toks[b.ntoks - 1], P_FATARROW)) {
+        arrow_start(&b, f);
+      }
+    }
     switch (t.type) {
     case TK_PUNCT:
       switch (t.ch) {
@@ -1400,6 +1529,14 @@ void scan_brace_file(scan_ctx *sc)
   next:
     b.prev_type = t.type;
     b.prev_ch = t.ch;
+    b.prev_off = t.off;
+    b.prev_end = t.end;
+  }
+  /* An arrow expression still open at its own level ends with the file (a statement may end
+   * there without a semicolon); one inside unclosed brackets keeps the end-of-file end. */
+  bframe *last = top(&b);
+  if (last->arrow >= 0 && last->pdepth == 0) {
+    sc->defs[last->arrow].end_line = prev_tok_line(&b);
   }
   if (b.imp != IMP_NONE && b.imp_count > 0) {
     scan_add_import(sc, b.imp_line, scan_last_line(sc));

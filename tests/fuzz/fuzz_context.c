@@ -1,0 +1,87 @@
+/* libFuzzer target for the context engine: arbitrary bytes as a source file in every language,
+ * scanned and packaged at a cursor taken from the input. Checks the invariants a caller relies
+ * on; any violation aborts.
+ *
+ * Input layout: byte 0 picks the language (modulo LANG__COUNT), byte 1 the action, bytes 2-3
+ * the cursor line (modulo the line count), byte 4 the selection length (0: none), then the
+ * file. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context/package.h"
+#include "context/scan.h"
+#include "context/tokens.h"
+
+static const char *const actions[] = {"explain", "fix", "tests", "review", "design", "docs"};
+
+static void check(int ok)
+{
+  if (!ok) {
+    abort();
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  if (size < 5) {
+    return 0;
+  }
+  lang_id lang = (lang_id)(data[0] % LANG__COUNT);
+  const char *action = actions[data[1] % (sizeof(actions) / sizeof(actions[0]))];
+  unsigned cursor = (unsigned)data[2] << 8 | data[3];
+  unsigned sel = data[4];
+  const char *src = (const char *)data + 5;
+  size_t len = size - 5;
+
+  text_t t;
+  check(text_init(&t, src, len) == 0);
+  scan_result r;
+  memset(&r, 0, sizeof(r));
+  if (scan_file(lang, &t, &r) == 0) {
+    for (size_t i = 0; i < r.ndefs; i++) {
+      const scan_def *d = &r.defs[i];
+      check(d->name != NULL);
+      check(1 <= d->start_line && d->start_line <= d->head_line);
+      check(d->head_line <= d->end_line && d->end_line <= (t.nlines > 0 ? t.nlines : 1));
+      check(d->parent < (int)i);
+      if (d->parent >= 0) {
+        const scan_def *p = &r.defs[d->parent];
+        check(p->start_line <= d->start_line && d->end_line <= p->end_line);
+      }
+    }
+    for (size_t i = 0; i < r.nimports; i++) {
+      check(1 <= r.imports[i].start_line && r.imports[i].start_line <= r.imports[i].end_line);
+    }
+  }
+  scan_result_free(&r);
+
+  int nlines = t.nlines > 0 ? t.nlines : 1;
+  pkg_request q;
+  memset(&q, 0, sizeof(q));
+  q.lang = lang;
+  q.action = action;
+  q.cursor_line = (int)(cursor % (unsigned)nlines) + 1;
+  if (sel) {
+    q.sel_start = q.cursor_line;
+    q.sel_end = q.cursor_line + (int)sel > nlines ? nlines : q.cursor_line + (int)sel;
+  }
+  q.budget_tokens = (int)(data[1] >> 3) * 50;
+  pkg_result p;
+  char err[256];
+  check(package_build(&t, &q, &p, err, sizeof(err)) == 0);
+  check(p.nitems >= 1 && p.items[0].kind == ITEM_SCOPE);
+  long sum = 0;
+  for (size_t i = 0; i < p.nitems; i++) {
+    check(p.items[i].text != NULL && p.items[i].tokens >= 0);
+    check(1 <= p.items[i].start_line || len == 0);
+    sum += p.items[i].tokens;
+  }
+  check(sum == p.tokens);
+  check(p.file_tokens == tokens_estimate_file(lang, src, len));
+  pkg_result_free(&p);
+  text_free(&t);
+  return 0;
+}
