@@ -609,7 +609,11 @@ typedef struct {
 
 static void on_rpc_error(void *data, const char *message, int fatal)
 {
+  stdio_host *s = rpc_uv_data(data);
   fprintf(stderr, "frugal: %s\n", message);
+  if (fatal && s) {
+    s->fatal = 1;
+  }
 }
 
 static void on_eof(void *data)
@@ -655,5 +659,5 @@ int host_run_stdio(frugal_config *cfg)
   rpc_channel_free(ch);
   rpc_uv_free(s.transport);
   uv_loop_close(&s.loop);
-  return rc ? 1 : 0;
+  return rc || s.fatal ? 1 : 0;
 }
