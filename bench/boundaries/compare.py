@@ -271,7 +271,7 @@ def perf(driver):
     with open(path, "w") as f:
         f.write("\n".join(lines[:200000]) + "\n")
     out = subprocess.run([driver, "--time", "20", path], capture_output=True, text=True)
-    print("scanner (best of 20, scan_file only):", out.stdout.strip())
+    print("scanner (best and median of 20, scan_file only):", out.stdout.strip())
     import time
     best = 1e9
     for _ in range(3):

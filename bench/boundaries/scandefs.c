@@ -3,7 +3,7 @@
  * name_line is the first line in head..body where the name appears as a word (what ctags
  * calls a tag's line when the return type sits on the line above).
  * Usage: scandefs [--lang NAME] [--time N] [--imports] FILE...
- *   --time N   scan each file N times and print the best time per file instead. */
+ *   --time N   scan each file N times and print the best and median time per file instead. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +68,12 @@ static int name_line(const text_t *t, const scan_def *d)
   return d->head_line;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
 static double now(void)
 {
   struct timespec ts;
@@ -107,18 +113,19 @@ int main(int argc, char **argv)
     }
     scan_result r;
     if (times > 0) {
-      double best = 1e9;
+      double *dts = malloc((size_t)times * sizeof(*dts));
       size_t ndefs = 0;
       for (int k = 0; k < times; k++) {
         double t0 = now();
         scan_file(lang, &t, &r);
-        double dt = now() - t0;
+        dts[k] = now() - t0;
         ndefs = r.ndefs;
         scan_result_free(&r);
-        best = dt < best ? dt : best;
       }
-      printf("%s\t%d lines\t%zu bytes\t%zu defs\t%.3f ms\n", argv[i], t.nlines, len, ndefs,
-             best * 1e3);
+      qsort(dts, (size_t)times, sizeof(*dts), cmp_double);
+      printf("%s\t%d lines\t%zu bytes\t%zu defs\tbest %.3f ms\tmedian %.3f ms\n", argv[i],
+             t.nlines, len, ndefs, dts[0] * 1e3, dts[times / 2] * 1e3);
+      free(dts);
     } else {
       scan_file(lang, &t, &r);
       for (size_t k = 0; k < r.ndefs; k++) {

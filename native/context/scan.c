@@ -17,21 +17,64 @@ void scan_ctx_init(scan_ctx *sc, lang_id lang, const text_t *text)
 
 int scan_line_of(scan_ctx *sc, size_t off)
 {
-  /* Lookups mostly move forward a few lines at a time: try the lines after the previous
-   * answer before a binary search over the whole index. */
+  /* Lookups come in bursts close to each other (a definition's head, its doc comment just
+   * above, its closing brace a few dozen lines below): gallop from the previous answer in the
+   * direction of `off`, so the cost is logarithmic in the distance and touches only nearby
+   * parts of the line index instead of a cold binary search over all of it. */
   const text_t *t = sc->text;
+  const size_t *lo_off = t->line_off;
+  int n = t->nlines;
+  if (n <= 0) {
+    return 1;
+  }
   int h = sc->line_hint;
-  if (h >= 0 && h < t->nlines && t->line_off[h] <= off) {
-    for (int k = 0; k < 32; k++, h++) {
-      if (h + 1 >= t->nlines || off < t->line_off[h + 1]) {
-        sc->line_hint = h;
-        return h + 1;
+  if (h < 0 || h >= n) {
+    h = 0;
+  }
+  int lo, hi; /* the answer (0-based) is in [lo, hi] */
+  if (lo_off[h] <= off) {
+    lo = h;
+    int step = 1;
+    for (;;) {
+      int probe = h + step;
+      if (probe >= n) {
+        hi = n - 1;
+        break;
       }
+      if (lo_off[probe] > off) {
+        hi = probe - 1;
+        break;
+      }
+      lo = probe;
+      step *= 2;
+    }
+  } else {
+    hi = h - 1;
+    int step = 1;
+    for (;;) {
+      int probe = h - step;
+      if (probe <= 0) {
+        lo = 0;
+        break;
+      }
+      if (lo_off[probe] <= off) {
+        lo = probe;
+        break;
+      }
+      hi = probe - 1;
+      step *= 2;
     }
   }
-  int line = text_line_of(t, off);
-  sc->line_hint = line - 1;
-  return line;
+  while (lo < hi) {
+    int mid = lo + (hi - lo + 1) / 2;
+    if (lo_off[mid] <= off) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  sc->line_hint = lo;
+  return lo + 1;
 }
 
 int scan_last_line(const scan_ctx *sc)

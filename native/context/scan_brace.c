@@ -909,18 +909,21 @@ static void classify_js(bscan *b, const bframe *f, const scan_tok *H, long n, bc
       return;
     }
     long p = -1;
-    if (H[e - 1].type == TK_GROUP ||
-        (H[e - 1].type == TK_IDENT && !(e >= 2 && tk_p(&H[e - 2], ':')))) {
+    if (H[e - 1].type == TK_GROUP) {
       p = e - 1;
     } else {
+      /* A TS return type between the parameters and the arrow: `(x: T): A | B =>`. */
       for (long i = e - 2; i >= 0 && i >= e - 16; i--) {
+        if (tk_p(&H[i], '=') || tk_p(&H[i], P_FATARROW)) {
+          break;
+        }
         if (H[i].type == TK_GROUP && tk_p(&H[i + 1], ':')) {
           p = i;
           break;
         }
       }
       if (p < 0 && H[e - 1].type == TK_IDENT) {
-        p = e - 1; /* no parameter list before the colon: `key: x => ...` in an object */
+        p = e - 1; /* a lone parameter: `x =>`, also `key: x =>` in an object */
       }
     }
     if (p >= 1 && tk_p(&H[p - 1], '>') && H[p].type == TK_GROUP) {
@@ -1187,8 +1190,12 @@ static int js_expr_continues(const bscan *b, const scan_tok *t)
 
 /* Called with the first token after a `=>` that ended this level's head: if that token is not
  * a brace and the head binds the arrow function to a name, the definition starts here. */
-static void arrow_start(bscan *b, bframe *f)
+static void arrow_start(bscan *b, bframe *f, const scan_tok *t)
 {
+  if (t->type == TK_PUNCT && (t->ch == ';' || t->ch == ',' || t->ch == ')' || t->ch == ']' ||
+                              t->ch == '}')) {
+    return; /* no body at all: broken code */
+  }
   const scan_tok *arrow = &b->toks[b->ntoks - 1];
   bclass c;
   classify(b, f, &c);
@@ -1448,7 +1455,7 @@ void scan_brace_file(scan_ctx *sc)
         arrow_step(&b, f, &t);
       } else if (b.prev_type == TK_PUNCT && b.prev_ch == P_FATARROW && !tk_p(&t, '{') &&
                  b.ntoks > f->tbase && tk_p(&b.toks[b.ntoks - 1], P_FATARROW)) {
-        arrow_start(&b, f);
+        arrow_start(&b, f, &t);
       }
     }
     switch (t.type) {

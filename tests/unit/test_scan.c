@@ -184,6 +184,80 @@ static void test_js_functions_arrows_classes_and_object_methods(void **state)
   scanned_free(&s);
 }
 
+/* An arrow function with an expression body has no brace: it ends where its expression does
+ * (`;`, `,`, the closing bracket of its level, or a newline where the statement cannot go on). */
+static void test_js_expression_arrow_functions_end_with_their_expression(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_string(&s, LANG_JAVASCRIPT,
+              "export const isComment = (line) => line.startsWith('#');\n" /* 1 */
+              "const add = (a, b) => a + b;\n"
+              "const total = (items) =>\n"
+              "  items\n"
+              "    .map((it) => it.price * (it.qty + 1))\n" /* 5 */
+              "    .reduce((s, p) => s + p, 0)\n"
+              "const after = 1\n"
+              "const point = (x, y) => ({\n"
+              "  x,\n"
+              "  y: { v: [y, (z) => z] },\n" /* 10 */
+              "});\n"
+              "const api = {\n"
+              "  inc: (n) => n + 1,\n"
+              "  dec: n => n - 1\n"
+              "};\n" /* 15 */
+              "items.map((x) => x * 2);\n"
+              "const curry = (a) => (b) =>\n"
+              "  a + b;\n"
+              "function later() {\n"
+              "  const sq = (v) => v * v\n" /* 20 */
+              "  return sq(2);\n"
+              "}\n");
+  expect_def(&s, "isComment", DEF_FUNCTION, 1, 1, 1, 1);
+  expect_def(&s, "add", DEF_FUNCTION, 2, 2, 2, 2);
+  /* the leading-dot lines continue the expression; `const after` starts a new statement */
+  expect_def(&s, "total", DEF_FUNCTION, 3, 3, 3, 6);
+  assert_false(has_def(&s, "after"));
+  /* an object-literal body with nested braces, brackets and an inner arrow */
+  expect_def(&s, "point", DEF_FUNCTION, 8, 8, 8, 11);
+  assert_false(has_def(&s, "z"));
+  /* object members end at the comma and at the closing brace */
+  expect_def(&s, "inc", DEF_FUNCTION, 13, 13, 13, 13);
+  expect_def(&s, "dec", DEF_FUNCTION, 14, 14, 14, 14);
+  expect_def(&s, "curry", DEF_FUNCTION, 17, 17, 17, 18);
+  expect_def(&s, "later", DEF_FUNCTION, 19, 19, 19, 22);
+  expect_def(&s, "sq", DEF_FUNCTION, 20, 20, 20, 20);
+  assert_string_equal(parent_name(&s, "sq"), "later");
+  assert_int_equal(s.r.ndefs, 9); /* the callbacks passed to map/reduce are not definitions */
+  assert_string_equal(s.r.defs[scan_find_at(&s.r, 5)].name, "total");
+  assert_int_equal(scan_find_at(&s.r, 7), -1);
+  scanned_free(&s);
+
+  /* TypeScript annotations between the parameters and the arrow; a class field; no `;` at
+   * the end of the file. */
+  scan_string(&s, LANG_TYPESCRIPT,
+              "const f = (x: number): number => x * 2;\n"
+              "export const pick = <T,>(xs: T[], i: number): T | undefined =>\n"
+              "  xs[i];\n"
+              "class Box {\n"
+              "  get = (k: string): string => this.map[k]\n" /* 5 */
+              "  size(): number {\n"
+              "    return 1;\n"
+              "  }\n"
+              "}\n"
+              "const tail = (q: string) => q\n" /* 10 */
+              "  .trim()");
+  expect_def(&s, "f", DEF_FUNCTION, 1, 1, 1, 1);
+  expect_def(&s, "pick", DEF_FUNCTION, 2, 2, 2, 3);
+  expect_def(&s, "Box", DEF_CLASS, 4, 4, 4, 9);
+  expect_def(&s, "get", DEF_METHOD, 5, 5, 5, 5);
+  assert_string_equal(parent_name(&s, "get"), "Box");
+  expect_def(&s, "size", DEF_METHOD, 6, 6, 6, 8);
+  expect_def(&s, "tail", DEF_FUNCTION, 10, 10, 10, 11);
+  assert_int_equal(s.r.ndefs, 6);
+  scanned_free(&s);
+}
+
 static void test_ts_return_types_decorators_and_interfaces(void **state)
 {
   (void)state;
@@ -426,6 +500,7 @@ int main(void)
     cmocka_unit_test(test_cpp_methods_ctors_operators_and_qualified_names),
     cmocka_unit_test(test_python_decorators_nesting_and_indentation_ends),
     cmocka_unit_test(test_js_functions_arrows_classes_and_object_methods),
+    cmocka_unit_test(test_js_expression_arrow_functions_end_with_their_expression),
     cmocka_unit_test(test_ts_return_types_decorators_and_interfaces),
     cmocka_unit_test(test_go_funcs_methods_types_and_raw_strings),
     cmocka_unit_test(test_rust_impl_trait_nested_fn_and_lifetimes),
