@@ -261,16 +261,6 @@ void scan_ctx_free(scan_ctx *sc)
   memset(sc, 0, sizeof(*sc));
 }
 
-int scan_word_in(const char *s, size_t len, const char *const *list)
-{
-  for (; *list; list++) {
-    if (scan_word_is(s, len, *list)) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
 int scan_file(lang_id lang, const text_t *text, scan_result *out)
 {
   memset(out, 0, sizeof(*out));

@@ -1113,6 +1113,26 @@ static void name_from_declarator(bscan *b, scan_def *d, size_t p)
   }
 }
 
+/* Punctuation the driver loop treats specially (everything else just extends the head). */
+static inline int brace_punct_special(int ch)
+{
+  switch (ch) {
+  case '(':
+  case '[':
+  case ')':
+  case ']':
+  case '{':
+  case '}':
+  case ';':
+  case P_VSEMI:
+  case ',':
+  case ':':
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 /* ---- JS/TS arrow functions with an expression body ----
  *
  * `const add = (a, b) => a + b;` has no brace to open and close a definition: its body ends
@@ -1441,11 +1461,43 @@ void scan_brace_file(scan_ctx *sc)
   b.sc = sc;
   b.lang = sc->lang;
   b.s = sc->src;
+  /* The head-token array always exists, so &toks[tbase] is valid even before the first token. */
+  b.cap_toks = 256;
+  b.toks = xmalloc(b.cap_toks * sizeof(scan_tok));
   scan_lex_init(&b.lx, sc->lang, sc->src, 0, sc->len, sc);
+  /* Inside brackets this pass looks only at brackets, braces and the token before a brace
+   * (in C/C++, where no import or arrow function needs more): let the lexer skip the rest. */
+  b.lx.elide_groups = b.lx.cfam;
   frame_push(&b, CTX_TOP, -1, -1, 0, 0);
-  scan_tok t;
   int js = b.lx.js;
-  while (scan_lex_next(&b.lx, &t)) {
+  /* Identifiers need a look (imports, `require`) only at top level, and never in C/C++. */
+  size_t ident_slow_frames = b.lang == LANG_C || b.lang == LANG_CPP ? 0 : 1;
+  scan_tok batch[128];
+  size_t nbatch = 0, ib = 0;
+  for (;;) {
+    if (ib == nbatch) {
+      nbatch = scan_lex_fill(&b.lx, batch, sizeof(batch) / sizeof(batch[0]));
+      ib = 0;
+      if (nbatch == 0) {
+        break;
+      }
+    }
+    const scan_tok *tp = &batch[ib++];
+    /* Fast path for most tokens: one that only extends the current head. */
+    if (b.imp == IMP_NONE && !js) {
+      bframe *f = &b.frames[b.nframes - 1];
+      int plain = tp->type == TK_PUNCT ? !brace_punct_special(tp->ch)
+                                       : tp->type != TK_IDENT || b.nframes > ident_slow_frames;
+      if (plain && f->pdepth == 0 && b.ntoks - f->tbase < HEAD_MAX && b.ntoks < b.cap_toks) {
+        b.toks[b.ntoks++] = *tp;
+        b.prev_type = tp->type == TK_GROUP || tp->type == TK_BGROUP ? TK_PUNCT : tp->type;
+        b.prev_ch = tp->type == TK_GROUP ? ')' : tp->type == TK_BGROUP ? ']' : tp->ch;
+        b.prev_off = tp->off;
+        b.prev_end = tp->end;
+        continue;
+      }
+    }
+    scan_tok t = *tp;
     if (b.imp != IMP_NONE && import_step(&b, &t)) {
       goto next;
     }
@@ -1534,8 +1586,9 @@ void scan_brace_file(scan_ctx *sc)
       break;
     }
   next:
-    b.prev_type = t.type;
-    b.prev_ch = t.ch;
+    /* A group the lexer handed out whole ends with its closing bracket. */
+    b.prev_type = t.type == TK_GROUP || t.type == TK_BGROUP ? TK_PUNCT : t.type;
+    b.prev_ch = t.type == TK_GROUP ? ')' : t.type == TK_BGROUP ? ']' : t.ch;
     b.prev_off = t.off;
     b.prev_end = t.end;
   }

@@ -77,8 +77,20 @@ static inline int scan_word_is(const char *s, size_t len, const char *w)
   return w[i] == '\0';
 }
 
-/* 1 if the word is in the NULL-terminated list. */
-int scan_word_in(const char *s, size_t len, const char *const *list);
+/* 1 if the word is in the NULL-terminated list. Inline: the structure pass asks this for most
+ * head tokens it classifies, and the first character rules out nearly every entry. */
+static inline int scan_word_in(const char *s, size_t len, const char *const *list)
+{
+  if (len == 0) {
+    return 0;
+  }
+  for (; *list; list++) {
+    if ((*list)[0] == s[0] && scan_word_is(s, len, *list)) {
+      return 1;
+    }
+  }
+  return 0;
+}
 
 /* Per-family scanners: fill sc from sc->text. */
 void scan_brace_file(scan_ctx *sc);

@@ -1,5 +1,6 @@
 #include "context/scan_lex.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "context/scan_int.h"
@@ -44,6 +45,70 @@ void scan_lex_init(scan_lex *lx, lang_id lang, const char *s, size_t from, size_
   lx->go = lang == LANG_GO;
   lx->rust = lang == LANG_RUST;
   lx->java = lang == LANG_JAVA;
+}
+
+/* End of a (non-nesting) block comment whose text starts at p: the offset after its `*` `/`, or
+ * len if it is not closed. memchr finds the stars far faster than a byte loop. */
+static size_t lex_block_comment_end(const char *s, size_t p, size_t len)
+{
+  while (p < len) {
+    const char *star = memchr(s + p, '*', len - p);
+    if (!star) {
+      return len;
+    }
+    p = (size_t)(star - s) + 1;
+    if (p < len && s[p] == '/') {
+      return p + 1;
+    }
+  }
+  return len;
+}
+
+/* A comment from the '/' at p (followed by '/' or '*'); records it and returns its end. A line
+ * comment's end is its newline (left for the caller). */
+static size_t lex_comment(scan_lex *lx, size_t p)
+{
+  const char *s = lx->s;
+  size_t len = lx->len;
+  size_t e;
+  if (s[p + 1] == '/') {
+    e = p;
+    for (;;) {
+      const char *nl = memchr(s + e, '\n', len - e);
+      e = nl ? (size_t)(nl - s) : len;
+      /* A C line comment ending in a backslash swallows the next line too. */
+      if (lx->cfam && e < len && e > p && s[e - 1] == '\\') {
+        e++;
+        continue;
+      }
+      break;
+    }
+  } else if (!lx->rust) {
+    e = lex_block_comment_end(s, p + 2, len);
+  } else {
+    e = p + 2;
+    int depth = 1;
+    while (e < len) {
+      if (s[e] == '*' && e + 1 < len && s[e + 1] == '/') {
+        e += 2;
+        if (--depth == 0) {
+          break;
+        }
+      } else if (s[e] == '/' && e + 1 < len && s[e + 1] == '*') {
+        depth++; /* Rust block comments nest */
+        e += 2;
+      } else {
+        e++;
+      }
+    }
+    if (e > len) {
+      e = len;
+    }
+  }
+  if (lx->sc) {
+    scan_add_comment(lx->sc, p, e);
+  }
+  return e;
 }
 
 /* Skips a quoted literal starting at the opening quote p; stops after the closing quote, at an
@@ -362,18 +427,125 @@ static const char *const c_str_prefix[] = {"L", "u", "U", "u8", NULL};
 static const char *const rust_raw_prefix[] = {"r", "br", "cr", NULL};
 static const char *const rust_str_prefix[] = {"b", "c", NULL};
 
-static int lex_finish(scan_lex *lx, scan_tok *t, int type, int ch, size_t off, size_t end)
+/* Ends one token inside scan_lex_fill. */
+#define EMIT(ty, c_, o, e)                                                                       \
+  do {                                                                                           \
+    type = (ty);                                                                                 \
+    ch = (c_);                                                                                   \
+    off = (o);                                                                                   \
+    end = (e);                                                                                   \
+    goto emit;                                                                                   \
+  } while (0)
+
+/* Skips a run of spaces from p (s[p] is one) eight bytes at a time: indentation is most of the
+ * whitespace in code, and a byte loop ends each run with a mispredicted branch anyway. */
+static inline size_t lex_skip_blanks(const char *s, size_t p, size_t len)
 {
-  t->type = type;
-  t->ch = ch;
-  t->off = off;
-  t->end = end;
-  lx->p = end;
-  lx->prev_type = type;
-  lx->prev_ch = ch;
-  lx->prev_off = off;
-  lx->prev_end = end;
-  return 1;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  while (p + 8 <= len) {
+    uint64_t w;
+    memcpy(&w, s + p, sizeof(w));
+    w ^= 0x2020202020202020ull;
+    if (w) {
+      return p + ((unsigned)__builtin_ctzll(w) >> 3);
+    }
+    p += 8;
+  }
+#endif
+  while (p < len && s[p] == ' ') {
+    p++;
+  }
+  return p;
+}
+
+/* Bytes that end a run of plain code inside brackets (C/C++). */
+static const unsigned char scan_group_stop[256] = {
+  ['('] = 1, [')'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1,
+  ['"'] = 1, ['\''] = 1, ['/'] = 1, ['#'] = 1,
+};
+
+/* Start of the run of identifier and digit characters ending at p (p if none), not before
+ * `floor`: the word glued to a quote, which may be a literal's prefix. */
+static size_t lex_word_back(const char *s, size_t floor, size_t p)
+{
+  size_t r = p;
+  while (r > floor && scan_cc[(unsigned char)s[r - 1]] >= CC_IDENT) {
+    r--;
+  }
+  return r;
+}
+
+/* C/C++: the end of the bracket group whose text starts at p (just after its opening bracket),
+ * skipping strings and character literals, when nothing in it needs a closer look: returns the
+ * offset after the matching closing bracket, or 0 if a brace, a comment, a `#` or the end of
+ * the input comes first (*stop is then where; the caller lexes the group token by token). Has
+ * no side effects, so giving up costs only the bytes read. */
+static size_t lex_group_end(const scan_lex *lx, size_t p, size_t *stop)
+{
+  const char *s = lx->s;
+  size_t len = lx->len;
+  size_t floor = p;
+  int depth = 1;
+  for (;;) {
+    /* Eight bytes per test while none of them can stop the run (most of them can't). */
+    while (p + 8 <= len) {
+      const unsigned char *u = (const unsigned char *)s + p;
+      if (scan_group_stop[u[0]] | scan_group_stop[u[1]] | scan_group_stop[u[2]] |
+          scan_group_stop[u[3]] | scan_group_stop[u[4]] | scan_group_stop[u[5]] |
+          scan_group_stop[u[6]] | scan_group_stop[u[7]]) {
+        break;
+      }
+      p += 8;
+    }
+    while (p < len && !scan_group_stop[(unsigned char)s[p]]) {
+      p++;
+    }
+    if (p >= len) {
+      *stop = len;
+      return 0;
+    }
+    switch (s[p]) {
+    case '(':
+    case '[':
+      depth++;
+      p++;
+      break;
+    case ')':
+    case ']':
+      if (--depth == 0) {
+        *stop = p + 1;
+        return p + 1;
+      }
+      p++;
+      break;
+    case '"': {
+      size_t r = lex_word_back(s, floor, p);
+      p = lex_is_prefix(s + r, p - r, cpp_raw_prefix) ? lex_cpp_raw(s, p, len)
+                                                      : lex_quoted(s, p, len, '"', 0);
+      break;
+    }
+    case '\'': {
+      size_t r = lex_word_back(s, floor, p);
+      if (r < p && scan_cc[(unsigned char)s[r]] == CC_DIGIT && p + 1 < len &&
+          scan_cc[(unsigned char)s[p + 1]] >= CC_IDENT) {
+        p++; /* a digit separator inside a number */
+      } else {
+        p = lex_quoted(s, p, len, '\'', 0);
+      }
+      break;
+    }
+    case '/':
+      if (p + 1 < len && (s[p + 1] == '/' || s[p + 1] == '*')) {
+        *stop = p; /* comments are recorded for doc comments: leave them to the lexer */
+        return 0;
+      }
+      p++;
+      break;
+    default: /* { } # */
+      *stop = p;
+      return 0;
+    }
+  }
 }
 
 /* Go inserts a semicolon at a newline after these tokens. */
@@ -392,32 +564,38 @@ static int lex_go_semi_after(const scan_lex *lx)
   }
 }
 
-int scan_lex_next(scan_lex *lx, scan_tok *t)
+size_t scan_lex_fill(scan_lex *lx, scan_tok *out, size_t max)
 {
   const char *s = lx->s;
   size_t len = lx->len;
   size_t p = lx->p;
-  for (;;) {
+  size_t n = 0;
+  int bol = lx->bol;
+  int type, ch;
+  size_t off, end;
+  while (n < max) {
     if (p >= len) {
-      lx->p = len;
-      return 0;
+      break;
     }
     unsigned char c = (unsigned char)s[p];
     unsigned char cc = scan_cc[c];
     if (cc == CC_SPACE) {
-      p++;
+      p = c == ' ' ? lex_skip_blanks(s, p, len) : p + 1;
       continue;
     }
     if (cc == CC_NL) {
-      lx->bol = 1;
+      bol = 1;
       if (lx->go && lex_go_semi_after(lx)) {
-        return lex_finish(lx, t, TK_PUNCT, P_VSEMI, p, p + 1);
+        EMIT(TK_PUNCT, P_VSEMI, p, p + 1);
       }
       p++;
+      if (p < len && s[p] == ' ') {
+        p = lex_skip_blanks(s, p, len); /* indentation */
+      }
       continue;
     }
     if (cc == CC_IDENT) {
-      lx->bol = 0;
+      bol = 0;
       size_t q = p + 1;
       while (q < len && scan_cc[(unsigned char)s[q]] >= CC_IDENT) {
         q++;
@@ -425,25 +603,25 @@ int scan_lex_next(scan_lex *lx, scan_tok *t)
       if (q < len && (s[q] == '"' || s[q] == '\'' || s[q] == '#') && q - p <= 3) {
         /* A literal's prefix glued to its quote. */
         if (lx->cfam && s[q] == '"' && lex_is_prefix(s + p, q - p, cpp_raw_prefix)) {
-          return lex_finish(lx, t, TK_STR, 0, p, lex_cpp_raw(s, q, len));
+          EMIT(TK_STR, 0, p, lex_cpp_raw(s, q, len));
         }
         if (lx->cfam && s[q] != '#' && lex_is_prefix(s + p, q - p, c_str_prefix)) {
-          return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, q, len, s[q], 0));
+          EMIT(TK_STR, 0, p, lex_quoted(s, q, len, s[q], 0));
         }
         if (lx->rust && s[q] != '\'' && lex_is_prefix(s + p, q - p, rust_raw_prefix)) {
           size_t e = lex_rust_raw(s, q, len);
           if (e > q) {
-            return lex_finish(lx, t, TK_STR, 0, p, e);
+            EMIT(TK_STR, 0, p, e);
           }
         }
         if (lx->rust && s[q] != '#' && lex_is_prefix(s + p, q - p, rust_str_prefix)) {
-          return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, q, len, s[q], s[q] == '"'));
+          EMIT(TK_STR, 0, p, lex_quoted(s, q, len, s[q], s[q] == '"'));
         }
       }
-      return lex_finish(lx, t, TK_IDENT, 0, p, q);
+      EMIT(TK_IDENT, 0, p, q);
     }
     if (cc == CC_DIGIT) {
-      lx->bol = 0;
+      bol = 0;
       size_t q = p + 1;
       while (q < len) {
         unsigned char d = (unsigned char)s[q];
@@ -459,97 +637,58 @@ int scan_lex_next(scan_lex *lx, scan_tok *t)
           break;
         }
       }
-      return lex_finish(lx, t, TK_NUM, 0, p, q);
+      EMIT(TK_NUM, 0, p, q);
     }
     switch (c) {
     case '/':
-      if (p + 1 < len && s[p + 1] == '/') {
-        size_t e = p;
-        for (;;) {
-          const char *nl = memchr(s + e, '\n', len - e);
-          e = nl ? (size_t)(nl - s) : len;
-          /* A C line comment ending in a backslash swallows the next line too. */
-          if (lx->cfam && e < len && e > p && s[e - 1] == '\\') {
-            e++;
-            continue;
-          }
-          break;
-        }
-        if (lx->sc) {
-          scan_add_comment(lx->sc, p, e);
-        }
-        p = e;
+      if (p + 1 < len && (s[p + 1] == '/' || s[p + 1] == '*')) {
+        p = lex_comment(lx, p);
         continue;
       }
-      if (p + 1 < len && s[p + 1] == '*') {
-        size_t e = p + 2;
-        int depth = 1;
-        while (e < len) {
-          if (s[e] == '*' && e + 1 < len && s[e + 1] == '/') {
-            e += 2;
-            if (--depth == 0 || !lx->rust) {
-              break;
-            }
-          } else if (lx->rust && s[e] == '/' && e + 1 < len && s[e + 1] == '*') {
-            depth++; /* Rust block comments nest */
-            e += 2;
-          } else {
-            e++;
-          }
-        }
-        if (e > len) {
-          e = len;
-        }
-        if (lx->sc) {
-          scan_add_comment(lx->sc, p, e);
-        }
-        p = e;
-        continue;
-      }
-      lx->bol = 0;
+      bol = 0;
       if (lx->js && lex_regex_allowed(lx)) {
         size_t e = lex_regex(s, p, len);
         if (e) {
-          return lex_finish(lx, t, TK_STR, 0, p, e);
+          EMIT(TK_STR, 0, p, e);
         }
       }
       if (p + 1 < len && s[p + 1] == '=') {
-        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, p + 2);
+        EMIT(TK_PUNCT, P_OPEQ, p, p + 2);
       }
-      return lex_finish(lx, t, TK_PUNCT, '/', p, p + 1);
+      EMIT(TK_PUNCT, '/', p, p + 1);
     case '#':
-      if (lx->cfam && lx->bol) {
+      if (lx->cfam && bol) {
         p = lex_preproc(lx, p);
         continue;
       }
-      lx->bol = 0;
+      bol = 0;
       if (lx->js && p + 1 < len && scan_cc[(unsigned char)s[p + 1]] == CC_IDENT) {
         size_t q = p + 1;
         while (q < len && scan_cc[(unsigned char)s[q]] >= CC_IDENT) {
           q++;
         }
-        return lex_finish(lx, t, TK_IDENT, 0, p, q);
+        EMIT(TK_IDENT, 0, p, q);
       }
-      return lex_finish(lx, t, TK_PUNCT, '#', p, p + 1);
+      EMIT(TK_PUNCT, '#', p, p + 1);
     case '"':
-      lx->bol = 0;
+      bol = 0;
       if (lx->java && p + 2 < len && s[p + 1] == '"' && s[p + 2] == '"') {
-        return lex_finish(lx, t, TK_STR, 0, p, lex_text_block(s, p, len));
+        EMIT(TK_STR, 0, p, lex_text_block(s, p, len));
       }
-      return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, p, len, '"', lx->rust));
+      EMIT(TK_STR, 0, p, lex_quoted(s, p, len, '"', lx->rust));
     case '\'':
-      lx->bol = 0;
+      bol = 0;
       if (lx->rust) {
         int is_char;
         size_t e = lex_rust_quote(s, p, len, &is_char);
-        return lex_finish(lx, t, is_char ? TK_STR : TK_IDENT, 0, p, e);
+        EMIT(is_char ? TK_STR : TK_IDENT, 0, p, e);
       }
-      return lex_finish(lx, t, TK_STR, 0, p, lex_quoted(s, p, len, '\'', 0));
+      EMIT(TK_STR, 0, p, lex_quoted(s, p, len, '\'', 0));
     case '`':
-      lx->bol = 0;
+      bol = 0;
       if (lx->go) {
         const char *e = memchr(s + p + 1, '`', len - p - 1);
-        return lex_finish(lx, t, TK_STR, 0, p, e ? (size_t)(e - s) + 1 : len);
+        EMIT(TK_STR, 0, p, e ? (size_t)(e - s) + 1 : len);
       }
       if (lx->js) {
         int opened;
@@ -560,18 +699,30 @@ int scan_lex_next(scan_lex *lx, scan_tok *t)
           }
           lx->ntmpl++;
         }
-        return lex_finish(lx, t, TK_STR, 0, p, e);
+        EMIT(TK_STR, 0, p, e);
       }
-      return lex_finish(lx, t, TK_PUNCT, '`', p, p + 1);
+      EMIT(TK_PUNCT, '`', p, p + 1);
+    case '(':
+    case '[':
+      bol = 0;
+      if (lx->elide_groups && p >= lx->no_elide_until) {
+        size_t stop;
+        size_t e = lex_group_end(lx, p + 1, &stop);
+        if (e) {
+          EMIT(c == '(' ? TK_GROUP : TK_BGROUP, c, p, e);
+        }
+        lx->no_elide_until = stop;
+      }
+      EMIT(TK_PUNCT, c, p, p + 1);
     case '{':
-      lx->bol = 0;
+      bol = 0;
       if (lx->ntmpl > 0 && lx->ntmpl <= SCAN_TMPL_MAX) {
         lx->tmpl_depth[lx->ntmpl - 1]++;
       }
       lx->braces++;
-      return lex_finish(lx, t, TK_PUNCT, '{', p, p + 1);
+      EMIT(TK_PUNCT, '{', p, p + 1);
     case '}':
-      lx->bol = 0;
+      bol = 0;
       if (lx->ntmpl > 0) {
         if (lx->ntmpl > SCAN_TMPL_MAX || lx->tmpl_depth[lx->ntmpl - 1] == 0) {
           /* This brace ends a `${`: the template literal continues. */
@@ -584,44 +735,44 @@ int scan_lex_next(scan_lex *lx, scan_tok *t)
             }
             lx->ntmpl++;
           }
-          return lex_finish(lx, t, TK_STR, 0, p, e);
+          EMIT(TK_STR, 0, p, e);
         }
         lx->tmpl_depth[lx->ntmpl - 1]--;
       }
       lx->braces--;
-      return lex_finish(lx, t, TK_PUNCT, '}', p, p + 1);
+      EMIT(TK_PUNCT, '}', p, p + 1);
     case ':':
-      lx->bol = 0;
+      bol = 0;
       if (p + 1 < len && s[p + 1] == ':') {
-        return lex_finish(lx, t, TK_PUNCT, P_SCOPE, p, p + 2);
+        EMIT(TK_PUNCT, P_SCOPE, p, p + 2);
       }
-      return lex_finish(lx, t, TK_PUNCT, ':', p, p + 1);
+      EMIT(TK_PUNCT, ':', p, p + 1);
     case '=':
-      lx->bol = 0;
+      bol = 0;
       if (p + 1 < len && s[p + 1] == '>') {
-        return lex_finish(lx, t, TK_PUNCT, P_FATARROW, p, p + 2);
+        EMIT(TK_PUNCT, P_FATARROW, p, p + 2);
       }
       if (p + 1 < len && s[p + 1] == '=') {
         size_t q = p + 2;
         if (q < len && s[q] == '=') {
           q++;
         }
-        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, q);
+        EMIT(TK_PUNCT, P_OPEQ, p, q);
       }
-      return lex_finish(lx, t, TK_PUNCT, '=', p, p + 1);
+      EMIT(TK_PUNCT, '=', p, p + 1);
     case '-':
     case '+':
-      lx->bol = 0;
+      bol = 0;
       if (p + 1 < len && s[p + 1] == (char)c) {
-        return lex_finish(lx, t, TK_PUNCT, P_INCDEC, p, p + 2);
+        EMIT(TK_PUNCT, P_INCDEC, p, p + 2);
       }
       if (c == '-' && p + 1 < len && s[p + 1] == '>') {
-        return lex_finish(lx, t, TK_PUNCT, P_ARROW, p, p + 2);
+        EMIT(TK_PUNCT, P_ARROW, p, p + 2);
       }
       if (p + 1 < len && s[p + 1] == '=') {
-        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, p + 2);
+        EMIT(TK_PUNCT, P_OPEQ, p, p + 2);
       }
-      return lex_finish(lx, t, TK_PUNCT, c, p, p + 1);
+      EMIT(TK_PUNCT, c, p, p + 1);
     case '!':
     case '<':
     case '>':
@@ -630,27 +781,49 @@ int scan_lex_next(scan_lex *lx, scan_tok *t)
     case '^':
     case '|':
     case '&':
-      lx->bol = 0;
+      bol = 0;
       if (p + 1 < len && s[p + 1] == '=') {
-        return lex_finish(lx, t, TK_PUNCT, P_OPEQ, p, p + 2);
+        EMIT(TK_PUNCT, P_OPEQ, p, p + 2);
       }
-      return lex_finish(lx, t, TK_PUNCT, c, p, p + 1);
+      EMIT(TK_PUNCT, c, p, p + 1);
     case '.':
-      lx->bol = 0;
+      bol = 0;
       if (p + 2 < len && s[p + 1] == '.' && s[p + 2] == '.') {
-        return lex_finish(lx, t, TK_PUNCT, P_ELLIPSIS, p, p + 3);
+        EMIT(TK_PUNCT, P_ELLIPSIS, p, p + 3);
       }
       if (p + 1 < len && scan_cc[(unsigned char)s[p + 1]] == CC_DIGIT) {
         size_t q = p + 1;
         while (q < len && (scan_cc[(unsigned char)s[q]] >= CC_IDENT)) {
           q++;
         }
-        return lex_finish(lx, t, TK_NUM, 0, p, q);
+        EMIT(TK_NUM, 0, p, q);
       }
-      return lex_finish(lx, t, TK_PUNCT, '.', p, p + 1);
+      EMIT(TK_PUNCT, '.', p, p + 1);
     default:
-      lx->bol = 0;
-      return lex_finish(lx, t, TK_PUNCT, c, p, p + 1);
+      bol = 0;
+      EMIT(TK_PUNCT, c, p, p + 1);
     }
+  emit:
+    out[n].type = type;
+    out[n].ch = ch;
+    out[n].off = off;
+    out[n].end = end;
+    n++;
+    p = end;
+    if (p < len && s[p] == ' ' && bol == 0) {
+      p++; /* the usual single space after a token, without a trip through the dispatch */
+    }
+    lx->prev_type = type;
+    lx->prev_ch = ch;
+    lx->prev_off = off;
+    lx->prev_end = end;
   }
+  lx->p = p < len ? p : len;
+  lx->bol = bol;
+  return n;
+}
+
+int scan_lex_next(scan_lex *lx, scan_tok *t)
+{
+  return scan_lex_fill(lx, t, 1) == 1;
 }

@@ -13,7 +13,7 @@ enum {
   TK_NUM,
   TK_STR,
   TK_PUNCT,
-  TK_GROUP,  /* (...) collapsed into one head token */
+  TK_GROUP,  /* (...) collapsed into one head token (from the lexer only with elide_groups) */
   TK_BGROUP, /* [...] */
   TK_CGROUP, /* {...} that did not end the statement (initialiser, object literal) */
 };
@@ -54,11 +54,19 @@ typedef struct {
   int npp;                         /* open #if conditionals */
   long pp_depth[SCAN_PP_MAX];      /* `braces` when each of them opened */
   unsigned char cfam, js, go, rust, java;
+  /* C/C++ only, set by a caller that ignores what is inside brackets: a bracket group with no
+   * brace, comment or preprocessor line in it comes out as one TK_GROUP/TK_BGROUP token
+   * spanning it, its inside skipped without making tokens. */
+  unsigned char elide_groups;
+  size_t no_elide_until; /* groups opening before this offset were found unsuitable */
 } scan_lex;
 
 void scan_lex_init(scan_lex *lx, lang_id lang, const char *s, size_t from, size_t to,
                    scan_ctx *sc);
 /* Next token; returns 0 at the end. Never reads past `to`. */
 int scan_lex_next(scan_lex *lx, scan_tok *t);
+/* Up to `max` next tokens into out[]; returns how many (0 only at the end). The same tokens
+ * as repeated scan_lex_next calls, without a call per token. */
+size_t scan_lex_fill(scan_lex *lx, scan_tok *out, size_t max);
 
 #endif

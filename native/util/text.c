@@ -8,35 +8,33 @@
 
 int text_init(text_t *t, const char *data, size_t len)
 {
-  size_t n = 0;
-  for (const char *p = data, *end = data + len; p < end; p++) {
-    p = memchr(p, '\n', (size_t)(end - p));
-    if (!p) {
-      break;
-    }
-    n++;
-  }
-  int trailing = len > 0 && data[len - 1] != '\n';
-  size_t nlines = n + (size_t)trailing;
-  if (nlines >= INT_MAX) {
-    return -1;
-  }
-  t->data = data;
-  t->len = len;
-  t->nlines = (int)nlines;
-  t->line_off = xmalloc((nlines + 1) * sizeof(size_t));
-  size_t i = 0;
+  /* One pass: guess the line count from the length (source lines average 25-40 bytes) and grow
+   * if the guess was short. */
+  size_t cap = len / 32 + 16, n = 0;
+  size_t *off = xmalloc(cap * sizeof(size_t));
   if (len > 0) {
-    t->line_off[i++] = 0;
+    off[n++] = 0;
   }
   for (const char *p = data, *end = data + len; p < end; p++) {
     p = memchr(p, '\n', (size_t)(end - p));
     if (!p || p + 1 == end) {
       break;
     }
-    t->line_off[i++] = (size_t)(p + 1 - data);
+    if (n + 1 >= cap) {
+      cap *= 2;
+      off = xrealloc(off, cap * sizeof(size_t));
+    }
+    off[n++] = (size_t)(p + 1 - data);
   }
-  t->line_off[t->nlines] = len;
+  if (n >= INT_MAX) {
+    free(off);
+    return -1;
+  }
+  off[n] = len;
+  t->data = data;
+  t->len = len;
+  t->nlines = (int)n;
+  t->line_off = off;
   return 0;
 }
 

@@ -143,6 +143,49 @@ static void test_cpp_methods_ctors_operators_and_qualified_names(void **state)
   scanned_free(&s);
 }
 
+/* The C/C++ pass skips the inside of brackets without making tokens of it; what it skips must
+ * never hide a brace, and braces inside brackets (lambdas, statement expressions, compound
+ * literals) must still be seen. */
+static void test_cpp_brackets_with_literals_comments_and_braces_inside(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_string(&s, LANG_CPP,
+              "int a(int x = f(R\"d(})d\", u8R\"(){)\"), int y = 1'000, char c = '}')\n" /* 1 */
+              "{\n"
+              "  g(u8'{', L\"}\", 0x1'F, /* } */ b, // {\n"
+              "    c);\n"
+              "  n(\n" /* 5 */
+              "#if 0\n"
+              "    }\n"
+              "#endif\n"
+              "    1);\n"
+              "  auto l = h([](int q) -> int { return q; }, (int[]){1, 2});\n" /* 10 */
+              "  return ({ int z = 1; z; });\n"
+              "}\n"
+              "struct S { int f(int (*cb)(int)) const { return cb(1); } };\n"
+              "void esc(const char *s = \"\\\")\", char d = '\\'') { }\n"
+              "int last(int x) { return x; }\n"); /* 15 */
+  expect_def(&s, "a", DEF_FUNCTION, 1, 1, 2, 12);
+  expect_def(&s, "S", DEF_CLASS, 13, 13, 13, 13);
+  expect_def(&s, "f", DEF_METHOD, 13, 13, 13, 13);
+  assert_string_equal(parent_name(&s, "f"), "S");
+  expect_def(&s, "esc", DEF_FUNCTION, 14, 14, 14, 14);
+  expect_def(&s, "last", DEF_FUNCTION, 15, 15, 15, 15);
+  assert_int_equal(s.r.ndefs, 5);
+  scanned_free(&s);
+
+  /* Unbalanced input: a brace inside parentheses still opens and closes a level. */
+  scan_string(&s, LANG_C,
+              "int f(void) { return g(({ 1; })); }\n"
+              "int h(void) { return (1 +\n"
+              "  2); }\n");
+  expect_def(&s, "f", DEF_FUNCTION, 1, 1, 1, 1);
+  expect_def(&s, "h", DEF_FUNCTION, 2, 2, 2, 3);
+  assert_int_equal(s.r.ndefs, 2);
+  scanned_free(&s);
+}
+
 static void test_python_decorators_nesting_and_indentation_ends(void **state)
 {
   (void)state;
@@ -498,6 +541,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_c_functions_skip_braces_in_strings_comments_and_macros),
     cmocka_unit_test(test_cpp_methods_ctors_operators_and_qualified_names),
+    cmocka_unit_test(test_cpp_brackets_with_literals_comments_and_braces_inside),
     cmocka_unit_test(test_python_decorators_nesting_and_indentation_ends),
     cmocka_unit_test(test_js_functions_arrows_classes_and_object_methods),
     cmocka_unit_test(test_js_expression_arrow_functions_end_with_their_expression),
