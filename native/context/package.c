@@ -12,6 +12,9 @@
 /* A doc comment above a called function travels with its signature only when it is this short:
  * a one-line summary helps the model, a long block costs more than it helps. */
 #define PKG_SIG_DOC_MAX 3
+/* A type the scope names is sent whole up to this many lines (a struct's fields are what a model
+ * needs to use it); a longer one is sent as its header. */
+#define PKG_TYPE_MAX_LINES 40
 
 typedef enum {
   PKG_ACTION_FUNCTION, /* selection, else the definition at the cursor, else a window */
@@ -79,6 +82,8 @@ const char *item_kind_name(item_kind k)
     return "imports";
   case ITEM_CLASS_HEADER:
     return "class_header";
+  case ITEM_TYPE:
+    return "type";
   case ITEM_SIGNATURE:
     return "signature";
   case ITEM_DIAGNOSTIC:
@@ -247,6 +252,58 @@ static int name_index_find(const name_index *ix, const name_list *l, const char 
   return -1;
 }
 
+/* Adds the same-file types (structs, classes, enums, interfaces) whose names the scope uses.
+ * Python and Lua classes are reached through calls instead (a constructor call names them), and
+ * their bodies are methods, not fields. */
+static void add_types(pkg_slots *slots, const text_t *t, lang_id lang, const scan_result *sr,
+                      int s_first, int s_last)
+{
+  if (lang == LANG_PYTHON || lang == LANG_LUA) {
+    return;
+  }
+  name_list used = {0};
+  scan_idents(lang, t, s_first, s_last, collect_call, &used);
+  if (used.n == 0) {
+    return;
+  }
+  name_index ix;
+  name_index_build(&ix, &used);
+  for (size_t d = 0; d < sr->ndefs; d++) {
+    const scan_def *def = &sr->defs[d];
+    if (def->kind != DEF_CLASS || !def->name || !def->name[0] ||
+        name_index_find(&ix, &used, bare_name(def->name)) < 0) {
+      continue;
+    }
+    /* The scope's own class (its header is a class_header item) or a type inside the scope. */
+    if (ranges_overlap(def->start_line, def->end_line, s_first, s_last)) {
+      continue;
+    }
+    int first = def->head_line, last = def->end_line;
+    if (def->start_line < first && first - def->start_line <= PKG_SIG_DOC_MAX) {
+      first = def->start_line;
+    }
+    if (last - def->head_line + 1 > PKG_TYPE_MAX_LINES) {
+      last = header_last_line(t, def->head_line, def->body_line);
+    }
+    int dup = 0;
+    for (size_t k = 0; k < slots->n && !dup; k++) {
+      const pkg_item *it = &slots->v[k].item;
+      dup = it->kind != ITEM_DIAGNOSTIC && ranges_overlap(first, last, it->start_line, it->end_line);
+    }
+    if (dup) {
+      continue;
+    }
+    pkg_slot *s = slots_push(slots);
+    slot_lines(s, t, lang, ITEM_TYPE, first, last, def->name);
+    s->rank = scope_distance(first, last, s_first, s_last);
+  }
+  free(ix.slot);
+  for (size_t i = 0; i < used.n; i++) {
+    free(used.names[i]);
+  }
+  free(used.names);
+}
+
 static void add_signatures(pkg_slots *slots, const text_t *t, lang_id lang, const scan_result *sr,
                            int scope_def, int s_first, int s_last)
 {
@@ -353,7 +410,7 @@ static void add_diagnostic(pkg_slots *slots, const pkg_diag *d, int s_first, int
 /* Drops optional items, lowest priority first, until the package fits. */
 static void apply_budget(pkg_slots *slots, int budget, int *total, int *dropped)
 {
-  static const item_kind order[] = {ITEM_SIGNATURE, ITEM_IMPORTS, ITEM_CLASS_HEADER};
+  static const item_kind order[] = {ITEM_SIGNATURE, ITEM_TYPE, ITEM_IMPORTS, ITEM_CLASS_HEADER};
   for (size_t o = 0; o < sizeof(order) / sizeof(order[0]) && *total > budget; o++) {
     for (;;) {
       pkg_slot *worst = NULL;
@@ -513,6 +570,7 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
 
   if (scanned && scope != SCOPE_FILE) {
+    add_types(&slots, text, lang, &sr, s_first, s_last);
     add_signatures(&slots, text, lang, &sr, scope_def, s_first, s_last);
   }
 

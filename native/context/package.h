@@ -23,6 +23,8 @@ typedef enum {
   ITEM_SCOPE = 0,    /* the code the action is about */
   ITEM_IMPORTS,      /* an import/include block */
   ITEM_CLASS_HEADER, /* the enclosing class/struct/impl header (signature line(s) only) */
+  ITEM_TYPE,         /* a same-file type (struct, class, enum, interface) the scope names: the
+                        whole definition when short, else its header */
   ITEM_SIGNATURE,    /* the signature of a same-file function the scope calls */
   ITEM_DIAGNOSTIC,   /* a diagnostic from the editor inside the scope */
 } item_kind;

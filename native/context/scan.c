@@ -453,8 +453,9 @@ void scan_emit_call(lang_id lang, scan_nameset *seen, const char *name, size_t l
   }
 }
 
-void scan_calls(lang_id lang, const text_t *text, int start_line, int end_line, scan_call_fn fn,
-                void *data)
+/* Runs the language's reference finder over lines [start_line, end_line]. */
+static void scan_refs(lang_id lang, const text_t *text, int start_line, int end_line, int mode,
+                      scan_call_fn fn, void *data)
 {
   if (!fn || text->nlines == 0 || lang <= LANG_UNKNOWN || lang >= LANG__COUNT) {
     return;
@@ -472,13 +473,25 @@ void scan_calls(lang_id lang, const text_t *text, int start_line, int end_line, 
   size_t to = text_line_end(text, end_line);
   switch (lang) {
   case LANG_PYTHON:
-    scan_py_calls(text->data, from, to, fn, data);
+    scan_py_calls(text->data, from, to, mode, fn, data);
     break;
   case LANG_LUA:
-    scan_lua_calls(text->data, from, to, fn, data);
+    scan_lua_calls(text->data, from, to, mode, fn, data);
     break;
   default:
-    scan_brace_calls(lang, text->data, from, to, fn, data);
+    scan_brace_calls(lang, text->data, from, to, mode, fn, data);
     break;
   }
+}
+
+void scan_calls(lang_id lang, const text_t *text, int start_line, int end_line, scan_call_fn fn,
+                void *data)
+{
+  scan_refs(lang, text, start_line, end_line, SCAN_REFS_CALLS, fn, data);
+}
+
+void scan_idents(lang_id lang, const text_t *text, int start_line, int end_line, scan_call_fn fn,
+                 void *data)
+{
+  scan_refs(lang, text, start_line, end_line, SCAN_REFS_IDENTS, fn, data);
 }

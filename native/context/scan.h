@@ -64,4 +64,10 @@ typedef void (*scan_call_fn)(const char *name, size_t len, void *data);
 void scan_calls(lang_id lang, const text_t *text, int start_line, int end_line, scan_call_fn fn,
                 void *data);
 
+/* Calls `fn(name, len, data)` once for each distinct identifier in lines [start_line, end_line]
+ * outside strings and comments, keywords that scan_calls() ignores excepted. Used to find the
+ * types a scope refers to. */
+void scan_idents(lang_id lang, const text_t *text, int start_line, int end_line, scan_call_fn fn,
+                 void *data);
+
 #endif

@@ -1606,8 +1606,8 @@ void scan_brace_file(scan_ctx *sc)
   free(b.frames);
 }
 
-void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, scan_call_fn fn,
-                      void *data)
+void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, int mode,
+                      scan_call_fn fn, void *data)
 {
   static const char *const def_words[] = {"function", "fn", "func", NULL};
   scan_lex lx;
@@ -1616,6 +1616,12 @@ void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, sca
   scan_nameset_init(&seen);
   scan_tok t, prev = {0, 0, 0, 0}, prev2 = {0, 0, 0, 0};
   while (scan_lex_next(&lx, &t)) {
+    if (mode == SCAN_REFS_IDENTS) {
+      if (t.type == TK_IDENT) {
+        scan_emit_call(lang, &seen, src + t.off, t.end - t.off, fn, data);
+      }
+      continue;
+    }
     if (tk_p(&t, '(') && prev.type == TK_IDENT &&
         !(prev2.type == TK_IDENT && scan_word_in(src + prev2.off, prev2.end - prev2.off,
                                                  def_words))) {

@@ -97,11 +97,15 @@ void scan_brace_file(scan_ctx *sc);
 void scan_py_file(scan_ctx *sc);
 void scan_lua_file(scan_ctx *sc);
 
-/* Per-family call finders over src[from, to). */
-void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, scan_call_fn fn,
-                      void *data);
-void scan_py_calls(const char *src, size_t from, size_t to, scan_call_fn fn, void *data);
-void scan_lua_calls(const char *src, size_t from, size_t to, scan_call_fn fn, void *data);
+/* Per-family reference finders over src[from, to): calls only (SCAN_REFS_CALLS), or every
+ * identifier outside strings and comments (SCAN_REFS_IDENTS). */
+enum { SCAN_REFS_CALLS = 0, SCAN_REFS_IDENTS = 1 };
+void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, int mode,
+                      scan_call_fn fn, void *data);
+void scan_py_calls(const char *src, size_t from, size_t to, int mode, scan_call_fn fn,
+                   void *data);
+void scan_lua_calls(const char *src, size_t from, size_t to, int mode, scan_call_fn fn,
+                    void *data);
 
 /* Set of names already reported by a call finder: report each distinct name once. */
 typedef struct {

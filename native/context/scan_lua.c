@@ -294,13 +294,19 @@ void scan_lua_file(scan_ctx *sc)
   free(stack);
 }
 
-void scan_lua_calls(const char *s, size_t from, size_t to, scan_call_fn fn, void *data)
+void scan_lua_calls(const char *s, size_t from, size_t to, int mode, scan_call_fn fn, void *data)
 {
   lua_lex lx = {s, to, from, NULL};
   scan_nameset seen;
   scan_nameset_init(&seen);
   lua_tok t, prev = {0, 0, 0, 0}, prev2 = {0, 0, 0, 0};
   while (lua_next(&lx, &t)) {
+    if (mode == SCAN_REFS_IDENTS) {
+      if (t.type == LT_IDENT) {
+        scan_emit_call(LANG_LUA, &seen, s + t.off, t.end - t.off, fn, data);
+      }
+      continue;
+    }
     if (t.type == LT_PUNCT && t.ch == '(' && prev.type == LT_IDENT &&
         !lt_is(s, &prev2, "function")) {
       scan_emit_call(LANG_LUA, &seen, s + prev.off, prev.end - prev.off, fn, data);

@@ -290,7 +290,7 @@ void scan_py_file(scan_ctx *sc)
   free(stack);
 }
 
-void scan_py_calls(const char *s, size_t from, size_t to, scan_call_fn fn, void *data)
+void scan_py_calls(const char *s, size_t from, size_t to, int mode, scan_call_fn fn, void *data)
 {
   scan_nameset seen;
   scan_nameset_init(&seen);
@@ -324,6 +324,9 @@ void scan_py_calls(const char *s, size_t from, size_t to, scan_call_fn fn, void 
         prev_ident = 0;
         continue;
       }
+      if (mode == SCAN_REFS_IDENTS) {
+        scan_emit_call(LANG_PYTHON, &seen, s + p, q - p, fn, data);
+      }
       int after_def = prev_ident && (scan_word_is(s + prev_off, prev_len, "def") ||
                                      scan_word_is(s + prev_off, prev_len, "class"));
       prev_ident = !after_def;
@@ -332,7 +335,7 @@ void scan_py_calls(const char *s, size_t from, size_t to, scan_call_fn fn, void 
       p = q;
       continue;
     }
-    if (c == '(' && prev_ident) {
+    if (c == '(' && prev_ident && mode == SCAN_REFS_CALLS) {
       scan_emit_call(LANG_PYTHON, &seen, s + prev_off, prev_len, fn, data);
     }
     prev_ident = 0;

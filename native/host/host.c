@@ -2,6 +2,7 @@
 
 #include <frugal.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -624,6 +625,9 @@ static void on_eof(void *data)
 
 int host_run_stdio(frugal_config *cfg)
 {
+  /* A write to a pipe whose reader is gone (the editor quit, a server hung up) must come back
+   * as EPIPE to the code that wrote, not kill the host. */
+  signal(SIGPIPE, SIG_IGN);
   stdio_host s;
   memset(&s, 0, sizeof(s));
   int rc = uv_loop_init(&s.loop);

@@ -341,20 +341,23 @@ static void test_go_function_gets_import_block_and_both_callee_signatures(void *
   assert_int_equal(r.lang, LANG_GO);
   assert_true(r.scope == SCOPE_FUNCTION || r.scope == SCOPE_METHOD);
   assert_string_equal(r.scope_name, "Swap");
-  assert_int_equal(r.nitems, 4);
+  assert_int_equal(r.nitems, 5);
   assert_item(&r, 0, ITEM_SCOPE, 37, 41, NULL);
   assert_item(&r, 1, ITEM_IMPORTS, 3, 6, NULL);
-  assert_item(&r, 2, ITEM_SIGNATURE, 21, 21, "Get");
-  assert_item(&r, 3, ITEM_SIGNATURE, 31, 31, "Put");
-  assert_string_equal(r.items[2].text, "func (c *Cache) Get(key string) (string, error) {\n");
+  /* the receiver's type, whole: its fields are what a test of Swap has to set up */
+  assert_item(&r, 2, ITEM_TYPE, 11, 14, "Cache");
+  assert_item(&r, 3, ITEM_SIGNATURE, 21, 21, "Get");
+  assert_item(&r, 4, ITEM_SIGNATURE, 31, 31, "Put");
+  assert_string_equal(r.items[3].text, "func (c *Cache) Get(key string) (string, error) {\n");
   pkg_result_free(&r);
 
   q.cursor_line = 18;
   build_ok(&f, &q, &r);
   assert_string_equal(r.scope_name, "New");
-  assert_int_equal(r.nitems, 2);
+  assert_int_equal(r.nitems, 3);
   assert_item(&r, 0, ITEM_SCOPE, 16, 19, NULL);
   assert_item(&r, 1, ITEM_IMPORTS, 3, 6, NULL);
+  assert_item(&r, 2, ITEM_TYPE, 11, 14, "Cache");
   pkg_result_free(&r);
   fixture_free(&f);
 }
@@ -705,7 +708,38 @@ static void test_kind_names_are_stable(void **state)
   assert_string_equal(item_kind_name(ITEM_IMPORTS), "imports");
   assert_string_equal(item_kind_name(ITEM_CLASS_HEADER), "class_header");
   assert_string_equal(item_kind_name(ITEM_SIGNATURE), "signature");
+  assert_string_equal(item_kind_name(ITEM_TYPE), "type");
   assert_string_equal(item_kind_name(ITEM_DIAGNOSTIC), "diagnostic");
+}
+
+static void test_c_function_gets_the_types_it_names(void **state)
+{
+  (void)state;
+  fixture f;
+  fixture_load(&f, "shapes.c");
+  pkg_request q = request("shapes.c", "tests", 67);
+  pkg_result r;
+  build_ok(&f, &q, &r);
+  assert_string_equal(r.scope_name, "area");
+  assert_int_equal(r.nitems, 5);
+  assert_item(&r, 0, ITEM_SCOPE, 64, 71, NULL);
+  assert_item(&r, 1, ITEM_IMPORTS, 2, 2, NULL);
+  /* short types whole, with their one-line doc comment; a long one as its header only; a type
+   * the function never names is left out */
+  assert_item(&r, 2, ITEM_TYPE, 4, 8, "point");
+  assert_item(&r, 3, ITEM_TYPE, 10, 10, "shape_kind");
+  assert_item(&r, 4, ITEM_TYPE, 12, 12, "registry");
+  assert_string_equal(r.items[4].text, "struct registry {\n");
+  int scope_tokens = r.items[0].tokens;
+  pkg_result_free(&r);
+
+  /* under a tight budget the optional items go, the scope stays */
+  q.budget_tokens = scope_tokens + 1;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.nitems, 1);
+  assert_int_equal(r.dropped, 4);
+  pkg_result_free(&r);
+  fixture_free(&f);
 }
 
 int main(void)
@@ -720,6 +754,7 @@ int main(void)
     cmocka_unit_test(test_python_same_named_methods_prefer_the_sibling),
     cmocka_unit_test(test_python_cursor_outside_definitions_takes_a_window_of_lines),
     cmocka_unit_test(test_go_function_gets_import_block_and_both_callee_signatures),
+    cmocka_unit_test(test_c_function_gets_the_types_it_names),
     cmocka_unit_test(test_js_function_gets_imports_and_callee_signature),
     cmocka_unit_test(test_js_arrow_function_callee_gets_a_signature),
     cmocka_unit_test(test_java_method_gets_class_header_and_documented_callee),
