@@ -167,8 +167,8 @@ static void run_sse(const uint8_t *body, size_t len, size_t cap, const pieces *p
   int rc = sse_decoder_finish(d, &x);
   buf_printf(log, "f%d\n", rc);
   if (rc == 1) {
-    log_bytes(log, "pe", x.partial_event ? x.partial_event : "", x.partial_event ?
-              strlen(x.partial_event) : 0);
+    log_bytes(log, "pe", x.partial_event ? x.partial_event : "",
+              x.partial_event ? strlen(x.partial_event) : 0);
     log_bytes(log, "pd", x.partial_data, x.partial_data_len);
     log_bytes(log, "pl", x.unterminated_line ? x.unterminated_line : "", x.unterminated_len);
     buf_printf(log, "w%d\n", x.would_dispatch);
@@ -178,8 +178,8 @@ static void run_sse(const uint8_t *body, size_t len, size_t cap, const pieces *p
   sse_decoder_free(d);
 }
 
-static void run_stream(stream_api api, const uint8_t *body, size_t len, size_t cap,
-                       const pieces *p, stream_log *l)
+static void run_stream(stream_api api, const uint8_t *body, size_t len, size_t cap, const pieces *p,
+                       stream_log *l)
 {
   stream_parser *sp = stream_parser_new(api, stream_cb, l, cap);
   /* A framing error makes an ERROR event inside the feed; its log goes to the same buffer. */
@@ -194,8 +194,8 @@ static void run_stream(stream_api api, const uint8_t *body, size_t len, size_t c
 static void same(const buf_t *a, const buf_t *b, const char *what)
 {
   if (a->len != b->len || (a->len && memcmp(a->data, b->data, a->len) != 0)) {
-    fprintf(stderr, "%s: whole and chunked runs differ\n--- whole\n%.*s\n--- chunked\n%.*s\n",
-            what, (int)a->len, a->data, (int)b->len, b->data);
+    fprintf(stderr, "%s: whole and chunked runs differ\n--- whole\n%.*s\n--- chunked\n%.*s\n", what,
+            (int)a->len, a->data, (int)b->len, b->data);
     abort();
   }
 }

@@ -1,0 +1,115 @@
+/* llm: one model call, end to end: build the provider's request from a prompt and a tier,
+ * resolve the API key, send it through the HTTP client, decode the stream into normalised
+ * events, retry what is worth retrying, and report one result.
+ *
+ * Providers (config.h provider_id): PROVIDER_OPENAI -> POST {base_url}/responses;
+ * PROVIDER_OPENAI_CHAT -> POST {base_url}/chat/completions (OpenAI, Ollama /v1, llama.cpp,
+ * vLLM, OpenRouter: stream_options.include_usage is requested; `max_tokens` is sent for
+ * compatibility with servers that ignore max_completion_tokens); PROVIDER_ANTHROPIC ->
+ * POST {base_url}/v1/messages with anthropic-version 2023-06-01. All requests stream.
+ *
+ * Prompt caching: the prompt's stable parts (system, context) come first and byte-identical;
+ * OpenAI requests carry `prompt_cache_key`; Anthropic requests mark the end of the stable
+ * prefix with cache_control {"type":"ephemeral"}.
+ *
+ * Keys: from the tier's api_key_env variable, or the stdout of api_key_cmd (run once through
+ * /bin/sh with uv_spawn on first use, never blocking the loop, trimmed, cached in memory for the
+ * client's life; its failure is reported without the command's output). A missing key is not
+ * an error by itself (local servers need none): the request goes without one, and a 401 then
+ * says which variable to set. Keys never appear in messages, logs or process arguments.
+ *
+ * Retries (before any output reached the caller only): HTTP 408, 409, 429 (not
+ * insufficient_quota), 500, 502, 503, 504, 529, connection failures before the first response
+ * byte, and retryable mid-stream errors that came before any text. `x-should-retry` wins;
+ * `retry-after-ms`, then `retry-after` (seconds or HTTP date) are honoured when <= 60 s
+ * (longer: no retry, the message says when to try again); otherwise 0.5 s x 2^n, capped at 8 s,
+ * with up to 25% jitter. At most `max_attempts` attempts (default 3). */
+#ifndef FRUGAL_PROVIDER_LLM_H
+#define FRUGAL_PROVIDER_LLM_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "prompt/prompt.h"
+#include "provider/stream.h"
+
+typedef struct llm_client llm_client;
+typedef struct llm_call llm_call;
+
+typedef struct {
+  const char *ca_file; /* extra CA bundle (http_client_opts.ca_file); NULL: none */
+  const char *proxy;   /* NULL: the environment's proxy variables */
+} llm_client_opts;
+
+/* One per process (the host) or per command (frugal run). Returns NULL with a message when
+ * libcurl cannot be loaded. Free with llm_client_free() (cancels calls in flight; their
+ * on_done runs with LLM_CANCELLED). */
+llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *err,
+                           size_t errlen);
+void llm_client_free(llm_client *c);
+
+typedef struct {
+  const tier_config *tier;     /* provider, model, base_url, key; borrowed for the call */
+  const prompt *prompt;        /* borrowed for the call's start only (the body is built then) */
+  const char *cache_key;       /* OpenAI prompt_cache_key ("frugal:<project>:<action>"); NULL */
+  long max_output_tokens;      /* 0: the tier's max_output_tokens */
+  int max_attempts;            /* 0: 3 */
+  long connect_timeout_ms;     /* 0: 10 s */
+  long idle_timeout_ms;        /* 0: 120 s (reasoning models can think a long time) */
+  long total_timeout_ms;       /* 0: 600 s */
+} llm_request;
+
+typedef enum {
+  LLM_OK = 0,
+  LLM_CANCELLED,
+  LLM_HTTP_ERROR,     /* a non-2xx status that was not retried (or retries ran out) */
+  LLM_STREAM_ERROR,   /* the provider reported an error inside the stream */
+  LLM_NETWORK_ERROR,  /* connection, TLS or timeout */
+  LLM_TRUNCATED,      /* the stream ended without its terminator */
+  LLM_KEY_ERROR,      /* api_key_cmd failed */
+} llm_status;
+
+typedef struct {
+  llm_status status;
+  const char *message;        /* "" when ok; else one line for the user, e.g.
+                                 "429 rate limited by api.openai.com: ... (retried 2 times)" */
+  stream_error_class error_class;
+  int http_status;            /* 0 if none */
+  const char *text;           /* the whole answer text (choice 0), NUL-terminated */
+  size_t text_len;
+  stream_usage usage;         /* from the provider; fields STREAM_UNKNOWN when not reported */
+  int usage_estimated;        /* 1: the provider sent no usage; input/output below are the
+                                 library's estimates (tokens.h) and must be shown as such */
+  stream_finish finish;
+  const char *finish_raw;     /* NULL if no finish reason came */
+  int attempts;               /* HTTP requests made */
+  double ttfb_ms;             /* first response byte of the last attempt */
+  double latency_ms;          /* start of the call to on_done */
+  int reused_connection;      /* the last attempt went over an existing connection */
+} llm_result;
+
+typedef struct {
+  /* Text (kind STREAM_EV_TEXT) and reasoning (STREAM_EV_REASONING) as it arrives. Once the
+   * first TEXT has been delivered, the call is never retried. May be NULL. */
+  void (*on_delta)(llm_call *call, stream_event_kind kind, const char *text, size_t len,
+                   void *data);
+  /* A retry is scheduled in `delay_ms` because of `why`. May be NULL. */
+  void (*on_retry)(llm_call *call, int attempt, double delay_ms, const char *why, void *data);
+  /* Exactly once. `res` and its strings are valid during the call only. */
+  void (*on_done)(llm_call *call, const llm_result *res, void *data);
+} llm_callbacks;
+
+/* Starts a call. Returns NULL with a message for a request that cannot be made (bad URL, no
+ * prompt); otherwise callbacks follow from the loop (never from inside this function). */
+llm_call *llm_call_start(llm_client *c, const llm_request *req, const llm_callbacks *cb,
+                         void *data, char *err, size_t errlen);
+/* Cancels at any time, also from a callback; on_done follows with LLM_CANCELLED (deferred to
+ * the loop). No other callback after this returns. */
+void llm_call_cancel(llm_call *call);
+
+/* The JSON request body for `req` (what llm_call_start sends), for tests and `--dry-run`.
+ * Returns a malloc'd string, or NULL with a message. The key is never part of the body. */
+char *llm_request_body(const llm_request *req, char *err, size_t errlen);
+
+#endif
