@@ -32,18 +32,25 @@ FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -Iinclude -Inative
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
 fuzz:
-	mkdir -p build-fuzz/rpc build-fuzz/context
+	mkdir -p build-fuzz/rpc build-fuzz/context build-fuzz/sse
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_rpc.c native/rpc/rpc.c native/util/buf.c \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv) -o build-fuzz/fuzz_rpc
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/util/buf.c \
 	  native/util/text.c -o build-fuzz/fuzz_context
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_sse.c native/http/sse.c native/http/ndjson.c \
+	  native/provider/stream*.c native/util/buf.c $$(pkg-config --cflags --libs jansson) \
+	  -o build-fuzz/fuzz_sse
+	build-fuzz/fuzz_sse tests/fuzz/regressions/sse-* >build-fuzz/regressions-sse.log 2>&1 \
+	  || { tail -n 30 build-fuzz/regressions-sse.log; exit 1; }
 	build-fuzz/fuzz_context tests/fuzz/regressions/context-* >build-fuzz/regressions.log 2>&1 \
 	  || { tail -n 30 build-fuzz/regressions.log; exit 1; }
 	cd build-fuzz && ./fuzz_rpc -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 rpc \
 	  >rpc.log 2>&1 || { tail -n 30 rpc.log; exit 1; }
 	cd build-fuzz && ./fuzz_context -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	  -print_final_stats=1 context >context.log 2>&1 || { tail -n 30 context.log; exit 1; }
-	grep -h "number_of_executed_units" build-fuzz/rpc.log build-fuzz/context.log
+	cd build-fuzz && ./fuzz_sse -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 sse \
+	  >sse.log 2>&1 || { tail -n 30 sse.log; exit 1; }
+	grep -h "number_of_executed_units" build-fuzz/rpc.log build-fuzz/context.log build-fuzz/sse.log
 
 bench: build
 	bash bench/run.sh
