@@ -17,7 +17,7 @@ unit: build
 	cd $(BUILD) && ctest --output-on-failure
 
 e2e: build
-	$(PYTHON) -m pytest -q tests/e2e
+	$(PYTHON) -m pytest -q tests/server tests/e2e
 
 test: unit e2e
 
