@@ -24,6 +24,10 @@ M.editor_defaults = {
     style = 'float', -- 'float' or 'split'
     border = 'rounded',
   },
+  stream = {
+    style = 'split', -- the answer window of :Frugal {action}: 'split' (at the right) or 'float'
+    border = 'rounded',
+  },
 }
 
 local function describe(v)
@@ -187,6 +191,10 @@ local schema = record({
       style = one_of({ 'float', 'split' }),
       border = border,
     }),
+    stream = record({
+      style = one_of({ 'split', 'float' }),
+      border = border,
+    }),
   }),
 })
 
@@ -242,6 +250,7 @@ end
 function M.editor(opts)
   local e = (opts and opts.editor) or {}
   local preview = e.preview or {}
+  local stream = e.stream or {}
   local host_cmd = e.host_cmd
   if type(host_cmd) == 'string' then
     host_cmd = { host_cmd }
@@ -251,6 +260,10 @@ function M.editor(opts)
     preview = {
       style = preview.style or M.editor_defaults.preview.style,
       border = preview.border or M.editor_defaults.preview.border,
+    },
+    stream = {
+      style = stream.style or M.editor_defaults.stream.style,
+      border = stream.border or M.editor_defaults.stream.border,
     },
   }
 end

@@ -2,8 +2,9 @@
 -- its stdio, restarted on the next call after a crash.
 --
 -- Requests are notifications (`frugal_call`, id, method, params) so that Lua never waits; the
--- host answers each one by calling back `_reply(id, err, result)` through nvim_exec_lua. The
--- channel is ordered, so a `configure` sent right after the start arrives before any call.
+-- host answers each one by calling back `_reply(id, err, result)` through nvim_exec_lua. A call
+-- that streams (`run`) also gets `_event(id, event)` calls before its reply. The channel is
+-- ordered, so a `configure` sent right after the start arrives before any call.
 local util = require('frugal.util')
 
 local M = {}
@@ -17,6 +18,7 @@ local state = {
   cmd = nil, -- the argv it was started with
   next_id = 0,
   pending = {}, -- id -> callback(err, result)
+  events = {}, -- id -> on_event(event) for calls that stream
   stderr = {}, -- last lines the host wrote to stderr
   stopping = {}, -- chan -> true for hosts we stopped on purpose
   config_json = nil, -- JSON to send with `configure` after every start
@@ -57,6 +59,7 @@ end
 local function fail_pending(message)
   local pending = state.pending
   state.pending = {}
+  state.events = {}
   local ids = vim.tbl_keys(pending)
   table.sort(ids)
   for _, id in ipairs(ids) do
@@ -177,9 +180,11 @@ end
 
 -- Calls `method` with `params` (a table with string keys) on the host; `cb(err, result)` runs
 -- later on the main loop, exactly once: err is nil or a message, result a table or nil.
+-- `on_event(event)`, when given, runs on the main loop for each event the host sends about this
+-- call before its reply (in the order sent, never after `cb`).
 -- Returns the request id, or nil when the host could not be started (cb has been scheduled
 -- with the reason).
-function M.call(method, params, cb)
+function M.call(method, params, cb, on_event)
   cb = cb or function() end
   local chan, err = M.start()
   if not chan then
@@ -191,12 +196,14 @@ function M.call(method, params, cb)
   state.next_id = state.next_id + 1
   local id = state.next_id
   state.pending[id] = cb
+  state.events[id] = on_event
   if params == nil or next(params) == nil then
     params = vim.empty_dict()
   end
   local ok, e = pcall(vim.rpcnotify, chan, 'frugal_call', id, method, params)
   if not ok then
     state.pending[id] = nil
+    state.events[id] = nil
     vim.schedule(function()
       cb('frugal: could not send to the host: ' .. tostring(e), nil)
     end)
@@ -243,6 +250,7 @@ function M._reply(id, err, result)
     return false
   end
   state.pending[id] = nil
+  state.events[id] = nil
   if err == vim.NIL then
     err = nil
   end
@@ -256,6 +264,30 @@ function M._reply(id, err, result)
     cb(err, result)
   end)
   return true
+end
+
+-- Called by the host (nvim_exec_lua) with an event of streaming call `id` (|frugal-run-rpc|).
+-- Returns true when the call is known (false tells the host nobody listens any more). Like
+-- `_reply`, the handler runs later; both go through the same queue, so events are handled in
+-- order and always before the reply.
+function M._event(id, event)
+  local handler = state.events[id]
+  if not handler then
+    return false
+  end
+  if type(event) ~= 'table' then
+    return true
+  end
+  vim.schedule(function()
+    handler(event)
+  end)
+  return true
+end
+
+-- Asks the host to cancel call `id` (a `run`); `cb(err, result)` gets {cancelled = bool}. The
+-- run itself then ends with err "cancelled". Returns the cancel call's id or nil.
+function M.cancel(id, cb)
+  return M.call('cancel', { id = id }, cb)
 end
 
 return M

@@ -1,6 +1,7 @@
 -- frugal.nvim: which model should do this job, with what context, and what would it cost.
 -- See |frugal.txt|. This module holds setup() and the :Frugal command; the work is done by the
--- native host (lua/frugal/host.lua) and shown by lua/frugal/preview.lua.
+-- native host (lua/frugal/host.lua), previews are shown by lua/frugal/preview.lua and runs
+-- (streamed answers, proposals) handled by lua/frugal/run.lua.
 local config = require('frugal.config')
 local host = require('frugal.host')
 local util = require('frugal.util')
@@ -94,13 +95,29 @@ end
 
 local function usage()
   return 'usage: :[range]Frugal[!] [preview] {action} [tier=mini|full] [file=PATH]... '
-    .. '[instruction]; actions: ' .. table.concat(config.actions, ', ')
+    .. '[instruction], or :Frugal cancel; actions: ' .. table.concat(config.actions, ', ')
+end
+
+-- For a statusline: "frugal: mini gpt-5.4-mini 3.2s" while a request runs for the current
+-- buffer (or any), "" otherwise. Costs nothing before the first request.
+function M.status(bufnr)
+  local run = package.loaded['frugal.run']
+  if not run then
+    return ''
+  end
+  return run.status(bufnr)
 end
 
 -- Parses the words after :Frugal. Returns a request table or nil and a message.
 function M.parse_args(fargs, bang)
   local req = { send = true, files = {} }
   local i = 1
+  if fargs[1] == 'cancel' then
+    if #fargs > 1 then
+      return nil, 'frugal: `:Frugal cancel` takes no arguments'
+    end
+    return { cancel = true }
+  end
   if fargs[i] == 'preview' then
     req.send = false
     i = i + 1
@@ -175,9 +192,18 @@ function M.request_params(req, line1, line2)
   return params
 end
 
--- Runs a parsed request: asks the host for the preview and shows it.
+-- Runs a parsed request: `:Frugal cancel` cancels, `:Frugal {action}` sends the request to the
+-- host and streams the answer (lua/frugal/run.lua), `:Frugal preview` shows the preview.
 function M.run(req, line1, line2)
+  if req.cancel then
+    require('frugal.run').cancel_current()
+    return
+  end
   local params = M.request_params(req, line1, line2)
+  if req.send then
+    require('frugal.run').start(req, params, state.editor)
+    return
+  end
   req.path = params.path
   state.latest = state.latest + 1
   local seq = state.latest
@@ -208,10 +234,21 @@ function M.command(opts)
     util.notify(err, vim.log.levels.ERROR)
     return
   end
+  if req.cancel then
+    M.run(req)
+    return
+  end
   local preview = require('frugal.preview')
   if preview.is_preview_buf(vim.api.nvim_get_current_buf()) then
     -- Run from the preview itself: the request is about the code it was opened from.
     preview.close()
+  end
+  local runs = package.loaded['frugal.run']
+  local source = runs and runs.source_window_of(vim.api.nvim_get_current_buf())
+  if source then
+    -- Run from an answer or proposal window: the request is about the code it came from.
+    vim.api.nvim_set_current_win(source)
+    opts = { fargs = opts.fargs, bang = opts.bang }
   end
   local line1, line2
   if (opts.range or 0) > 0 then

@@ -84,11 +84,7 @@ function M.render(req, result)
   local tier = str(route.tier, '?')
   local model = str(route.model, '?')
 
-  add(string.format('frugal %s: %s', req.send and 'request' or 'preview', req.action))
-  if req.send then
-    add('Sending to a model is not available in this version of frugal: nothing was sent.')
-    add('This is what would be sent, where, and what it would cost.')
-  end
+  add(string.format('frugal preview: %s', req.action))
   add('')
   add(string.format('Tier:      %s (%s)%s', tier, model, req.tier and ' [forced]' or ''))
   local reasons = val(route.reasons) or {}

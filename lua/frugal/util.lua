@@ -107,4 +107,76 @@ function M.is_list(t)
   return true
 end
 
+-- Milliseconds from an arbitrary origin (monotonic).
+function M.now_ms()
+  return M.uv.hrtime() / 1e6
+end
+
+-- Unified diff of two texts: vim.text.diff from 0.11 on, vim.diff before (0.6 to 0.10).
+function M.text_diff(a, b, opts)
+  local diff = (vim.text and vim.text.diff) or vim.diff
+  return diff(a, b, opts)
+end
+
+-- The lines of `text`; a final "\n" ends the last line rather than starting an empty one, so
+-- "a\nb\n" and "a\nb" are both {'a', 'b'}, and "" is {}.
+function M.text_lines(text)
+  if text == nil or text == '' then
+    return {}
+  end
+  if text:sub(-1) == '\n' then
+    text = text:sub(1, -2)
+  end
+  return vim.split(text, '\n', { plain = true })
+end
+
+-- `lines` as one text with every line ending in "\n" ("" for no lines).
+function M.lines_text(lines)
+  if #lines == 0 then
+    return ''
+  end
+  return table.concat(lines, '\n') .. '\n'
+end
+
+-- How many leading bytes of `s` end on a UTF-8 character boundary: a sequence cut at the end
+-- (its lead byte announces more continuation bytes than follow) is left out.
+function M.utf8_complete_len(s)
+  local n = #s
+  -- Look back over at most 3 continuation bytes for the lead byte of the last sequence.
+  local i = n
+  while i > 0 and i > n - 4 do
+    local b = s:byte(i)
+    if b < 0x80 then
+      return n -- ASCII: complete
+    end
+    if b >= 0xC0 then
+      local need = b >= 0xF0 and 4 or (b >= 0xE0 and 3 or 2)
+      if n - i + 1 < need then
+        return i - 1
+      end
+      return n
+    end
+    i = i - 1
+  end
+  return n
+end
+
+-- 12345 -> "12,345"; anything but a number -> "?".
+function M.thousands(n)
+  n = M.val(n)
+  if type(n) ~= 'number' then
+    return '?'
+  end
+  local s = tostring(math.floor(n + 0.5))
+  local sign = ''
+  if s:sub(1, 1) == '-' then
+    sign, s = '-', s:sub(2)
+  end
+  local out = s:reverse():gsub('(%d%d%d)', '%1,'):reverse()
+  if out:sub(1, 1) == ',' then
+    out = out:sub(2)
+  end
+  return sign .. out
+end
+
 return M

@@ -133,14 +133,6 @@ def test_diagnostic_in_the_function_is_part_of_the_package(real):
     assert any(r[2] == "28" and "diag" in r[0] for r in rows), rows
 
 
-def test_without_preview_the_request_is_shown_and_not_sent(real):
-    real.edit("parser.c", 30)
-    real.nvim.command("Frugal tests")
-    lines = real.wait_preview()
-    assert lines[0] == "frugal request: tests"
-    assert "Sending to a model is not available in this version of frugal" in lines[1]
-
-
 def test_configured_model_without_price_shows_unknown_price(editor, host_bin):
     editor.setup({"editor": {"host_cmd": [host_bin]},
                   "tiers": {"mini": {"provider": "openai-chat", "model": "local-qwen",

@@ -82,15 +82,6 @@ def test_preview_in_a_split_when_configured(editor, fake_host_cmd):
     assert len(editor.nvim.windows) == 2
 
 
-def test_action_without_preview_says_nothing_is_sent(faked):
-    faked.edit("parser.c", 30)
-    faked.nvim.command("Frugal explain")
-    lines = faked.wait_preview()
-    assert lines[0] == "frugal request: explain"
-    assert lines[1] == ("Sending to a model is not available in this version of frugal: "
-                        "nothing was sent.")
-
-
 def test_range_sends_the_selection(faked):
     faked.edit("parser.c", 1)
     faked.nvim.command("24,27Frugal preview refactor make it shorter")

@@ -1,0 +1,867 @@
+-- Running an action: `:Frugal {action}` sends `run` to the host, streams the answer into a side
+-- window, and turns the final reply into what the action produces: markdown to read, an edit
+-- proposal (diff, accept/reject), findings in the quickfix list, or a test file.
+--
+-- Edits are applied only to the region they were made for. From the request on, every change
+-- to the buffer is logged (nvim_buf_attach), so the region the host names in buffer-at-request
+-- lines can be found where it is now; from the answer on, two extmarks hold it. Accepting
+-- re-reads the region and refuses when its text is not what the host was given.
+local host = require('frugal.host')
+local proposal = require('frugal.proposal')
+local stream = require('frugal.stream')
+local util = require('frugal.util')
+
+local M = {}
+
+local val = util.val
+local levels = vim.log.levels
+
+M.ns = vim.api.nvim_create_namespace('frugal')
+
+M.CHANGED = 'frugal: the code changed since the request; run the action again'
+
+-- What each action's answer becomes when the host does not say (it does, in `output`).
+local OUTPUTS = {
+  fix = 'replace', refactor = 'replace', docs = 'replace', implement = 'replace',
+  review = 'review', ['review-all'] = 'review', tests = 'tests',
+}
+
+local SPINNER = { '⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏' }
+local TICK_MS = 100
+local QUIET_MS = 2500 -- the spinner leaves a message on screen this long
+local HUGE = 2 ^ 31
+local SNAPSHOT_LINES = 3000 -- kept on each side of the cursor or selection at request time
+
+local state = {
+  runs = {}, -- source bufnr -> run in flight
+  order = {}, -- runs in flight, oldest first
+  scratch = {}, -- stream buffer -> run
+  timer = nil,
+  frame = 0,
+  quiet_until = 0,
+  echoed = false,
+  last_win = nil, -- the side window of the latest run, reused by the next one
+}
+M._state = state
+
+local function notify(msg, level)
+  state.quiet_until = util.now_ms() + QUIET_MS
+  util.notify(msg, level)
+end
+
+local function prefixed(msg)
+  msg = tostring(msg)
+  if msg:sub(1, 7) ~= 'frugal:' then
+    msg = 'frugal: ' .. msg
+  end
+  return msg
+end
+
+---------------------------------------------------------------------------------------------
+-- Progress: status() and the spinner
+
+local function elapsed(run)
+  return (util.now_ms() - run.started) / 1000
+end
+
+local function describe(run)
+  local s
+  if run.model then
+    s = string.format('frugal: %s %s %.1fs', run.tier or '?', run.model, elapsed(run))
+  else
+    s = string.format('frugal: %s %.1fs', run.action, elapsed(run))
+  end
+  if run.cancelling then
+    s = s .. ' (cancelling)'
+  end
+  return s
+end
+
+-- The run `bufnr` (default: the current buffer) is waiting for, or the latest one in flight.
+local function current_run(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local run = state.runs[bufnr] or state.scratch[bufnr]
+  if run and not run.done then
+    return run
+  end
+  return state.order[#state.order]
+end
+
+-- For a statusline: "frugal: mini gpt-5.4-mini 3.2s" while a request runs, "" otherwise.
+function M.status(bufnr)
+  local run = current_run(bufnr)
+  if not run then
+    return ''
+  end
+  return describe(run)
+end
+
+local function stop_timer()
+  if state.timer then
+    state.timer:stop()
+    state.timer:close()
+    state.timer = nil
+  end
+  if state.echoed then
+    state.echoed = false
+    if util.now_ms() >= state.quiet_until and vim.api.nvim_get_mode().mode ~= 'c' then
+      vim.api.nvim_echo({ { '' } }, false, {})
+    end
+  end
+end
+
+local function tick()
+  if #state.order == 0 then
+    stop_timer()
+    return
+  end
+  state.frame = state.frame % #SPINNER + 1
+  local mode = vim.api.nvim_get_mode()
+  local m = mode.mode:sub(1, 1)
+  if util.now_ms() >= state.quiet_until and not mode.blocking and m ~= 'c' and m ~= 'r'
+    and vim.o.cmdheight > 0 then
+    local msg = SPINNER[state.frame] .. ' ' .. M.status()
+    local room = vim.o.columns - 12
+    if #msg > room then
+      msg = msg:sub(1, math.max(0, room))
+    end
+    vim.api.nvim_echo({ { msg } }, false, {})
+    state.echoed = true
+  end
+  if vim.o.statusline:find('frugal', 1, true) then
+    vim.cmd('redrawstatus')
+  end
+end
+
+local function start_timer()
+  if state.timer then
+    return
+  end
+  state.timer = util.uv.new_timer()
+  state.timer:start(TICK_MS, TICK_MS, vim.schedule_wrap(function()
+    if state.timer then
+      tick()
+    end
+  end))
+end
+
+---------------------------------------------------------------------------------------------
+-- Where lines of the buffer-at-request are now
+
+-- Starts logging the changes made to the run's buffer: each is {first, last, new_last}
+-- (0-based, end-exclusive; lines first..last were replaced by first..new_last).
+local function watch(run)
+  run.log = {}
+  run.watching = true
+  local ok = pcall(vim.api.nvim_buf_attach, run.bufnr, false, {
+    on_lines = function(_, _, _, first, last, new_last)
+      if not run.watching then
+        return true -- detaches
+      end
+      run.log[#run.log + 1] = { first, last, new_last }
+    end,
+    on_reload = function()
+      if run.watching then
+        run.log[#run.log + 1] = { 0, HUGE, HUGE }
+      end
+    end,
+    on_detach = function()
+      if run.watching then
+        run.log[#run.log + 1] = { 0, HUGE, HUGE }
+        run.watching = false
+      end
+    end,
+  })
+  if not ok then
+    run.watching = false
+    run.log = { { 0, HUGE, HUGE } } -- not watched: nothing can be trusted to be where it was
+  end
+end
+
+-- Lines [s, e) (0-based) of the buffer-at-request: where they are now, and whether a change
+-- since may have touched them (a change that overlaps them, or lines inserted among them).
+function M._map_region(log, s, e)
+  local touched = false
+  for _, c in ipairs(log) do
+    local first, last, new_last = c[1], c[2], c[3]
+    if last <= s then
+      -- Above the region (lines inserted right before its first line included): it moves.
+      s, e = s + new_last - last, e + new_last - last
+    elseif first >= e then -- luacheck: ignore 542
+      -- Below it (lines added right after its last line included): nothing moves.
+    else
+      touched = true
+      s, e = math.min(s, first), math.max(e + new_last - last, new_last)
+    end
+  end
+  return s, e, touched
+end
+
+-- Line `l` (1-based) of the buffer-at-request, where it is now (1-based).
+function M._map_line(log, l)
+  local r = l - 1
+  for _, c in ipairs(log) do
+    local first, last, new_last = c[1], c[2], c[3]
+    if r >= last then
+      r = r + new_last - last
+    elseif r >= first then
+      r = math.min(r, math.max(first, new_last - 1))
+    end
+  end
+  return math.max(1, r + 1)
+end
+
+---------------------------------------------------------------------------------------------
+-- Windows
+
+local function source_window(run)
+  if run.source_win and vim.api.nvim_win_is_valid(run.source_win)
+    and vim.api.nvim_win_get_buf(run.source_win) == run.bufnr then
+    return run.source_win
+  end
+  local wins = vim.fn.win_findbuf(run.bufnr)
+  return wins[1]
+end
+
+-- The window a new run may take over: the previous run's, when it is done and holds no
+-- proposal.
+local function reusable_window()
+  local win = state.last_win
+  if not (win and vim.api.nvim_win_is_valid(win)) then
+    return nil
+  end
+  local buf = vim.api.nvim_win_get_buf(win)
+  local run = state.scratch[buf]
+  if run and run.done and not proposal.get(buf) then
+    return win
+  end
+  return nil
+end
+
+-- The run whose stream or proposal is in buffer `buf`, or nil.
+function M.run_of_scratch(buf)
+  return state.scratch[buf]
+end
+
+-- The window a command run from scratch buffer `buf` should act on instead: the code window the
+-- run was started from (nil when `buf` is not frugal's).
+function M.source_window_of(buf)
+  local run = state.scratch[buf]
+  if not run then
+    return nil
+  end
+  return source_window(run)
+end
+
+local function close_stream(run)
+  local win = run.stream and run.stream:window()
+  if win then
+    if #vim.api.nvim_list_wins() > 1 then
+      pcall(vim.api.nvim_win_close, win, true)
+    else
+      pcall(vim.api.nvim_buf_delete, run.stream.buf, { force = true })
+    end
+  end
+end
+
+-- Remembers that scratch buffer `buf` (an answer or a proposal) belongs to `run`.
+local function track(run, buf)
+  state.scratch[buf] = run
+  vim.api.nvim_create_autocmd('BufWipeout', {
+    buffer = buf,
+    once = true,
+    callback = function()
+      if state.scratch[buf] == run then
+        state.scratch[buf] = nil
+      end
+    end,
+  })
+end
+
+local function stream_keys(run, buf)
+  track(run, buf)
+  vim.keymap.set('n', 'q', function()
+    if not run.done then
+      M.cancel(run)
+    end
+    close_stream(run)
+  end, { buffer = buf, nowait = true, silent = true, desc = 'frugal: close (and cancel)' })
+  vim.keymap.set('n', '<C-c>', function()
+    if not run.done then
+      M.cancel(run)
+    end
+  end, { buffer = buf, nowait = true, silent = true, desc = 'frugal: cancel' })
+end
+
+---------------------------------------------------------------------------------------------
+-- Starting, streaming, cancelling
+
+local function forget(run)
+  run.done = true
+  run.watching = false
+  if state.runs[run.bufnr] == run then
+    state.runs[run.bufnr] = nil
+  end
+  for i, r in ipairs(state.order) do
+    if r == run then
+      table.remove(state.order, i)
+      break
+    end
+  end
+  if #state.order == 0 then
+    stop_timer()
+  end
+end
+
+local function on_event(run, ev)
+  if run.done or type(ev) ~= 'table' then
+    return
+  end
+  local kind = val(ev.kind)
+  if kind == 'text' then
+    run.stream:append(val(ev.text))
+  elseif kind == 'start' then
+    run.tier = type(val(ev.tier)) == 'string' and ev.tier or run.tier
+    run.model = type(val(ev.model)) == 'string' and ev.model or run.model
+    run.scope = val(ev.scope)
+  elseif kind == 'retry' then
+    local delay = tonumber(val(ev.delay_ms)) or 0
+    local why = val(ev.why)
+    notify(string.format('frugal: retrying in %.1fs: %s', delay / 1000,
+      why and tostring(why) or 'the provider failed'), levels.WARN)
+  elseif kind == 'reasoning' then
+    local text = val(ev.text)
+    run.reasoning = (run.reasoning or 0) + (type(text) == 'string' and #text or 0)
+  end
+end
+
+local finish -- forward
+
+-- Sends `run` for the request `req` with the params of a preview (init.lua's request_params).
+-- `opts` is the editor options table. Returns the run, or nil when one is already running for
+-- the buffer (the user is told).
+function M.start(req, params, opts)
+  local bufnr = params.bufnr
+  local busy = state.runs[bufnr]
+  if busy and not busy.done then
+    notify(string.format('frugal: %s is still running for this buffer; :Frugal cancel first',
+      busy.action), levels.WARN)
+    return nil
+  end
+  params.changedtick = vim.api.nvim_buf_get_changedtick(bufnr)
+  local run = {
+    bufnr = bufnr,
+    action = req.action,
+    tier = req.tier,
+    path = params.path,
+    filetype = params.filetype,
+    started = util.now_ms(),
+    source_win = vim.api.nvim_get_current_win(),
+  }
+  watch(run)
+  -- The lines around the request, as they are now: an edit's region found among them is
+  -- checked against them, whatever the change log says.
+  local around = params.sel_start or params.line or 1
+  run.snap_first = math.max(0, around - 1 - SNAPSHOT_LINES)
+  run.snap = vim.api.nvim_buf_get_lines(bufnr, run.snap_first,
+    math.max(around, params.sel_end or around) + SNAPSHOT_LINES, false)
+  run.stream = stream.open(req.action, opts and opts.stream, reusable_window())
+  state.last_win = run.stream.win
+  stream_keys(run, run.stream.buf)
+  state.runs[bufnr] = run
+  state.order[#state.order + 1] = run
+  start_timer()
+  run.id = host.call('run', params, function(err, result)
+    finish(run, err, result)
+  end, function(ev)
+    on_event(run, ev)
+  end)
+  return run
+end
+
+-- Asks the host to cancel `run`; its reply then ends it ("cancelled"). False when it is done.
+function M.cancel(run)
+  if not run or run.done or not run.id then
+    return false
+  end
+  if run.cancelling then
+    return true
+  end
+  run.cancelling = true
+  host.cancel(run.id, function(err)
+    if err and not host.is_crash_error(err) and not run.done then
+      notify('frugal: could not cancel: ' .. tostring(err), levels.ERROR)
+    end
+  end)
+  return true
+end
+
+-- :Frugal cancel: the run of the current buffer (or of the frugal window it is in), else the
+-- only one in flight.
+function M.cancel_current()
+  local buf = vim.api.nvim_get_current_buf()
+  local run = state.scratch[buf] or state.runs[buf]
+  if not run or run.done then
+    run = nil
+    if #state.order == 1 then
+      run = state.order[1]
+    elseif #state.order > 1 then
+      notify('frugal: several requests are running; cancel from the buffer of the one to stop',
+        levels.WARN)
+      return false
+    end
+  end
+  if not run then
+    notify('frugal: nothing to cancel', levels.INFO)
+    return false
+  end
+  return M.cancel(run)
+end
+
+---------------------------------------------------------------------------------------------
+-- Results
+
+local function summary(run, result)
+  local parts = { string.format('frugal: %s done in %.1fs', run.action, elapsed(run)) }
+  local model = val(result.model) or run.model
+  if model then
+    parts[#parts + 1] = string.format('on %s %s', val(result.tier) or run.tier or '?', model)
+  end
+  local usage = val(result.usage)
+  if type(usage) == 'table' then
+    local cached = tonumber(val(usage.cached_input_tokens)) or 0
+    parts[#parts + 1] = string.format('%s in%s + %s out tokens%s',
+      util.thousands(usage.input_tokens),
+      cached > 0 and (' (' .. util.thousands(cached) .. ' cached)') or '',
+      util.thousands(usage.output_tokens),
+      val(usage.estimated) == true and ' (estimated)' or '')
+  end
+  local cost = tonumber(val(result.cost_usd))
+  if cost then
+    parts[#parts + 1] = string.format('$%.4f', cost)
+  end
+  return table.concat(parts, ', ')
+end
+
+local function rel(path)
+  if type(path) ~= 'string' or path == '' then
+    return '[No Name]'
+  end
+  return vim.fn.fnamemodify(path, ':~:.')
+end
+
+local function show_problem(run, problem)
+  local text = run.stream:text()
+  local note = (text == '' or text:sub(-1) == '\n') and '' or '\n'
+  run.stream:reshow()
+  run.stream:append(note .. '\n---\nfrugal: ' .. problem .. ' (nothing to apply)\n')
+  notify(string.format('frugal: %s: %s; nothing to apply', run.action, problem), levels.WARN)
+end
+
+local function delete_marks(p)
+  if vim.api.nvim_buf_is_valid(p.bufnr) then
+    for _, id in ipairs({ p.mark_s, p.mark_e }) do
+      if id then
+        pcall(vim.api.nvim_buf_del_extmark, p.bufnr, M.ns, id)
+      end
+    end
+  end
+end
+
+-- The current lines [s, e) of the proposal's region, or nil and why when they cannot be had.
+local function anchored_region(p)
+  if not (vim.api.nvim_buf_is_valid(p.bufnr) and vim.api.nvim_buf_is_loaded(p.bufnr)) then
+    return nil, 'frugal: the buffer of this proposal is gone'
+  end
+  if p.touched then
+    return nil, M.CHANGED
+  end
+  local sm = vim.api.nvim_buf_get_extmark_by_id(p.bufnr, M.ns, p.mark_s, {})
+  local em = vim.api.nvim_buf_get_extmark_by_id(p.bufnr, M.ns, p.mark_e, {})
+  if not (sm and sm[1] and em and em[1]) then
+    return nil, M.CHANGED
+  end
+  if #p.before == 0 then
+    -- An insertion: the mark holds the end of the line above, or the start of the buffer.
+    if p.at_end then
+      local line = vim.api.nvim_buf_get_lines(p.bufnr, sm[1], sm[1] + 1, false)[1] or ''
+      if sm[2] ~= #line then
+        return nil, M.CHANGED
+      end
+      return sm[1] + 1, sm[1] + 1
+    end
+    if sm[1] ~= 0 or sm[2] ~= 0 then
+      return nil, M.CHANGED
+    end
+    return 0, 0
+  end
+  if sm[2] ~= 0 or em[1] < sm[1] then
+    return nil, M.CHANGED
+  end
+  local lines = vim.api.nvim_buf_get_lines(p.bufnr, sm[1], em[1] + 1, false)
+  if em[2] ~= #(lines[#lines] or '') or #lines ~= #p.before then
+    return nil, M.CHANGED
+  end
+  for i, l in ipairs(lines) do
+    if l ~= p.before[i] then
+      return nil, M.CHANGED
+    end
+  end
+  return sm[1], em[1] + 1
+end
+
+-- Applies a replace proposal: one nvim_buf_set_lines over exactly the anchored region (one
+-- undo step). Returns true when applied; false (and says why) when refused.
+function M._accept_replace(p)
+  local s, e = anchored_region(p)
+  if not s then
+    notify(e, levels.ERROR)
+    return false
+  end
+  local ok, err = pcall(vim.api.nvim_buf_set_lines, p.bufnr, s, e, false, p.after)
+  if not ok then
+    notify('frugal: could not apply the change: ' .. tostring(err), levels.ERROR)
+    return false
+  end
+  delete_marks(p)
+  notify(string.format('frugal: %s applied to lines %d-%d (u undoes it)', p.action, s + 1,
+    s + math.max(#p.after, 1)), levels.INFO)
+  return true
+end
+
+local function propose_replace(run, result)
+  local edit = val(result.edit)
+  local sl = tonumber(val(edit.start_line))
+  local el = tonumber(val(edit.end_line))
+  local replacement = val(edit.replacement)
+  if not (sl and el and sl >= 1 and el >= sl - 1 and type(replacement) == 'string') then
+    show_problem(run, 'the host sent an edit without a valid region')
+    return
+  end
+  local bufnr = run.bufnr
+  if not (vim.api.nvim_buf_is_valid(bufnr) and vim.api.nvim_buf_is_loaded(bufnr)) then
+    notify('frugal: the buffer the request was made in is gone; nothing to apply',
+      levels.ERROR)
+    return
+  end
+  local p = { bufnr = bufnr, action = run.action, after = util.text_lines(replacement) }
+  local n = el - sl + 1
+  local s, e, touched = M._map_region(run.log or {}, sl - 1, el)
+  local count = vim.api.nvim_buf_line_count(bufnr)
+  -- The region as it was at the request, when the snapshot holds it, has the last word: the
+  -- lines must be there unchanged. A change the log reports wider than it was (some commands
+  -- report a line they did not alter) is then no reason to refuse.
+  local i0 = sl - 1 - (run.snap_first or 0)
+  if run.snap and i0 >= 0 and i0 + n <= #run.snap then
+    local candidates = touched and { s, e - n } or { s }
+    touched = true
+    for _, c in ipairs(candidates) do
+      if c >= 0 and c + n <= count then
+        local now = vim.api.nvim_buf_get_lines(bufnr, c, c + n, false)
+        local same = true
+        for i = 1, n do
+          if now[i] ~= run.snap[i0 + i] then
+            same = false
+            break
+          end
+        end
+        if same then
+          s, e, touched = c, c + n, false
+          break
+        end
+      end
+    end
+  elseif e > count or s < 0 or e - s ~= n then
+    touched = true
+  end
+  p.touched = touched
+  if touched then
+    p.before = {}
+  else
+    p.before = vim.api.nvim_buf_get_lines(bufnr, s, e, false)
+    if e > s then
+      p.mark_s = vim.api.nvim_buf_set_extmark(bufnr, M.ns, s, 0, { right_gravity = true })
+      p.mark_e = vim.api.nvim_buf_set_extmark(bufnr, M.ns, e - 1, #p.before[#p.before],
+        { right_gravity = false })
+    else
+      -- Nothing replaced, lines inserted before line s: hold the end of the line above (or the
+      -- start of the buffer) so lines added around do not move the spot.
+      if s > 0 then
+        local above = vim.api.nvim_buf_get_lines(bufnr, s - 1, s, false)[1] or ''
+        p.mark_s = vim.api.nvim_buf_set_extmark(bufnr, M.ns, s - 1, #above,
+          { right_gravity = false })
+        p.at_end = true
+      else
+        p.mark_s = vim.api.nvim_buf_set_extmark(bufnr, M.ns, 0, 0, { right_gravity = false })
+        p.at_end = false
+      end
+      p.mark_e = p.mark_s
+    end
+  end
+  local lines = {
+    string.format('frugal %s: %s, lines %d-%d (%s)', run.action, rel(run.path), sl, el,
+      val(result.model) or run.model or '?'),
+    'a or <CR>: accept   r or q: reject   d: side by side',
+  }
+  if touched then
+    lines[#lines + 1] = M.CHANGED:gsub('^frugal: ', 'NOTE: ') .. '; this cannot be applied'
+  end
+  lines[#lines + 1] = ''
+  lines[#lines + 1] = '--- ' .. rel(run.path)
+  lines[#lines + 1] = '+++ ' .. rel(run.path) .. ' (proposed)'
+  local diff = proposal.unified(p.before, p.after, touched and sl - 1 or s)
+  if #diff == 0 then
+    lines[#lines + 1] = '(the answer changes nothing)'
+  end
+  vim.list_extend(lines, diff)
+  local win = run.stream:window()
+  local shown = proposal.show({
+    name = run.action .. '-proposal',
+    lines = lines,
+    opts = run.stream.opts,
+    win = win,
+    sides = { before = p.before, after = p.after, filetype = run.filetype },
+    on_accept = function()
+      return M._accept_replace(p)
+    end,
+    on_reject = function()
+      delete_marks(p)
+    end,
+  })
+  track(run, shown.buf)
+  state.last_win = shown.win
+  run.proposal = shown
+  M._last_proposal = p
+  notify(summary(run, result) .. '; proposal in the frugal window: a accept, r reject',
+    levels.INFO)
+end
+
+-- Open `path` for the new test file: a new buffer with `lines`, modified and not written (the
+-- user saves it); its folder is made when it is written.
+local function open_new_file(run, path, lines)
+  if vim.fn.filereadable(path) == 1 or vim.fn.isdirectory(path) == 1 then
+    notify(string.format('frugal: %s exists now; frugal never overwrites a file: run the '
+      .. 'action again', rel(path)), levels.ERROR)
+    return false
+  end
+  local existing = vim.fn.bufnr(path)
+  if existing ~= -1 and vim.api.nvim_buf_is_loaded(existing) then
+    local cur = vim.api.nvim_buf_get_lines(existing, 0, -1, false)
+    if #cur > 1 or (cur[1] or '') ~= '' then
+      notify(string.format('frugal: %s is open with text in it; frugal never overwrites: run '
+        .. 'the action again', rel(path)), levels.ERROR)
+      return false
+    end
+  end
+  local win = source_window(run)
+  if win then
+    vim.api.nvim_set_current_win(win)
+  end
+  vim.cmd('split ' .. vim.fn.fnameescape(path))
+  local buf = vim.api.nvim_get_current_buf()
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.api.nvim_create_autocmd('BufWritePre', {
+    buffer = buf,
+    callback = function(ev)
+      local dir = vim.fn.fnamemodify(ev.match ~= '' and ev.match or path, ':p:h')
+      if vim.fn.isdirectory(dir) == 0 then
+        vim.fn.mkdir(dir, 'p')
+      end
+    end,
+  })
+  notify(string.format('frugal: new test file %s (not saved: :w writes it)', rel(path)),
+    levels.INFO)
+  return true
+end
+
+-- Appends `lines` to the end of file `path` in its buffer (loaded if needed), one undo step.
+local function append_to_file(run, path, lines)
+  local buf = vim.fn.bufadd(path)
+  local ok, err = pcall(vim.fn.bufload, buf)
+  if not ok then
+    notify(string.format('frugal: could not load %s: %s', rel(path), tostring(err)),
+      levels.ERROR)
+    return false
+  end
+  util.set_buf_option(buf, 'buflisted', true)
+  local count = vim.api.nvim_buf_line_count(buf)
+  local first = vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] or ''
+  local at = count
+  if count == 1 and first == '' then
+    at = 0 -- an empty file: its one empty line is replaced
+  end
+  ok, err = pcall(vim.api.nvim_buf_set_lines, buf, at, count, false, lines)
+  if not ok then
+    notify(string.format('frugal: could not append to %s: %s', rel(path), tostring(err)),
+      levels.ERROR)
+    return false
+  end
+  local shown = vim.fn.win_findbuf(buf)[1]
+  if not shown then
+    local win = source_window(run)
+    if win then
+      vim.api.nvim_set_current_win(win)
+    end
+    vim.cmd('sbuffer ' .. buf)
+    shown = vim.api.nvim_get_current_win()
+  end
+  pcall(vim.api.nvim_win_set_cursor, shown, { at + 1, 0 })
+  notify(string.format('frugal: tests appended to %s at line %d (not saved)', rel(path), at + 1),
+    levels.INFO)
+  return true
+end
+
+local function propose_tests(run, result)
+  local t = val(result.tests)
+  local path = type(t) == 'table' and val(t.path)
+  local content = type(t) == 'table' and val(t.content)
+  if type(path) ~= 'string' or path == '' or type(content) ~= 'string' then
+    show_problem(run, 'the host sent tests without a path or content')
+    return
+  end
+  path = vim.fn.fnamemodify(path, ':p')
+  local lines = util.text_lines(content)
+  local exists = val(t.exists) == true
+  local out = {
+    string.format('frugal tests: %s (%s)', rel(path), exists and 'appended at its end'
+      or 'a new file, not saved until you write it'),
+    'a or <CR>: accept   r or q: reject',
+  }
+  local why = val(t.why)
+  if type(why) == 'string' and why ~= '' then
+    out[#out + 1] = 'why: ' .. why
+  end
+  out[#out + 1] = ''
+  if exists then
+    local buf = vim.fn.bufadd(path)
+    pcall(vim.fn.bufload, buf)
+    local cur = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+    if #cur == 1 and cur[1] == '' then
+      cur = {}
+    end
+    local ctx = math.min(3, #cur)
+    out[#out + 1] = '--- ' .. rel(path)
+    out[#out + 1] = '+++ ' .. rel(path) .. ' (proposed)'
+    out[#out + 1] = string.format('@@ -%d,%d +%d,%d @@', #cur - ctx + 1, ctx, #cur - ctx + 1,
+      ctx + #lines)
+    for i = #cur - ctx + 1, #cur do
+      out[#out + 1] = ' ' .. cur[i]
+    end
+  else
+    out[#out + 1] = '--- /dev/null'
+    out[#out + 1] = '+++ ' .. rel(path) .. ' (new)'
+    out[#out + 1] = string.format('@@ -0,0 +1,%d @@', #lines)
+  end
+  for _, l in ipairs(lines) do
+    out[#out + 1] = '+' .. l
+  end
+  local shown = proposal.show({
+    name = 'tests-proposal',
+    lines = out,
+    opts = run.stream.opts,
+    win = run.stream:window(),
+    on_accept = function()
+      if exists then
+        return append_to_file(run, path, lines)
+      end
+      return open_new_file(run, path, lines)
+    end,
+  })
+  track(run, shown.buf)
+  state.last_win = shown.win
+  run.proposal = shown
+  notify(summary(run, result) .. '; tests in the frugal window: a accept, r reject', levels.INFO)
+end
+
+local function review(run, result)
+  local findings = val(result.findings)
+  local items = {}
+  local name = vim.api.nvim_buf_is_valid(run.bufnr) and vim.api.nvim_buf_get_name(run.bufnr)
+    or run.path
+  for _, f in ipairs(type(findings) == 'table' and findings or {}) do
+    f = val(f)
+    local line = type(f) == 'table' and tonumber(val(f.line))
+    local message = type(f) == 'table' and val(f.message)
+    if line and type(message) == 'string' then
+      local item = {
+        lnum = M._map_line(run.log or {}, math.max(1, math.floor(line))),
+        text = '[frugal] ' .. message:gsub('\n', ' '),
+      }
+      if name and name ~= '' then
+        item.filename = name
+      else
+        item.bufnr = run.bufnr
+      end
+      items[#items + 1] = item
+    end
+  end
+  if #items == 0 then
+    notify(summary(run, result) .. '; no findings', levels.INFO)
+    return
+  end
+  vim.fn.setqflist({}, ' ', { title = 'frugal ' .. run.action .. ': ' .. rel(name),
+    items = items })
+  local cur = vim.api.nvim_get_current_win()
+  vim.cmd('botright copen')
+  if vim.api.nvim_win_is_valid(cur) then
+    vim.api.nvim_set_current_win(cur)
+  end
+  notify(string.format('%s; %d finding%s in the quickfix list', summary(run, result), #items,
+    #items == 1 and '' or 's'), levels.INFO)
+end
+
+finish = function(run, err, result)
+  if run.done then
+    return
+  end
+  forget(run)
+  result = type(val(result)) == 'table' and result or {}
+  local st = run.stream
+  st:flush()
+  -- Text the events did not carry (a host that does not stream, or the tail of an answer).
+  local text = val(result.text)
+  if type(text) == 'string' then
+    local got = st:text()
+    if #text > #got and text:sub(1, #got) == got then
+      st:append(text:sub(#got + 1))
+      st:flush()
+    end
+  end
+  if err then
+    if st:text() == '' and err ~= 'cancelled' then
+      close_stream(run) -- nothing arrived: an empty window says nothing the message does not
+    end
+    if err == 'cancelled' then
+      notify(string.format('frugal: %s cancelled', run.action), levels.INFO)
+    elseif not host.is_crash_error(err) then
+      notify(prefixed(err), levels.ERROR)
+    end
+    return
+  end
+  local problem = val(result.problem)
+  if type(problem) == 'string' and problem ~= '' then
+    show_problem(run, problem)
+    return
+  end
+  local output = val(result.output) or OUTPUTS[run.action] or 'markdown'
+  if output == 'replace' then
+    if type(val(result.edit)) ~= 'table' then
+      show_problem(run, 'the answer has no edit')
+      return
+    end
+    propose_replace(run, result)
+  elseif output == 'review' then
+    review(run, result)
+  elseif output == 'tests' then
+    propose_tests(run, result)
+  else
+    notify(summary(run, result), levels.INFO)
+  end
+end
+
+-- The runs in flight (for tests and :checkhealth).
+function M.in_flight()
+  return #state.order
+end
+
+return M
