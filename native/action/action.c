@@ -1,9 +1,12 @@
 #include "action/action.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "context/lang.h"
+#include "context/tokens.h"
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/text.h"
@@ -79,6 +82,16 @@ static json_t *context_json(const action_request *req, const pkg_result *pkg, in
   return c;
 }
 
+static json_t *tests_json(const testconv *t)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "path", action_json_text(t->test_path, strlen(t->test_path)));
+  json_object_set_new(o, "exists", json_boolean(t->exists));
+  json_object_set_new(o, "framework", t->framework ? json_string(t->framework) : json_null());
+  json_object_set_new(o, "why", t->why ? action_json_text(t->why, strlen(t->why)) : json_null());
+  return o;
+}
+
 static json_t *route_json(const route_decision *d)
 {
   json_t *reasons = json_array();
@@ -116,9 +129,52 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
   return package_build(t, &pr, pkg, err, errlen);
 }
 
-int action_preview(const frugal_config *cfg, const action_request *req, const char *text,
-                   size_t len, int parts, json_t **out, char *err, size_t errlen)
+/* `path` as the model should see it: relative to `base` when inside it. The prompt's stable
+ * prefix must not change with where the project is checked out, and home directories are
+ * nobody's business. */
+static const char *display_path(const char *path, const char *base)
 {
+  if (!path) {
+    return "";
+  }
+  size_t n = base ? strlen(base) : 0;
+  if (n > 0 && strncmp(path, base, n) == 0 && path[n] == '/') {
+    return path + n + 1;
+  }
+  return path;
+}
+
+static int build_prompt(const action_request *req, action_plan *plan, char *err, size_t errlen)
+{
+  char cwd[PATH_MAX];
+  const char *base = getcwd(cwd, sizeof(cwd)) ? cwd : NULL;
+  prompt_request pr = {
+    .action = req->action,
+    .instruction = req->instruction,
+    .lang = plan->lang,
+    .pkg = &plan->pkg,
+  };
+  if (prompt_output_for(req->action) == PROMPT_OUT_TESTS && req->path) {
+    char terr[256];
+    if (testconv_discover(req->path, plan->lang, plan->pkg.scope_name, &plan->tests, terr,
+                          sizeof(terr)) == 0) {
+      plan->has_tests = 1;
+      base = plan->tests.root;
+      pr.test_framework = plan->tests.framework;
+      pr.test_path = display_path(plan->tests.test_path, base);
+      pr.test_file_exists = plan->tests.exists;
+      pr.test_sample = plan->tests.sample;
+      pr.test_sample_path = display_path(plan->tests.sample_path, base);
+    }
+  }
+  pr.path = display_path(req->path, base);
+  return prompt_build(&pr, &plan->prompt, err, errlen);
+}
+
+int action_plan_build(const frugal_config *cfg, const action_request *req, const char *text,
+                      size_t len, action_plan *out, char *err, size_t errlen)
+{
+  memset(out, 0, sizeof(*out));
   if (!route_action_known(req->action)) {
     char list[300];
     route_actions_join(list, sizeof(list));
@@ -133,57 +189,98 @@ int action_preview(const frugal_config *cfg, const action_request *req, const ch
   if (lang == LANG_UNKNOWN && req->path) {
     lang = lang_from_path(req->path);
   }
-  text_t t;
-  if (text_init(&t, text, len)) {
+  if (text_init(&out->text, text, len)) {
     snprintf(err, errlen, "file has too many lines");
     return -1;
   }
+  out->lang = lang;
 
   /* The package is built for the tier it will go to. Which tier that is depends on the
    * package's size, so build for Mini's budget first (the common case), and rebuild with
    * Full's budget when the decision is Full and something was left out. */
   int pre_tier = req->forced_tier >= 0 ? req->forced_tier : config_action_tier(cfg, req->action);
   tier_id budget_tier = pre_tier >= 0 ? (tier_id)pre_tier : TIER_MINI;
-  pkg_result pkg;
-  if (build_package(&t, req, lang, (int)cfg->tiers[budget_tier].context_budget, &pkg, err,
-                    errlen)) {
-    text_free(&t);
+  if (build_package(&out->text, req, lang, (int)cfg->tiers[budget_tier].context_budget,
+                    &out->pkg, err, errlen)) {
+    text_free(&out->text);
     return -1;
   }
   route_input ri = {
     .action = req->action,
     .nfiles = req->nfiles,
-    .context_tokens = pkg.tokens,
-    .scope_kind = scope_kind_name(pkg.scope),
-    .scope_name = pkg.scope_name,
+    .context_tokens = out->pkg.tokens,
+    .scope_kind = scope_kind_name(out->pkg.scope),
+    .scope_name = out->pkg.scope_name,
     .forced_tier = req->forced_tier,
   };
-  route_decision d;
-  if (route_decide(cfg, &ri, &d, err, errlen)) {
-    pkg_result_free(&pkg);
-    text_free(&t);
+  if (route_decide(cfg, &ri, &out->route, err, errlen)) {
+    action_plan_free(out);
     return -1;
   }
-  if (d.tier != budget_tier && pkg.dropped > 0) {
+  if (out->route.tier != budget_tier && out->pkg.dropped > 0) {
     pkg_result full;
-    if (build_package(&t, req, lang, (int)cfg->tiers[d.tier].context_budget, &full, err,
-                      errlen) == 0) {
-      pkg_result_free(&pkg);
-      pkg = full;
-      ri.context_tokens = pkg.tokens;
-      ri.scope_name = pkg.scope_name;
-      route_decide(cfg, &ri, &d, err, errlen);
+    if (build_package(&out->text, req, lang, (int)cfg->tiers[out->route.tier].context_budget,
+                      &full, err, errlen) == 0) {
+      pkg_result_free(&out->pkg);
+      out->pkg = full;
+      ri.context_tokens = out->pkg.tokens;
+      ri.scope_name = out->pkg.scope_name;
+      route_decide(cfg, &ri, &out->route, err, errlen);
     }
+  }
+  if (build_prompt(req, out, err, errlen)) {
+    pkg_result_free(&out->pkg);
+    text_free(&out->text);
+    return -1;
+  }
+  long input = tokens_estimate(LANG_UNKNOWN, out->prompt.system, strlen(out->prompt.system)) +
+               tokens_estimate(lang, out->prompt.context, strlen(out->prompt.context)) +
+               tokens_estimate(lang, out->prompt.task, strlen(out->prompt.task));
+  route_set_input_tokens(cfg, &out->route, input);
+  return 0;
+}
+
+void action_plan_free(action_plan *p)
+{
+  prompt_free(&p->prompt);
+  if (p->has_tests) {
+    testconv_free(&p->tests);
+    p->has_tests = 0;
+  }
+  pkg_result_free(&p->pkg);
+  text_free(&p->text);
+}
+
+json_t *action_context_json(const action_request *req, const action_plan *plan, int with_text)
+{
+  json_t *c = context_json(req, &plan->pkg, with_text);
+  if (plan->has_tests) {
+    json_object_set_new(c, "tests", tests_json(&plan->tests));
+  }
+  return c;
+}
+
+json_t *action_route_json(const action_plan *plan)
+{
+  return route_json(&plan->route);
+}
+
+int action_preview(const frugal_config *cfg, const action_request *req, const char *text,
+                   size_t len, int parts, json_t **out, char *err, size_t errlen)
+{
+  action_plan plan;
+  if (action_plan_build(cfg, req, text, len, &plan, err, errlen)) {
+    return -1;
   }
   json_t *o = json_object();
   if (parts & ACTION_CONTEXT) {
-    json_object_set_new(o, "context", context_json(req, &pkg, (parts & ACTION_ITEM_TEXT) != 0));
+    json_object_set_new(o, "context",
+                        action_context_json(req, &plan, (parts & ACTION_ITEM_TEXT) != 0));
   }
   if (parts & ACTION_ROUTE) {
-    json_object_set_new(o, "route", route_json(&d));
+    json_object_set_new(o, "route", route_json(&plan.route));
   }
-  pkg_result_free(&pkg);
-  text_free(&t);
+  action_plan_free(&plan);
   *out = o;
   return 0;
 }

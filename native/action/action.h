@@ -10,6 +10,10 @@
 
 #include "config/config.h"
 #include "context/package.h"
+#include "context/testconv.h"
+#include "prompt/prompt.h"
+#include "route/route.h"
+#include "util/text.h"
 
 typedef struct {
   const char *path;      /* file name, for display and language detection; may be NULL */
@@ -23,7 +27,31 @@ typedef struct {
   int forced_tier;       /* -1 or a tier_id */
   const pkg_diag *diags;
   size_t ndiags;
+  const char *instruction; /* the user's text (refactor, ask, ...); may be NULL */
 } action_request;
+
+/* A request's package, routing decision and prompt. `text` indexes the caller's bytes
+ * (borrowed: keep them alive and unchanged while the plan lives). */
+typedef struct {
+  text_t text;
+  lang_id lang;
+  pkg_result pkg;
+  route_decision route; /* input_tokens is the real prompt's estimate */
+  prompt prompt;
+  testconv tests;       /* `tests` only, when has_tests */
+  int has_tests;
+} action_plan;
+
+/* Packages and routes `req` over text[0..len), then writes the prompt (finding the project's
+ * test conventions for `tests`), so the estimate counts exactly what would be sent. Returns 0
+ * (free with action_plan_free), or -1 with a one-line message (unknown action, cursor outside
+ * the file, a question missing for `ask`). */
+int action_plan_build(const frugal_config *cfg, const action_request *req, const char *text,
+                      size_t len, action_plan *out, char *err, size_t errlen);
+void action_plan_free(action_plan *p);
+/* The "context" and "route" objects of doc/frugal.txt |frugal-rpc| (new references). */
+json_t *action_context_json(const action_request *req, const action_plan *plan, int with_text);
+json_t *action_route_json(const action_plan *plan);
 
 /* Parts of the result to build. */
 enum { ACTION_CONTEXT = 1, ACTION_ROUTE = 2, ACTION_ITEM_TEXT = 4 };

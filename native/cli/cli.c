@@ -1,5 +1,6 @@
 /* The command line: `frugal context|route|preview FILE:LINE ...`, `frugal --stdio`. */
 #include <ctype.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <frugal.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "action/action.h"
+#include "action/run.h"
 #include "config/config.h"
 #include "host/host.h"
 #include "route/route.h"
@@ -29,6 +31,8 @@ static const char usage[] =
   "usage: frugal context FILE:LINE[:COL] [--end-line N] [--action A] [--json]\n"
   "       frugal route   FILE:LINE[:COL] --action A [--file OTHER]... [--tier mini|full] [--json]\n"
   "       frugal preview FILE:LINE[:COL] --action A [--file OTHER]... [--tier mini|full] [--json]\n"
+  "       frugal run ACTION FILE:LINE[:COL] [--end-line N] [--instruction TEXT]\n"
+  "                  [--tier mini|full] [--json]   run the action against the configured model\n"
   "       frugal --stdio            serve msgpack-RPC on stdin/stdout (the editor's host)\n"
   "       frugal --version [--json]\n"
   "common options: --config FILE (default: $FRUGAL_CONFIG), --filetype FT, --end-line N\n"
@@ -37,6 +41,8 @@ static const char usage[] =
 typedef struct {
   const char *command;
   const char *target;
+  const char *target2; /* run: FILE:LINE after ACTION */
+  const char *instruction;
   const char *action;
   const char *config;
   const char *filetype;
@@ -158,6 +164,9 @@ static int parse_args(int argc, char **argv, cli_args *a)
     } else if (strcmp(arg, "--config") == 0) {
       NEEDS_VALUE();
       a->config = val;
+    } else if (strcmp(arg, "--instruction") == 0) {
+      NEEDS_VALUE();
+      a->instruction = val;
     } else if (strcmp(arg, "--filetype") == 0) {
       NEEDS_VALUE();
       a->filetype = val;
@@ -184,6 +193,8 @@ static int parse_args(int argc, char **argv, cli_args *a)
       a->command = arg;
     } else if (!a->target) {
       a->target = arg;
+    } else if (!a->target2 && strcmp(a->command, "run") == 0) {
+      a->target2 = arg;
     } else {
       return cli_fail("unexpected argument '%s' (see frugal --help)", arg);
     }
@@ -273,6 +284,14 @@ static void print_context(const json_t *c)
   if (json_is_true(json_object_get(c, "over_budget"))) {
     printf("  the scope alone is larger than the tier's context budget\n");
   }
+  const json_t *tests = json_object_get(c, "tests");
+  if (tests) {
+    printf("  tests go %s %s\n", json_is_true(json_object_get(tests, "exists")) ? "at the end of" : "into the new file",
+           jstr(tests, "path"));
+    if (*jstr(tests, "why")) {
+      printf("    (%s)\n", jstr(tests, "why"));
+    }
+  }
 }
 
 static void print_usd(const char *label, const json_t *v, const char *model)
@@ -304,61 +323,87 @@ static void print_route(const json_t *r, const frugal_config *cfg)
   putchar('\n');
 }
 
+/* What every command on FILE:LINE reads: the cursor, the configuration and the file. */
+typedef struct {
+  char *file;
+  long line;
+  long col;
+  frugal_config cfg;
+  file_contents text;
+  action_request req;
+} cli_input;
+
+static void cli_input_free(cli_input *in)
+{
+  file_release(&in->text);
+  config_free(&in->cfg);
+  free(in->file);
+}
+
+/* Parses `target`, loads the config and the file, and fills in->req for `action`. Returns 0, or
+ * the exit status after printing the error. */
+static int cli_input_load(const cli_args *a, const char *target, const char *action,
+                          cli_input *in)
+{
+  memset(in, 0, sizeof(*in));
+  if (parse_target(target, &in->file, &in->line, &in->col)) {
+    return cli_fail("expected FILE:LINE[:COL] with 1-based numbers, got '%s'", target);
+  }
+  if (a->end_line && a->end_line < in->line) {
+    free(in->file);
+    return cli_fail("--end-line %ld is before line %ld", a->end_line, in->line);
+  }
+  if (load_config(a, &in->cfg)) {
+    free(in->file);
+    return 2;
+  }
+  char err[600];
+  if (file_load(&in->text, in->file, CLI_MAX_FILE, err, sizeof(err))) {
+    config_free(&in->cfg);
+    free(in->file);
+    return cli_fail("%s", err);
+  }
+  int nfiles = 1;
+  for (int i = 0; i < a->nfiles; i++) {
+    nfiles += strcmp(a->files[i], in->file) != 0;
+  }
+  in->req = (action_request){
+    .path = in->file,
+    .language = a->filetype,
+    .action = action,
+    .line = (int)in->line,
+    .col = (int)in->col,
+    .sel_start = a->end_line ? (int)in->line : 0,
+    .sel_end = a->end_line ? (int)a->end_line : 0,
+    .nfiles = nfiles,
+    .forced_tier = a->tier,
+    .instruction = a->instruction,
+  };
+  return 0;
+}
+
 static int run_action_command(const cli_args *a, int parts)
 {
   if (!a->target) {
     return cli_fail("%s needs FILE:LINE[:COL] (see frugal --help)", a->command);
   }
-  char *file = NULL;
-  long line = 0, col = 0;
-  if (parse_target(a->target, &file, &line, &col)) {
-    return cli_fail("expected FILE:LINE[:COL] with 1-based numbers, got '%s'", a->target);
-  }
   const char *action = a->action;
   if (!action) {
     if (parts & ACTION_ROUTE) {
-      free(file);
       return cli_fail("%s needs --action (one of the actions in frugal --help)", a->command);
     }
     action = "explain";
   }
-  if (a->end_line && a->end_line < line) {
-    free(file);
-    return cli_fail("--end-line %ld is before line %ld", a->end_line, line);
-  }
-  frugal_config cfg;
-  if (load_config(a, &cfg)) {
-    free(file);
-    return 2;
-  }
-  file_contents text;
-  char err[600];
-  if (file_load(&text, file, CLI_MAX_FILE, err, sizeof(err))) {
-    int rc = cli_fail("%s", err);
-    config_free(&cfg);
-    free(file);
+  cli_input in;
+  int rc = cli_input_load(a, a->target, action, &in);
+  if (rc) {
     return rc;
   }
-  int nfiles = 1;
-  for (int i = 0; i < a->nfiles; i++) {
-    nfiles += strcmp(a->files[i], file) != 0;
-  }
-  action_request req = {
-    .path = file,
-    .language = a->filetype,
-    .action = action,
-    .line = (int)line,
-    .col = (int)col,
-    .sel_start = a->end_line ? (int)line : 0,
-    .sel_end = a->end_line ? (int)a->end_line : 0,
-    .nfiles = nfiles,
-    .forced_tier = a->tier,
-  };
+  char err[600];
   json_t *result = NULL;
-  int rc = 0;
-  if (action_preview(&cfg, &req, text.data, text.len, parts, &result, err,
+  if (action_preview(&in.cfg, &in.req, in.text.data, in.text.len, parts, &result, err,
                      sizeof(err))) {
-    rc = cli_fail("%s: %s", file, err);
+    rc = cli_fail("%s: %s", in.file, err);
   } else if (a->json) {
     if (parts == ACTION_CONTEXT) {
       print_json(json_object_get(result, "context"));
@@ -375,13 +420,111 @@ static int run_action_command(const cli_args *a, int parts)
       if (parts & ACTION_CONTEXT) {
         putchar('\n');
       }
-      print_route(json_object_get(result, "route"), &cfg);
+      print_route(json_object_get(result, "route"), &in.cfg);
     }
   }
   json_decref(result);
-  file_release(&text);
-  config_free(&cfg);
-  free(file);
+  cli_input_free(&in);
+  return rc;
+}
+
+/* ---- frugal run ------------------------------------------------------------------------- */
+
+typedef struct {
+  int json;
+  int status;          /* exit status */
+  int wrote_newline;   /* the streamed text ended with a newline */
+  size_t streamed;
+} cli_run;
+
+static void cli_on_delta(action_run *run, stream_event_kind kind, const char *text, size_t len,
+                         void *data)
+{
+  cli_run *c = data;
+  if (c->json || kind != STREAM_EV_TEXT || len == 0) {
+    return;
+  }
+  fwrite(text, 1, len, stdout);
+  fflush(stdout);
+  c->streamed += len;
+  c->wrote_newline = text[len - 1] == '\n';
+}
+
+static void cli_on_retry(action_run *run, int attempt, double delay_ms, const char *why,
+                         void *data)
+{
+  fprintf(stderr, "frugal: retrying in %.1f s (attempt %d): %s\n", delay_ms / 1000.0,
+          attempt + 1, why);
+}
+
+static void cli_on_done(action_run *run, const char *error, json_t *result, void *data)
+{
+  cli_run *c = data;
+  if (!c->json && c->streamed > 0 && !c->wrote_newline) {
+    putchar('\n');
+  }
+  if (c->json && result) {
+    print_json(result);
+  }
+  if (error) {
+    fprintf(stderr, "frugal: %s\n", error);
+    c->status = 1;
+    return;
+  }
+  const json_t *problem = json_object_get(result, "problem");
+  if (json_is_string(problem)) {
+    fprintf(stderr, "frugal: the answer cannot be used: %s\n", json_string_value(problem));
+    c->status = 1;
+  }
+  if (!c->json) {
+    const json_t *u = json_object_get(result, "usage");
+    const json_t *cost = json_object_get(result, "cost_usd");
+    char t1[32], t2[32], price[48];
+    if (json_is_number(cost)) {
+      snprintf(price, sizeof(price), "$%.4f", json_number_value(cost));
+    } else {
+      snprintf(price, sizeof(price), "unknown price");
+    }
+    fprintf(stderr, "frugal: %s (%s), %s input + %s output tokens%s, %s\n", jstr(result, "tier"),
+            jstr(result, "model"), thousands(t1, sizeof(t1), jint(u, "input_tokens")),
+            thousands(t2, sizeof(t2), jint(u, "output_tokens")),
+            json_is_true(json_object_get(u, "estimated")) ? " (estimated)" : "", price);
+  }
+}
+
+static int run_command(const cli_args *a)
+{
+  if (!a->target || !a->target2) {
+    return cli_fail("run needs ACTION FILE:LINE[:COL] (see frugal --help)");
+  }
+  cli_input in;
+  int rc = cli_input_load(a, a->target2, a->target, &in);
+  if (rc) {
+    return rc;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  char err[600];
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  llm_client *llm = llm_client_new(&loop, NULL, err, sizeof(err));
+  if (!llm) {
+    rc = 1;
+    fprintf(stderr, "frugal: %s\n", err);
+  } else {
+    cli_run c = {.json = a->json};
+    static const action_run_callbacks cb = {NULL, cli_on_delta, cli_on_retry, cli_on_done};
+    if (!action_run_start(llm, &in.cfg, &in.req, in.text.data, in.text.len, &cb, &c, err,
+                          sizeof(err))) {
+      rc = cli_fail("%s: %s", in.file, err);
+    } else {
+      uv_run(&loop, UV_RUN_DEFAULT);
+      rc = c.status;
+    }
+    llm_client_free(llm);
+    uv_run(&loop, UV_RUN_DEFAULT); /* let the client's handles close */
+  }
+  uv_loop_close(&loop);
+  cli_input_free(&in);
   return rc;
 }
 
@@ -430,6 +573,9 @@ int frugal_main(int argc, char **argv)
   }
   if (strcmp(a.command, "preview") == 0) {
     return run_action_command(&a, ACTION_CONTEXT | ACTION_ROUTE);
+  }
+  if (strcmp(a.command, "run") == 0) {
+    return run_command(&a);
   }
   return cli_fail("unknown command '%s' (see frugal --help)", a.command);
 }

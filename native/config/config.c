@@ -88,7 +88,7 @@ void config_init(frugal_config *cfg)
   cfg->budget_monthly_usd = -1;
 }
 
-static void tier_free(tier_config *t)
+void config_tier_free(tier_config *t)
 {
   free(t->model);
   free(t->base_url);
@@ -100,7 +100,7 @@ static void tier_free(tier_config *t)
 void config_free(frugal_config *cfg)
 {
   for (int i = 0; i < TIER__COUNT; i++) {
-    tier_free(&cfg->tiers[i]);
+    config_tier_free(&cfg->tiers[i]);
   }
   for (size_t i = 0; i < cfg->nprices; i++) {
     free(cfg->prices[i].model);
@@ -119,15 +119,21 @@ static char *dup_or_null(const char *s)
   return s ? xstrdup(s) : NULL;
 }
 
+void config_tier_copy(tier_config *dst, const tier_config *src)
+{
+  *dst = *src;
+  dst->model = dup_or_null(src->model);
+  dst->base_url = dup_or_null(src->base_url);
+  dst->api_key_env = dup_or_null(src->api_key_env);
+  dst->api_key_cmd = dup_or_null(src->api_key_cmd);
+}
+
 /* Deep copy, so a failed apply can leave the original untouched. */
 static void config_copy(frugal_config *dst, const frugal_config *src)
 {
   *dst = *src;
   for (int i = 0; i < TIER__COUNT; i++) {
-    dst->tiers[i].model = dup_or_null(src->tiers[i].model);
-    dst->tiers[i].base_url = dup_or_null(src->tiers[i].base_url);
-    dst->tiers[i].api_key_env = dup_or_null(src->tiers[i].api_key_env);
-    dst->tiers[i].api_key_cmd = dup_or_null(src->tiers[i].api_key_cmd);
+    config_tier_copy(&dst->tiers[i], &src->tiers[i]);
   }
   dst->prices = src->nprices ? xmalloc(src->nprices * sizeof(price_entry)) : NULL;
   for (size_t i = 0; i < src->nprices; i++) {

@@ -64,6 +64,10 @@ int config_apply_json(frugal_config *cfg, const char *json, size_t len, const ch
 /* Reads and applies a JSON file; errors name the file. */
 int config_apply_file(frugal_config *cfg, const char *path, char *err, size_t errlen);
 
+/* Deep copy of one tier (free with config_tier_free). */
+void config_tier_copy(tier_config *dst, const tier_config *src);
+void config_tier_free(tier_config *t);
+
 /* Tier of a per-action override in the config, or -1 if the config sets none for `action`. */
 int config_action_tier(const frugal_config *cfg, const char *action);
 

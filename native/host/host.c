@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "action/action.h"
+#include "action/run.h"
 #include "http/curl_api.h"
 #include "util/buf.h"
 
@@ -16,11 +17,16 @@
 #define HOST_MAX_DIAGS 10000
 #define HOST_MAX_FILES 1000
 
+typedef struct host_stream host_stream;
+
 struct host {
   frugal_config cfg;
   rpc_channel *ch;
+  uv_loop_t *loop;   /* NULL: no model calls (unit tests of the other methods) */
+  llm_client *llm;   /* made on the first run, so libcurl loads only when needed */
+  host_stream *streams; /* runs in flight */
   int closing;
-  size_t live_ops; /* ops waiting on the editor; the host is freed when this reaches 0 */
+  size_t live_ops; /* callbacks that still refer to the host; it is freed when this reaches 0 */
 };
 
 /* One method call in flight. Owns copies of everything it read from params, because params die
@@ -39,6 +45,8 @@ typedef struct {
   int64_t bufnr;
   buf_t text;
   int have_text;
+  int is_run;        /* `run` rather than preview/context/route */
+  char *instruction; /* run: the user's instruction, or NULL */
 } host_op;
 
 static void op_free(host_op *op)
@@ -52,6 +60,7 @@ static void op_free(host_op *op)
   free(op->path);
   free(op->language);
   free(op->action);
+  free(op->instruction);
   buf_free(&op->text);
   free(op);
 }
@@ -291,6 +300,7 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
   if (opt_str(p, "path", &op->path, err, errlen) ||
       opt_str(p, "filetype", &op->language, err, errlen) ||
       opt_str(p, "action", &op->action, err, errlen) ||
+      opt_str(p, "instruction", &op->instruction, err, errlen) ||
       opt_int(p, "line", 1, INT32_MAX, 0, &line, err, errlen) ||
       opt_int(p, "col", 0, INT32_MAX, 0, &col, err, errlen) ||
       opt_int(p, "sel_start", 0, INT32_MAX, 0, &s0, err, errlen) ||
@@ -380,6 +390,7 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
     .forced_tier = forced,
     .diags = op->diags,
     .ndiags = op->ndiags,
+    .instruction = op->instruction,
   };
   return 0;
 }
@@ -408,6 +419,267 @@ static void op_run(host_op *op)
   op_free(op);
 }
 
+/* ---- runs: streaming a model's answer to the editor -------------------------------------- */
+
+/* The editor gets answer text in batches: at most one every HOST_BATCH_MS, or sooner when
+ * HOST_BATCH_BYTES are waiting, and never more than one batch in flight, so a slow editor slows
+ * the batches down instead of queueing thousands of calls (one call per token froze editors
+ * for seconds in other plugins). */
+#define HOST_BATCH_MS 40
+#define HOST_BATCH_BYTES (16 * 1024)
+
+struct host_stream {
+  host *h;
+  int64_t id;
+  action_run *run;  /* NULL once done */
+  buf_t text;       /* answer text not yet sent */
+  buf_t reasoning;  /* reasoning text not yet sent */
+  uv_timer_t timer;
+  int inflight;     /* _event calls the editor has not answered */
+  int closed;       /* the timer is closed: freed once no _event call is in flight */
+  host_stream *next;
+};
+
+static void stream_unlink(host_stream *st)
+{
+  for (host_stream **pp = &st->h->streams; *pp; pp = &(*pp)->next) {
+    if (*pp == st) {
+      *pp = st->next;
+      return;
+    }
+  }
+}
+
+/* Frees a finished stream once its timer is closed and the editor has answered every event
+ * (their callbacks hold the stream). */
+static void stream_maybe_free(host_stream *st)
+{
+  if (!st->closed || st->inflight > 0) {
+    return;
+  }
+  host *h = st->h;
+  buf_free(&st->text);
+  buf_free(&st->reasoning);
+  free(st);
+  h->live_ops--;
+  host_release(h);
+}
+
+static void stream_closed(uv_handle_t *handle)
+{
+  host_stream *st = handle->data;
+  st->closed = 1;
+  stream_maybe_free(st);
+}
+
+typedef struct {
+  int64_t id;
+  const char *kind;
+  const buf_t *text;
+  const json_t *fields; /* or NULL */
+} event_args;
+
+static void pack_event(msgpack_packer *pk, void *data)
+{
+  const event_args *a = data;
+  msgpack_pack_array(pk, 2);
+  rpc_pack_cstr(pk, "return require('frugal.host')._event(...)");
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_int64(pk, a->id);
+  size_t n = 1 + (a->text ? 1 : 0) + (a->fields ? json_object_size(a->fields) : 0);
+  msgpack_pack_map(pk, n);
+  rpc_pack_cstr(pk, "kind");
+  rpc_pack_cstr(pk, a->kind);
+  if (a->text) {
+    rpc_pack_cstr(pk, "text");
+    rpc_pack_str(pk, a->text->data ? a->text->data : "", a->text->len);
+  }
+  if (a->fields) {
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)a->fields, key, val) {
+      rpc_pack_cstr(pk, key);
+      pack_json(pk, val);
+    }
+  }
+}
+
+static void on_event_done(rpc_channel *ch, const msgpack_object *error,
+                          const msgpack_object *result, void *data);
+
+static void stream_send(host_stream *st, const char *kind, const buf_t *text, const json_t *fields)
+{
+  host *h = st->h;
+  if (h->closing) {
+    return;
+  }
+  event_args a = {st->id, kind, text, fields};
+  st->inflight++;
+  h->live_ops++;
+  rpc_request(h->ch, "nvim_exec_lua", pack_event, &a, on_event_done, st);
+}
+
+/* Sends what is waiting. */
+static void stream_flush(host_stream *st)
+{
+  if (st->reasoning.len > 0) {
+    stream_send(st, "reasoning", &st->reasoning, NULL);
+    buf_clear(&st->reasoning);
+  }
+  if (st->text.len > 0) {
+    stream_send(st, "text", &st->text, NULL);
+    buf_clear(&st->text);
+  }
+}
+
+static void on_batch_timer(uv_timer_t *t)
+{
+  host_stream *st = t->data;
+  if (st->inflight == 0) {
+    stream_flush(st);
+  }
+  /* else: the answer to the batch in flight re-arms the timer */
+}
+
+static void stream_schedule(host_stream *st)
+{
+  if (!uv_is_active((uv_handle_t *)&st->timer) && (st->text.len || st->reasoning.len)) {
+    uv_timer_start(&st->timer, on_batch_timer, HOST_BATCH_MS, 0);
+  }
+}
+
+static void on_event_done(rpc_channel *ch, const msgpack_object *error,
+                          const msgpack_object *result, void *data)
+{
+  host_stream *st = data;
+  host *h = st->h;
+  st->inflight--;
+  if (error && !h->closing) {
+    size_t n = 0;
+    const char *msg = rpc_error_text(error, &n);
+    fprintf(stderr, "frugal: the editor rejected a stream event: %.*s\n", (int)n,
+            msg ? msg : "?");
+  }
+  if (st->run && !h->closing) {
+    stream_schedule(st);
+  }
+  h->live_ops--; /* this event's hold; released below, or with the stream's own */
+  if (st->closed && st->inflight == 0) {
+    stream_maybe_free(st); /* may free the host too */
+  } else {
+    host_release(h);
+  }
+}
+
+static void run_on_start(action_run *run, const action_plan *plan, void *data)
+{
+  host_stream *st = data;
+  json_t *f = json_object();
+  json_t *route = action_route_json(plan);
+  json_object_update(f, route);
+  json_decref(route);
+  json_t *scope = json_object();
+  json_object_set_new(scope, "kind", json_string(scope_kind_name(plan->pkg.scope)));
+  json_object_set_new(scope, "name", plan->pkg.scope_name ? json_string(plan->pkg.scope_name)
+                                                          : json_null());
+  json_object_set_new(scope, "start_line", json_integer(plan->pkg.start_line));
+  json_object_set_new(scope, "end_line", json_integer(plan->pkg.end_line));
+  json_object_set_new(f, "scope", scope);
+  stream_send(st, "start", NULL, f);
+  json_decref(f);
+}
+
+static void run_on_delta(action_run *run, stream_event_kind kind, const char *text, size_t len,
+                         void *data)
+{
+  host_stream *st = data;
+  buf_append(kind == STREAM_EV_REASONING ? &st->reasoning : &st->text, text, len);
+  if (st->text.len + st->reasoning.len >= HOST_BATCH_BYTES && st->inflight == 0) {
+    uv_timer_stop(&st->timer);
+    stream_flush(st);
+  } else {
+    stream_schedule(st);
+  }
+}
+
+static void run_on_retry(action_run *run, int attempt, double delay_ms, const char *why,
+                         void *data)
+{
+  host_stream *st = data;
+  json_t *f = json_pack("{s:i,s:f,s:s}", "attempt", attempt, "delay_ms", delay_ms, "why",
+                        why ? why : "");
+  stream_send(st, "retry", NULL, f);
+  json_decref(f);
+}
+
+static void run_on_done(action_run *run, const char *error, json_t *result, void *data)
+{
+  host_stream *st = data;
+  host *h = st->h;
+  st->run = NULL;
+  /* Whatever text is waiting goes now, before the reply: the channel keeps them in order. */
+  uv_timer_stop(&st->timer);
+  stream_flush(st);
+  host_answer(h, RPC_NOTIFY, st->id, error, result);
+  stream_unlink(st);
+  uv_close((uv_handle_t *)&st->timer, stream_closed);
+}
+
+static void start_run(host_op *op)
+{
+  host *h = op->h;
+  char err[512];
+  if (!h->loop) {
+    host_answer(h, op->msgid, op->call_id, "run: this host has no event loop", NULL);
+    op_free(op);
+    return;
+  }
+  if (!h->llm) {
+    h->llm = llm_client_new(h->loop, NULL, err, sizeof(err));
+    if (!h->llm) {
+      host_answer(h, op->msgid, op->call_id, err, NULL);
+      op_free(op);
+      return;
+    }
+  }
+  host_stream *st = xcalloc(1, sizeof(*st));
+  st->h = h;
+  st->id = op->call_id;
+  uv_timer_init(h->loop, &st->timer);
+  st->timer.data = st;
+  static const action_run_callbacks cb = {run_on_start, run_on_delta, run_on_retry, run_on_done};
+  st->next = h->streams;
+  h->streams = st;
+  h->live_ops++; /* released when the timer handle is closed */
+  st->run = action_run_start(h->llm, &h->cfg, &op->req, op->text.data ? op->text.data : "",
+                             op->text.len, &cb, st, err, sizeof(err));
+  if (!st->run) {
+    host_answer(h, op->msgid, op->call_id, err, NULL);
+    stream_unlink(st);
+    uv_close((uv_handle_t *)&st->timer, stream_closed);
+  }
+  op_free(op);
+}
+
+static void call_cancel(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
+{
+  int64_t id;
+  if (rpc_map_int(params, "id", &id) != RPC_GET_OK) {
+    host_answer(h, msgid, call_id, "'id' (the run to cancel) is required", NULL);
+    return;
+  }
+  int found = 0;
+  for (host_stream *st = h->streams; st; st = st->next) {
+    if (st->id == id && st->run) {
+      action_run_cancel(st->run);
+      found = 1;
+    }
+  }
+  json_t *r = json_pack("{s:b}", "cancelled", found);
+  host_answer(h, msgid, call_id, NULL, r);
+  json_decref(r);
+}
+
 static void on_buf_lines(rpc_channel *ch, const msgpack_object *error,
                          const msgpack_object *result, void *data)
 {
@@ -434,7 +706,11 @@ static void on_buf_lines(rpc_channel *ch, const msgpack_object *error,
     op_free(op);
     return;
   }
-  op_run(op);
+  if (op->is_run) {
+    start_run(op);
+  } else {
+    op_run(op);
+  }
 }
 
 static void pack_get_lines(msgpack_packer *pk, void *data)
@@ -455,6 +731,7 @@ static void call_action(host *h, uint64_t msgid, int64_t call_id, int parts,
   op->msgid = msgid;
   op->call_id = call_id;
   op->parts = parts;
+  op->is_run = parts == 0;
   char err[512];
   if (parse_action_params(op, params, err, sizeof(err))) {
     host_answer(h, msgid, call_id, err, NULL);
@@ -462,7 +739,11 @@ static void call_action(host *h, uint64_t msgid, int64_t call_id, int parts,
     return;
   }
   if (op->have_text) {
-    op_run(op);
+    if (op->is_run) {
+      start_run(op);
+    } else {
+      op_run(op);
+    }
     return;
   }
   h->live_ops++;
@@ -511,6 +792,16 @@ static void host_dispatch(host *h, uint64_t msgid, int64_t call_id, const char *
     call_action(h, msgid, call_id, ACTION_CONTEXT | ACTION_ITEM_TEXT, params);
   } else if (IS("route")) {
     call_action(h, msgid, call_id, ACTION_ROUTE, params);
+  } else if (IS("run")) {
+    if (msgid != RPC_NOTIFY) {
+      /* A run answers through _event/_reply calls into the editor; a plain request would
+       * leave its caller waiting for the whole answer. */
+      host_answer(h, msgid, call_id, "run streams: call it through frugal_call", NULL);
+    } else {
+      call_action(h, msgid, call_id, 0, params);
+    }
+  } else if (IS("cancel")) {
+    call_cancel(h, msgid, call_id, params);
   } else {
     char err[160];
     snprintf(err, sizeof(err), "unknown method: %.*s", (int)(mlen > 64 ? 64 : mlen), method);
@@ -544,6 +835,7 @@ DEFINE_REQUEST_METHOD(m_configure, "configure")
 DEFINE_REQUEST_METHOD(m_preview, "preview")
 DEFINE_REQUEST_METHOD(m_context, "context")
 DEFINE_REQUEST_METHOD(m_route, "route")
+DEFINE_REQUEST_METHOD(m_cancel, "cancel")
 
 /* frugal_call [id, method, params]: the editor's non-blocking way in. */
 static void m_frugal_call(rpc_channel *ch, uint64_t msgid, const msgpack_object *params,
@@ -577,24 +869,38 @@ static void m_frugal_call(rpc_channel *ch, uint64_t msgid, const msgpack_object 
   host_dispatch(h, RPC_NOTIFY, id, method, mlen, p);
 }
 
-host *host_new(frugal_config *cfg, rpc_channel *ch)
+host *host_new(frugal_config *cfg, rpc_channel *ch, uv_loop_t *loop)
 {
   host *h = xcalloc(1, sizeof(*h));
   h->cfg = *cfg;
   memset(cfg, 0, sizeof(*cfg));
   h->ch = ch;
+  h->loop = loop;
   rpc_channel_add_method(ch, "frugal_call", m_frugal_call, h);
   rpc_channel_add_method(ch, "version", m_version, h);
   rpc_channel_add_method(ch, "configure", m_configure, h);
   rpc_channel_add_method(ch, "preview", m_preview, h);
   rpc_channel_add_method(ch, "context", m_context, h);
   rpc_channel_add_method(ch, "route", m_route, h);
+  rpc_channel_add_method(ch, "cancel", m_cancel, h);
   return h;
+}
+
+void host_shutdown(host *h)
+{
+  h->closing = 1;
+  if (h->llm) {
+    /* Cancels the calls in flight; their runs end quietly (nothing is sent while closing) and
+     * close their timers on the loop. */
+    llm_client *llm = h->llm;
+    h->llm = NULL;
+    llm_client_free(llm);
+  }
 }
 
 void host_free(host *h)
 {
-  h->closing = 1;
+  host_shutdown(h);
   host_release(h);
 }
 
@@ -605,6 +911,7 @@ typedef struct {
   uv_pipe_t in;
   uv_pipe_t out;
   rpc_uv *transport;
+  host *host;
   int fatal;
 } stdio_host;
 
@@ -620,6 +927,7 @@ static void on_rpc_error(void *data, const char *message, int fatal)
 static void on_eof(void *data)
 {
   stdio_host *s = data;
+  host_shutdown(s->host);
   rpc_uv_close(s->transport);
 }
 
@@ -652,7 +960,8 @@ int host_run_stdio(frugal_config *cfg)
   s.transport = rpc_uv_new(&s.loop, (uv_stream_t *)&s.in, (uv_stream_t *)&s.out);
   rpc_channel *ch = rpc_channel_new(RPC_DEFAULT_MAX_MESSAGE, rpc_uv_write, on_rpc_error,
                                     s.transport);
-  host *h = host_new(cfg, ch);
+  host *h = host_new(cfg, ch, &s.loop);
+  s.host = h;
   rc = rpc_uv_start(s.transport, ch, on_eof, &s);
   if (rc) {
     fprintf(stderr, "frugal --stdio: cannot read stdin: %s\n", uv_strerror(rc));

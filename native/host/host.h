@@ -5,6 +5,10 @@
  *   version   {}                      -> {version, libuv, msgpack, curl, jansson}
  *   configure {config_json = STRING}  -> {ok = true}; errors name the bad key
  *   preview / context / route  {see doc/frugal.txt, |frugal-rpc|} -> the action's figures
+ *   cancel    {id}                    -> {cancelled}: stops the run started by frugal_call `id`
+ * `run` (frugal_call only) packages, routes, prompts and calls the model, streaming the answer to
+ * the editor in batches through nvim_exec_lua("...require('frugal.host')._event(...)",
+ * [id, event]) and ending with _reply (see action/run.h for the result).
  * and one notification, `frugal_call` [id, method, params], for editors that must never block:
  * the host runs the method and answers by calling the editor's
  *   nvim_exec_lua("return require('frugal.host')._reply(...)", [id, error|nil, result|nil]).
@@ -20,8 +24,12 @@
 typedef struct host host;
 
 /* Registers the host's methods on `ch` (which must outlive the host). Takes ownership of `cfg`.
- * Free with host_free() before freeing the channel. */
-host *host_new(frugal_config *cfg, rpc_channel *ch);
+ * `loop` runs model calls and stream batching; NULL makes `run` answer with an error (tests of
+ * the other methods). Free with host_free() before freeing the channel. */
+host *host_new(frugal_config *cfg, rpc_channel *ch, uv_loop_t *loop);
+/* Stops work in flight (model calls are cancelled, nothing more is sent to the editor) while the
+ * loop still runs, so its handles can close; host_free() does it too if not done. */
+void host_shutdown(host *h);
 /* Marks the host as closing (work still waiting on the editor is dropped, not answered) and
  * frees it once no callback refers to it any more; safe to call before rpc_channel_free(). */
 void host_free(host *h);

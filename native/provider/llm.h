@@ -4,17 +4,23 @@
  *
  * Providers (config.h provider_id): PROVIDER_OPENAI -> POST {base_url}/responses;
  * PROVIDER_OPENAI_CHAT -> POST {base_url}/chat/completions (OpenAI, Ollama /v1, llama.cpp,
- * vLLM, OpenRouter: stream_options.include_usage is requested; `max_tokens` is sent for
- * compatibility with servers that ignore max_completion_tokens); PROVIDER_ANTHROPIC ->
+ * vLLM, OpenRouter: stream_options.include_usage is requested; the output limit goes in
+ * `max_completion_tokens` to api.openai.com, which deprecated `max_tokens`, and in `max_tokens`
+ * to every other server, since Ollama and llama.cpp read only that); PROVIDER_ANTHROPIC ->
  * POST {base_url}/v1/messages with anthropic-version 2023-06-01. All requests stream.
  *
  * Prompt caching: the prompt's stable parts (system, context) come first and byte-identical;
- * OpenAI requests carry `prompt_cache_key`; Anthropic requests mark the end of the stable
- * prefix with cache_control {"type":"ephemeral"}.
+ * OpenAI requests carry `prompt_cache_key` (Chat Completions only to api.openai.com: other
+ * servers may reject unknown fields); Anthropic requests mark the end of the stable prefix (the
+ * context block, or the system block when there is no context) with cache_control
+ * {"type":"ephemeral"}. Responses requests send "store": false.
  *
  * Keys: from the tier's api_key_env variable, or the stdout of api_key_cmd (run once through
  * /bin/sh with uv_spawn on first use, never blocking the loop, trimmed, cached in memory for the
- * client's life; its failure is reported without the command's output). A missing key is not
+ * client's life; its failure is reported without the command's output, and is not cached).
+ * api_key_cmd, when set, takes precedence over api_key_env. The command's stdout is bounded
+ * (8 KB) and must be one line; stderr is discarded; it is killed with its process group after
+ * llm_client_opts.key_cmd_timeout_ms. Concurrent calls share one run. A missing key is not
  * an error by itself (local servers need none): the request goes without one, and a 401 then
  * says which variable to set. Keys never appear in messages, logs or process arguments.
  *
@@ -40,11 +46,13 @@ typedef struct llm_call llm_call;
 typedef struct {
   const char *ca_file; /* extra CA bundle (http_client_opts.ca_file); NULL: none */
   const char *proxy;   /* NULL: the environment's proxy variables */
+  long key_cmd_timeout_ms; /* api_key_cmd is killed after this; 0: 10 s */
 } llm_client_opts;
 
 /* One per process (the host) or per command (frugal run). Returns NULL with a message when
  * libcurl cannot be loaded. Free with llm_client_free() (cancels calls in flight; their
- * on_done runs with LLM_CANCELLED). */
+ * on_done runs with LLM_CANCELLED, from the loop: run it before uv_loop_close(), which also
+ * lets running key commands be killed and reaped). Safe to call from any callback. */
 llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *err,
                            size_t errlen);
 void llm_client_free(llm_client *c);
@@ -58,6 +66,7 @@ typedef struct {
   long connect_timeout_ms;     /* 0: 10 s */
   long idle_timeout_ms;        /* 0: 120 s (reasoning models can think a long time) */
   long total_timeout_ms;       /* 0: 600 s */
+  double retry_base_ms;        /* TESTS ONLY: the first backoff step; 0: 500 ms (keep it so) */
 } llm_request;
 
 typedef enum {
@@ -80,7 +89,9 @@ typedef struct {
   size_t text_len;
   stream_usage usage;         /* from the provider; fields STREAM_UNKNOWN when not reported */
   int usage_estimated;        /* 1: the provider sent no usage; input/output below are the
-                                 library's estimates (tokens.h) and must be shown as such */
+                                 library's estimates (tokens.h) and must be shown as such.
+                                 Only when the last attempt got a 2xx answer (an error
+                                 status costs nothing); a count the provider did send is kept */
   stream_finish finish;
   const char *finish_raw;     /* NULL if no finish reason came */
   int attempts;               /* HTTP requests made */
@@ -94,9 +105,12 @@ typedef struct {
    * first TEXT has been delivered, the call is never retried. May be NULL. */
   void (*on_delta)(llm_call *call, stream_event_kind kind, const char *text, size_t len,
                    void *data);
-  /* A retry is scheduled in `delay_ms` because of `why`. May be NULL. */
+  /* A retry is scheduled in `delay_ms` because of `why` (the failed attempt's message);
+   * `attempt` is the number of the attempt that will follow (2 for the first retry). Reasoning
+   * deltas of a failed attempt may come again. May be NULL. */
   void (*on_retry)(llm_call *call, int attempt, double delay_ms, const char *why, void *data);
-  /* Exactly once. `res` and its strings are valid during the call only. */
+  /* Exactly once. `res` and its strings are valid during the call only; so is `call`: never
+   * use it after on_done has returned. */
   void (*on_done)(llm_call *call, const llm_result *res, void *data);
 } llm_callbacks;
 
@@ -105,7 +119,7 @@ typedef struct {
 llm_call *llm_call_start(llm_client *c, const llm_request *req, const llm_callbacks *cb,
                          void *data, char *err, size_t errlen);
 /* Cancels at any time, also from a callback; on_done follows with LLM_CANCELLED (deferred to
- * the loop). No other callback after this returns. */
+ * the loop). No other callback after this returns. A no-op once on_done has started. */
 void llm_call_cancel(llm_call *call);
 
 /* The JSON request body for `req` (what llm_call_start sends), for tests and `--dry-run`.

@@ -157,7 +157,13 @@ int route_decide(const frugal_config *cfg, const route_input *in, route_decision
     expected = t->max_output_tokens;
   }
   out->output_tokens = expected;
-  out->usd = estimate_usd(cfg, out->tier, out->input_tokens, out->output_tokens);
-  out->usd_full = estimate_usd(cfg, TIER_FULL, out->input_tokens, out->output_tokens);
+  route_set_input_tokens(cfg, out, out->input_tokens);
   return 0;
+}
+
+void route_set_input_tokens(const frugal_config *cfg, route_decision *d, long input_tokens)
+{
+  d->input_tokens = input_tokens;
+  d->usd = estimate_usd(cfg, d->tier, d->input_tokens, d->output_tokens);
+  d->usd_full = estimate_usd(cfg, TIER_FULL, d->input_tokens, d->output_tokens);
 }

@@ -41,4 +41,8 @@ int route_action_known(const char *action);
 int route_decide(const frugal_config *cfg, const route_input *in, route_decision *out, char *err,
                  size_t errlen);
 
+/* Sets the estimate's input tokens (the real prompt's count, once it is written) and prices
+ * the estimate again. */
+void route_set_input_tokens(const frugal_config *cfg, route_decision *d, long input_tokens);
+
 #endif

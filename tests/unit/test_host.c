@@ -62,7 +62,7 @@ static int setup(void **state)
   f->ch = rpc_channel_new(1 << 20, cap_write, cap_error, &f->cap);
   frugal_config cfg;
   config_init(&cfg);
-  f->h = host_new(&cfg, f->ch);
+  f->h = host_new(&cfg, f->ch, NULL);
   *state = f;
   return 0;
 }

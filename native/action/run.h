@@ -1,0 +1,47 @@
+/* run: one action run end to end: package and route (action.h), find the project's test
+ * conventions for `tests` (context/testconv.h), build the prompt (prompt/prompt.h), call the
+ * model (provider/llm.h), and check the answer's shape. Shared by the RPC host (which streams
+ * to the editor) and `frugal run` (which streams to stdout).
+ *
+ * The result object (doc/frugal.txt |frugal-rpc|, method `run`):
+ *   {action, tier, model, text, output: "markdown"|"replace"|"review"|"tests",
+ *    edit: {start_line, end_line, replacement} | null, findings: [{line, message}] | null,
+ *    tests: {path, exists, append, content, framework, why} | null, problem: string | null,
+ *    usage: {input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
+ *            reasoning_tokens, estimated}, cost_usd: number | null, latency_ms, attempts} */
+#ifndef FRUGAL_ACTION_RUN_H
+#define FRUGAL_ACTION_RUN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "action/action.h"
+#include "provider/llm.h"
+
+typedef struct action_run action_run;
+
+typedef struct {
+  /* Before the model is called: the plan (package and decision). May be NULL. */
+  void (*on_start)(action_run *run, const action_plan *plan, void *data);
+  /* Answer text and reasoning as they arrive. May be NULL. */
+  void (*on_delta)(action_run *run, stream_event_kind kind, const char *text, size_t len,
+                   void *data);
+  /* A retry is scheduled. May be NULL. */
+  void (*on_retry)(action_run *run, int attempt, double delay_ms, const char *why, void *data);
+  /* Exactly once, from the loop. `error` is NULL on success, else one line ("cancelled", the
+   * provider's error, ...). `result` (borrowed; json_incref to keep it) is the object above,
+   * also after an error when anything is known (text so far, usage); NULL when the run never
+   * reached the model. */
+  void (*on_done)(action_run *run, const char *error, json_t *result, void *data);
+} action_run_callbacks;
+
+/* Starts a run of `req` over text[0..len) (copied). Returns NULL with a
+ * one-line message when the request is invalid (unknown action, cursor outside the file, no
+ * prompt for it); otherwise every callback comes later from the loop. */
+action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
+                             const char *text, size_t len, const action_run_callbacks *cb,
+                             void *data, char *err, size_t errlen);
+/* Cancels; on_done follows with "cancelled" (from the loop). */
+void action_run_cancel(action_run *run);
+
+#endif

@@ -1,0 +1,208 @@
+"""Actions end to end: a real headless Neovim, the real host, and the local provider server
+(tests/server/provider_server.py) speaking the OpenAI Responses, Chat Completions and Anthropic
+Messages APIs on 127.0.0.1. Every request really goes over HTTP; nothing reaches the internet."""
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from conftest import REPO, start_editor, wait_for
+from test_run import buffer, go_source, press, stream_text, wait_idle, wait_proposal, windows
+
+SERVER = os.path.join(REPO, "tests", "server", "provider_server.py")
+KEY = "sk-test-e2e-0000abcd"
+
+SOURCE = [
+    "#include <stdio.h>",
+    "",
+    "/* caf\u00e9: the total of a and b */",
+    "static int add(int a, int b)",
+    "{",
+    "\treturn a - b;",
+    "}",
+    "",
+    "int main(void)",
+    "{",
+    "\tprintf(\"%d\\n\", add(1, 2));",
+    "\treturn 0;",
+    "}",
+]
+FIXED_FN = "static int add(int a, int b)\n{\n\treturn a + b;\n}\n"
+# the scope of add() starts at its doc comment, so the answer carries it too
+FIXED_SCOPE = SOURCE[2] + "\n" + FIXED_FN
+
+
+class Server:
+    def __init__(self, tmp_path):
+        port_file = tmp_path / "port"
+        self.p = subprocess.Popen([sys.executable, SERVER, "--port-file", str(port_file),
+                                   "--exit-on-stdin-eof"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 10,
+                 "the provider server")
+        self.url = "http://127.0.0.1:%s" % port_file.read_text().strip()
+
+    def post(self, path, payload):
+        req = urllib.request.Request(self.url + path, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def script(self, *items):
+        self.post("/__script", list(items))
+
+    def requests(self):
+        with urllib.request.urlopen(self.url + "/__requests", timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.p.stdin.close()
+        try:
+            self.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path)
+    yield s
+    s.stop()
+
+
+def config(server, mini="openai", full="anthropic"):
+    def tier(provider, model):
+        base = server.url if provider == "anthropic" else server.url + "/v1"
+        return {"provider": provider, "model": model, "base_url": base,
+                "api_key_env": "FRUGAL_E2E_KEY"}
+    return {"tiers": {"mini": tier(mini, "gpt-5.4-mini"), "full": tier(full, "claude-sonnet-4-5")}}
+
+
+@pytest.fixture
+def ed(host_bin, server, tmp_path, monkeypatch):
+    monkeypatch.setenv("FRUGAL_E2E_KEY", KEY)
+    editor = start_editor()
+    editor.server = server
+    cfg = config(server)
+    cfg["editor"] = {"host_cmd": [host_bin]}
+    editor.setup(cfg)
+    (tmp_path / "Makefile").write_text("all:\n")
+    path = tmp_path / "calc.c"
+    path.write_text("\n".join(SOURCE) + "\n")
+    editor.nvim.command("edit " + str(path))
+    editor.path = str(path)
+    yield editor
+    try:
+        editor.nvim.command("qa!", async_=True)
+    except Exception:
+        pass
+    editor.nvim.close()
+
+
+def cursor(ed, line):
+    ed.nvim.current.window.cursor = (line, 0)
+
+
+def test_explain_streams_the_whole_answer_from_the_responses_api(ed):
+    ed.server.script({"words": 3000, "events": 400})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    with urllib.request.urlopen(ed.server.url + "/__answer?words=3000", timeout=10) as r:
+        want = r.read().decode()
+    wait_idle(ed)
+    got = stream_text(ed)
+    assert got.rstrip("\n") == want.rstrip("\n")
+    req = ed.server.requests()[-1]
+    assert req["path"] == "/v1/responses"
+    body = req["body"]
+    assert body["model"] == "gpt-5.4-mini" and body["stream"] is True
+    assert body["prompt_cache_key"].startswith("frugal:")
+    assert req["headers"]["authorization"].endswith("abcd")
+    # the focused package, not the whole file: main() is not sent
+    sent = json.dumps(body)
+    assert "return a - b" in sent and "printf" not in sent
+    assert ed.errors() == []
+
+
+def test_fix_goes_to_mini_and_the_accepted_edit_is_one_undo_step(ed):
+    ed.server.script({"text": "The operator is wrong.\n\n```c\n" + FIXED_SCOPE + "```\n"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    assert any(l == "-\treturn a - b;" for l in prop["lines"])
+    assert any(l == "+\treturn a + b;" for l in prop["lines"])
+    assert buffer(ed) == SOURCE
+    press(ed, prop["win"], "a")
+    wait_for(lambda: buffer(ed) != SOURCE, 5, "the edit")
+    assert buffer(ed) == SOURCE[:3] + FIXED_FN.rstrip("\n").split("\n") + SOURCE[7:]
+    go_source(ed)
+    ed.nvim.feedkeys("u", "x")
+    assert buffer(ed) == SOURCE
+
+
+def test_forced_full_review_uses_anthropic_and_fills_the_quickfix_list(ed):
+    ed.server.script({"text": "4: [warning] the doc comment says total, the body subtracts\n"
+                              "6: [error] returns a - b instead of a + b\n"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal! review")
+    wait_idle(ed)
+    qf = wait_for(lambda: ed.lua("return vim.fn.getqflist()"), 10, "the quickfix list")
+    assert [(e["lnum"], "a - b" in e["text"]) for e in qf] == [(4, False), (6, True)]
+    req = ed.server.requests()[-1]
+    assert req["path"] == "/v1/messages"
+    assert req["headers"]["anthropic-version"] == "2023-06-01"
+    assert req["headers"]["x-api-key"].endswith("abcd")
+    assert req["body"]["model"] == "claude-sonnet-4-5"
+
+
+def test_rate_limit_is_retried_and_reported(ed):
+    ed.server.script({"status": 429, "headers": {"retry-after": "0"}},
+                     {"text": "All good after the retry."})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    wait_idle(ed)
+    assert "All good after the retry." in stream_text(ed)
+    assert len([r for r in ed.server.requests() if r["path"] == "/v1/responses"]) == 2
+    assert any("429" in n["msg"] for n in ed.notes(3))
+
+
+def test_bad_key_error_names_the_variable_and_not_the_key(ed):
+    ed.server.script({"status": 401, "error_type": "invalid_request_error",
+                      "error_code": "invalid_api_key", "error_message": "Incorrect API key"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    msg = ed.wait_error("401")[0]
+    assert "FRUGAL_E2E_KEY" in msg
+    assert KEY not in msg and KEY[-8:] not in msg
+
+
+def test_cancel_stops_a_stalled_stream(ed):
+    ed.server.script({"words": 400, "events": 40, "fault": "stall_ms:5000"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    wait_for(lambda: stream_text(ed), 10, "the first text")
+    ed.nvim.command("Frugal cancel")
+    wait_idle(ed)
+    assert ed.errors() == []
+
+
+def test_tests_open_a_new_test_file_following_the_project(ed, tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_util.c").write_text(
+        "#include <cmocka.h>\n\nstatic void util_works(void **state) {}\n")
+    ed.server.script({"text": "```c\n#include <cmocka.h>\n\nstatic void add_adds(void **s)\n{\n"
+                              "  assert_int_equal(add(1, 2), 3);\n}\n```\n"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal tests")
+    prop = wait_proposal(ed)
+    press(ed, prop["win"], "a")
+    target = str(tmp_path / "tests" / "test_calc.c")
+    wait_for(lambda: ed.lua("return vim.fn.bufnr(...)", target) > 0, 5, "the new test file")
+    lines = ed.lua("return vim.api.nvim_buf_get_lines(vim.fn.bufnr(...), 0, -1, false)", target)
+    assert "  assert_int_equal(add(1, 2), 3);" in lines
+    assert not os.path.exists(target)  # proposed, never written behind the user's back
+    body = json.dumps(ed.server.requests()[-1]["body"])
+    assert "cmocka" in body and "tests/test_calc.c" in body
