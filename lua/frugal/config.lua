@@ -185,6 +185,10 @@ local schema = record({
     daily_usd = nullable(non_negative_number),
     monthly_usd = nullable(non_negative_number),
   }),
+  http = record({
+    proxy = nullable(string_v),
+    ca_file = nullable(string_v),
+  }),
   editor = record({
     host_cmd = argv,
     preview = record({

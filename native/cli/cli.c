@@ -506,7 +506,8 @@ static int run_command(const cli_args *a)
   char err[600];
   uv_loop_t loop;
   uv_loop_init(&loop);
-  llm_client *llm = llm_client_new(&loop, NULL, err, sizeof(err));
+  llm_client_opts lo = {.ca_file = in.cfg.http_ca_file, .proxy = in.cfg.http_proxy};
+  llm_client *llm = llm_client_new(&loop, &lo, err, sizeof(err));
   if (!llm) {
     rc = 1;
     fprintf(stderr, "frugal: %s\n", err);

@@ -111,6 +111,8 @@ void config_free(frugal_config *cfg)
   }
   free(cfg->actions);
   free(cfg->ledger_path);
+  free(cfg->http_proxy);
+  free(cfg->http_ca_file);
   memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -146,6 +148,8 @@ static void config_copy(frugal_config *dst, const frugal_config *src)
     dst->actions[i].action = xstrdup(src->actions[i].action);
   }
   dst->ledger_path = dup_or_null(src->ledger_path);
+  dst->http_proxy = dup_or_null(src->http_proxy);
+  dst->http_ca_file = dup_or_null(src->http_ca_file);
 }
 
 /* Validation context: the origin for messages and the error buffer. */
@@ -454,8 +458,8 @@ static int apply_actions(vctx *v, frugal_config *cfg, const json_t *obj)
 
 static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
 {
-  static const char *const keys[] = {"tiers", "prices", "actions", "ledger", "budget", "editor",
-                                     NULL};
+  static const char *const keys[] = {"tiers", "prices", "actions", "ledger", "budget", "http",
+                                     "editor", NULL};
   if (expect_object(v, root, "the top level") || check_keys(v, root, "", keys)) {
     return -1;
   }
@@ -506,6 +510,27 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
       if ((d && get_money(v, d, "budget.daily_usd", 1, &cfg->budget_daily_usd)) ||
           (m && get_money(v, m, "budget.monthly_usd", 1, &cfg->budget_monthly_usd))) {
         return -1;
+      }
+    } else if (strcmp(key, "http") == 0) {
+      static const char *const hkeys[] = {"proxy", "ca_file", NULL};
+      if (expect_object(v, val, "http") || check_keys(v, val, "http", hkeys)) {
+        return -1;
+      }
+      json_t *p = json_object_get(val, "proxy");
+      json_t *ca = json_object_get(val, "ca_file");
+      char *s = NULL;
+      if (p) {
+        /* "" is meaningful (no proxy, whatever the environment says), so not get_string. */
+        if (!json_is_null(p) && !json_is_string(p)) {
+          return fail(v, "'http.proxy' must be a string or null, got %s", json_kind(p));
+        }
+        replace_str(&cfg->http_proxy, json_is_null(p) ? NULL : xstrdup(json_string_value(p)));
+      }
+      if (ca) {
+        if (get_string(v, ca, "http.ca_file", 1, &s)) {
+          return -1;
+        }
+        replace_str(&cfg->http_ca_file, s);
       }
     } else if (strcmp(key, "editor") == 0) {
       /* Editor-only options (windows, host command): the plugin validates them. */

@@ -635,7 +635,8 @@ static void start_run(host_op *op)
     return;
   }
   if (!h->llm) {
-    h->llm = llm_client_new(h->loop, NULL, err, sizeof(err));
+    llm_client_opts lo = {.ca_file = h->cfg.http_ca_file, .proxy = h->cfg.http_proxy};
+    h->llm = llm_client_new(h->loop, &lo, err, sizeof(err));
     if (!h->llm) {
       host_answer(h, op->msgid, op->call_id, err, NULL);
       op_free(op);

@@ -1,0 +1,88 @@
+"""`frugal run` against the local provider server: streamed text, the JSON result, errors."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from test_actions import Server, config
+from test_cli import EXAMPLE, FRUGAL
+
+pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
+                                reason="host binary not built: run `make` first")
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path)
+    yield s
+    s.stop()
+
+
+def run(server, tmp_path, *args, key="sk-cli-test-1234"):
+    cfg = tmp_path / "frugal.json"
+    cfg.write_text(json.dumps(config(server)))
+    env = dict(os.environ, FRUGAL_E2E_KEY=key)
+    return subprocess.run([FRUGAL, "run", *args, "--config", str(cfg)], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_explain_streams_the_answer_to_stdout(server, tmp_path):
+    server.script({"text": "count_words splits on anything that is not a letter.\n"})
+    p = run(server, tmp_path, "explain", EXAMPLE + ":70")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "count_words splits on anything that is not a letter.\n"
+    assert "mini (gpt-5.4-mini)" in p.stderr and "$" in p.stderr
+
+
+def test_fix_json_has_the_edit_usage_and_cost(server, tmp_path):
+    with open(EXAMPLE) as f:
+        lines = f.read().split("\n")
+    scope = "\n".join(lines[60:93]).replace("return total;", "return total; /* words */") + "\n"
+    server.script({"text": "```c\n" + scope + "```\n"})
+    p = run(server, tmp_path, "fix", EXAMPLE + ":70", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["tier"] == "mini" and out["model"] == "gpt-5.4-mini"
+    assert out["edit"] == {"start_line": 61, "end_line": 93, "replacement": scope}
+    u = out["usage"]
+    assert u["input_tokens"] > 0 and u["output_tokens"] > 0 and u["estimated"] is False
+    assert set(u) >= {"input_tokens", "cached_input_tokens", "cache_write_tokens",
+                      "output_tokens", "reasoning_tokens"}
+    want = (u["input_tokens"] * 0.75 + u["output_tokens"] * 4.50) / 1e6
+    assert abs(out["cost_usd"] - want) < 1e-9
+
+
+def test_tier_full_goes_to_anthropic(server, tmp_path):
+    server.script({"text": "no findings\n"})
+    p = run(server, tmp_path, "review", EXAMPLE + ":70", "--tier", "full", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["model"] == "claude-sonnet-4-5" and out["findings"] == []
+    assert server.requests()[-1]["path"] == "/v1/messages"
+
+
+def test_provider_error_is_one_line_and_exit_1(server, tmp_path):
+    server.script({"status": 429, "error_type": "insufficient_quota",
+                   "error_code": "insufficient_quota", "error_message": "You exceeded your quota"})
+    p = run(server, tmp_path, "explain", EXAMPLE + ":70")
+    assert p.returncode == 1
+    assert "429" in p.stderr and "quota" in p.stderr
+    assert "sk-cli-test-1234" not in p.stderr
+    # a quota error is not retried
+    assert len(server.requests()) == 1
+
+
+def test_unusable_answer_is_reported(server, tmp_path):
+    server.script({"text": "I would change the loop."})
+    p = run(server, tmp_path, "fix", EXAMPLE + ":70", "--json")
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["problem"]
+    assert "cannot be used" in p.stderr
+
+
+def test_bad_arguments_exit_2(server, tmp_path):
+    p = run(server, tmp_path, "explain")
+    assert p.returncode == 2 and "run needs ACTION FILE:LINE" in p.stderr
+    p = run(server, tmp_path, "summon", EXAMPLE + ":70")
+    assert p.returncode == 2 and "unknown action 'summon'" in p.stderr
