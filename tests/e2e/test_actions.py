@@ -206,3 +206,40 @@ def test_tests_open_a_new_test_file_following_the_project(ed, tmp_path):
     assert not os.path.exists(target)  # proposed, never written behind the user's back
     body = json.dumps(ed.server.requests()[-1]["body"])
     assert "cmocka" in body and "tests/test_calc.c" in body
+
+
+@pytest.mark.parametrize("action,instruction,marker", [
+    ("refactor", "use an early return", "Refactor"),
+    ("docs", None, "documentation"),
+    ("implement", None, "mplement"),
+])
+def test_edit_actions_send_their_instruction_and_propose_a_diff(ed, action, instruction, marker):
+    new_scope = SOURCE[2] + "\n" + FIXED_FN.replace("return a + b;", "return b + a;")
+    ed.server.script({"text": "```c\n" + new_scope + "```\n"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal %s%s" % (action, " " + instruction if instruction else ""))
+    prop = wait_proposal(ed)
+    assert any(l == "+\treturn b + a;" for l in prop["lines"])
+    press(ed, prop["win"], "r")  # reject: nothing changes
+    wait_for(lambda: not windows(ed, "diff"), 5, "the proposal to close")
+    assert buffer(ed) == SOURCE
+    body = json.dumps(ed.server.requests()[-1]["body"])
+    assert marker in body
+    if instruction:
+        assert instruction in body
+
+
+def test_lines_added_above_while_the_answer_streams_do_not_misplace_the_edit(ed):
+    ed.server.script({"text": "```c\n" + FIXED_SCOPE + "```\n", "chunk_chars": 4,
+                      "fault": "stall_ms:700"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal fix")
+    wait_for(lambda: stream_text(ed), 10, "the first text")
+    # the user keeps working above the function while the answer streams
+    ed.lua("vim.api.nvim_buf_set_lines(vim.fn.bufnr(...), 1, 1, false, {'#include <stdlib.h>'})",
+           ed.path)
+    prop = wait_proposal(ed)
+    press(ed, prop["win"], "a")
+    want = SOURCE[:1] + ["#include <stdlib.h>"] + SOURCE[1:3] + \
+        FIXED_FN.rstrip("\n").split("\n") + SOURCE[7:]
+    wait_for(lambda: buffer(ed) == want, 5, "the edit at the moved region")
