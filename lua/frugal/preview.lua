@@ -8,24 +8,7 @@ local SCOPE_LINES_SHOWN = 8
 
 local val = util.val
 
--- 12345 -> "12,345"
-local function thousands(n)
-  n = val(n)
-  if type(n) ~= 'number' then
-    return '?'
-  end
-  local s = tostring(math.floor(n + 0.5))
-  local sign = ''
-  if s:sub(1, 1) == '-' then
-    sign, s = '-', s:sub(2)
-  end
-  local out = s:reverse():gsub('(%d%d%d)', '%1,'):reverse()
-  if out:sub(1, 1) == ',' then
-    out = out:sub(2)
-  end
-  return sign .. out
-end
-M._thousands = thousands
+local thousands = util.thousands
 
 local function dollars(v)
   v = val(v)
