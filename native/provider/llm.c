@@ -3,11 +3,11 @@
  * A call moves through these states; the one uv timer of the call serves the retry wait and
  * the deferred delivery of on_done:
  *
- *   KEY ──▶ HTTP ──▶ DONE               (the usual path; KEY only while api_key_cmd runs)
- *            │  ▲
- *            ▼  │
+ *   KEY --> HTTP --> DONE            (the usual path; KEY only while api_key_cmd runs)
+ *            |  ^
+ *            v  |
  *         RETRY_WAIT
- *   any ──cancel / early error──▶ DELIVER (timer at 0 ms) ──▶ DONE
+ *   any --cancel / early error--> DELIVER (timer at 0 ms) --> DONE
  *
  * Lifetime: a call is freed when nothing refers to it any more: its timer handle (closed after
  * on_done) and its HTTP request (until the HTTP client's on_done). The client is reference
@@ -30,9 +30,9 @@
 #include "provider/llm_int.h"
 #include "util/buf.h"
 
-#define LLM_KEY_MAX 8192                   /* bytes of api_key_cmd output */
+#define LLM_KEY_MAX 8192 /* bytes of api_key_cmd output */
 #define LLM_KEY_TIMEOUT_MS 10000
-#define LLM_ERROR_BODY_MAX (64 * 1024)     /* a non-2xx body; the message is in the first bytes */
+#define LLM_ERROR_BODY_MAX (64 * 1024)      /* a non-2xx body; the message is in the first bytes */
 #define LLM_JSON_BODY_MAX (8 * 1024 * 1024) /* a whole answer from a server that did not stream */
 #define LLM_RETRY_AFTER_MAX_MS 60000.0
 #define LLM_BACKOFF_BASE_MS 500.0
@@ -44,7 +44,7 @@ typedef struct key_entry key_entry;
 struct key_entry {
   llm_client *c;
   char *cmd;
-  char *key;   /* NULL until the command succeeded; wiped when freed */
+  char *key;    /* NULL until the command succeeded; wiped when freed */
   llm_cmd *run; /* while the command runs */
   key_entry *next;
 };
@@ -94,7 +94,6 @@ struct llm_call {
   http_request *req;
   int attempts;
   int status;
-  int json_ctype;
   body_mode mode;
   stream_parser *parser;
   buf_t raw; /* buffered body: an error, a whole JSON answer, or leading whitespace */
@@ -288,36 +287,6 @@ static void put_provider_message(buf_t *b, const char *msg, const char *key)
   buf_free(&clean);
 }
 
-static const char *class_phrase(stream_error_class cls)
-{
-  switch (cls) {
-  case STREAM_ERR_RATE_LIMIT:
-    return "rate limited";
-  case STREAM_ERR_QUOTA:
-    return "quota exhausted";
-  case STREAM_ERR_OVERLOADED:
-    return "overloaded";
-  case STREAM_ERR_SERVER:
-    return "server error";
-  case STREAM_ERR_TIMEOUT:
-    return "timed out";
-  case STREAM_ERR_AUTH:
-    return "authentication failed";
-  case STREAM_ERR_PERMISSION:
-    return "permission denied";
-  case STREAM_ERR_NOT_FOUND:
-    return "not found";
-  case STREAM_ERR_INVALID_REQUEST:
-    return "invalid request";
-  case STREAM_ERR_CONTEXT_LENGTH:
-    return "context too long";
-  case STREAM_ERR_MALFORMED:
-    return "malformed response";
-  default:
-    return "error";
-  }
-}
-
 /* The statuses worth another attempt (llm.h); 429 only when it is not about quota. */
 static int status_retryable(int status)
 {
@@ -467,6 +436,20 @@ static void put_retries(buf_t *b, const llm_call *call)
   }
 }
 
+/* What the user can do about an error of class `cls`, when it is theirs to fix. */
+static void put_hint(buf_t *b, const llm_call *call, stream_error_class cls)
+{
+  if (cls == STREAM_ERR_AUTH) {
+    if (call->key_from_cmd) {
+      buf_puts(b, " (check api_key_cmd)");
+    } else {
+      buf_printf(b, " (set %s)", call->key_env);
+    }
+  } else if (cls == STREAM_ERR_NOT_FOUND) {
+    buf_puts(b, " (check base_url)");
+  }
+}
+
 /* ---- retries ---- */
 
 /* Schedules another attempt after delay_ms (< 0: backoff). Returns 0 when no attempt is left
@@ -542,8 +525,8 @@ static int on_stream_event(void *ud, const stream_event *ev)
   case STREAM_EV_ERROR:
     /* The first provider error says what happened; a malformed event is kept only until one
      * comes. */
-    if (!call->ev_error || (call->ev_class == STREAM_ERR_MALFORMED &&
-                            ev->error_class != STREAM_ERR_MALFORMED)) {
+    if (!call->ev_error ||
+        (call->ev_class == STREAM_ERR_MALFORMED && ev->error_class != STREAM_ERR_MALFORMED)) {
       call->ev_error = 1;
       free(call->ev_message);
       call->ev_message = xstrdup(ev->message);
@@ -593,9 +576,6 @@ static void on_http_response(http_request *req, const http_response *resp, void 
     return;
   }
   call->got_2xx = 1;
-  const char *ct = http_header_find(resp->headers, resp->nheaders, "content-type");
-  call->json_ctype =
-      ct && (strncasecmp(ct, "application/json", 16) == 0 || strstr(ct, "+json") != NULL);
   call->mode = BODY_UNDECIDED;
 }
 
@@ -607,19 +587,19 @@ static void on_http_body(http_request *req, const char *bytes, size_t len, void 
     return;
   }
   if (call->mode == BODY_UNDECIDED) {
-    /* Decided by the first byte that is not whitespace: an event stream starts with a field
-     * name, a colon or a blank line, never with '{'. This catches a JSON body sent as
-     * text/event-stream (seen from OpenAI-compatible proxies) as well as a server that ignored
-     * "stream": true. */
+    /* Decided by the first byte that is not whitespace, whatever the Content-Type says: an
+     * event stream starts with a field name, a colon or a blank line, never with '{'. This
+     * catches a JSON body sent as text/event-stream (seen from OpenAI-compatible proxies) as
+     * well as a server that ignored "stream": true. */
     size_t i = 0;
     while (i < len && isspace((unsigned char)bytes[i])) {
       i++;
     }
-    if (i == len && !call->json_ctype) {
+    if (i == len && call->raw.len + len <= LLM_ERROR_BODY_MAX) {
       buf_append(&call->raw, bytes, len);
       return;
     }
-    if (call->json_ctype || bytes[i] == '{') {
+    if (i < len && bytes[i] == '{') {
       call->mode = BODY_BUFFER;
       call->raw_cap = LLM_JSON_BODY_MAX;
     } else {
@@ -682,22 +662,14 @@ static void http_error_outcome(llm_call *call, const http_result *res)
     put_provider_message(&b, e.message, call->key);
     buf_putc(&b, ')');
   } else {
-    buf_printf(&b, "%d %s at %s", call->status, class_phrase(cls), call->host);
+    buf_printf(&b, "%d %s at %s", call->status, stream_error_class_name(cls), call->host);
     buf_t m = BUF_INIT;
     put_provider_message(&m, e.message, call->key);
     if (m.len) {
       buf_printf(&b, ": %s", m.data);
     }
     buf_free(&m);
-    if (cls == STREAM_ERR_AUTH) {
-      if (call->key_from_cmd) {
-        buf_puts(&b, " (check api_key_cmd)");
-      } else {
-        buf_printf(&b, " (set %s)", call->key_env);
-      }
-    } else if (cls == STREAM_ERR_NOT_FOUND) {
-      buf_puts(&b, " (check base_url)");
-    }
+    put_hint(&b, call, cls);
   }
   stream_http_error_free(&e);
 
@@ -724,8 +696,8 @@ static void json_body_outcome(llm_call *call)
     return;
   }
   llm_complete whole;
-  if (llm__complete_parse(call->api, call->raw.data ? call->raw.data : "", call->raw.len,
-                          &whole) == 0) {
+  if (llm__complete_parse(call->api, call->raw.data ? call->raw.data : "", call->raw.len, &whole) ==
+      0) {
     size_t n = strlen(whole.text);
     if (n) {
       buf_append(&call->text, whole.text, n);
@@ -754,10 +726,11 @@ static void json_body_outcome(llm_call *call)
     finish(call, LLM_STREAM_ERROR, STREAM_ERR_MALFORMED, buf_detach(&b));
     return;
   }
-  buf_printf(&b, "%s at %s: ", class_phrase(e.error_class), call->host);
+  buf_printf(&b, "%s at %s: ", stream_error_class_name(e.error_class), call->host);
   put_provider_message(&b, e.message, call->key);
   stream_error_class cls = e.error_class;
   int retryable = e.retryable;
+  put_hint(&b, call, cls);
   stream_http_error_free(&e);
   if (retryable && try_retry(call, b.data, -1)) {
     buf_free(&b);
@@ -781,7 +754,7 @@ static void stream_outcome(llm_call *call)
   }
   if (call->ev_error) {
     buf_t b = BUF_INIT;
-    buf_printf(&b, "%s during the answer from %s: ", class_phrase(call->ev_class), call->host);
+    buf_printf(&b, "%s during the answer from %s: ", stream_error_class_name(call->ev_class), call->host);
     put_provider_message(&b, call->ev_message, call->key);
     if (call->ev_retryable && !call->text_delivered && try_retry(call, b.data, -1)) {
       buf_free(&b);
@@ -856,7 +829,6 @@ static void attempt_reset(llm_call *call)
   call->raw_cap = 0;
   call->raw_overflow = 0;
   call->status = 0;
-  call->json_ctype = 0;
   call->mode = BODY_UNDECIDED;
   call->got_2xx = 0;
   call->usage.input_tokens = call->usage.cached_input_tokens = STREAM_UNKNOWN;
@@ -1031,8 +1003,7 @@ static void key_resolve(llm_call *call, const tier_config *t)
 
 /* ---- public API ---- */
 
-llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *err,
-                           size_t errlen)
+llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *err, size_t errlen)
 {
   http_client_opts ho;
   memset(&ho, 0, sizeof(ho));
@@ -1048,8 +1019,8 @@ llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *e
   c->loop = loop;
   c->http = http;
   c->refs = 1;
-  c->key_timeout_ms = opts && opts->key_cmd_timeout_ms > 0 ? opts->key_cmd_timeout_ms
-                                                           : LLM_KEY_TIMEOUT_MS;
+  c->key_timeout_ms =
+      opts && opts->key_cmd_timeout_ms > 0 ? opts->key_cmd_timeout_ms : LLM_KEY_TIMEOUT_MS;
   c->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)c << 16) ^ 0x9E3779B97F4A7C15ULL;
   if (c->rng == 0) {
     c->rng = 1;
@@ -1076,8 +1047,8 @@ void llm_client_free(llm_client *c)
   client_unref(c);
 }
 
-llm_call *llm_call_start(llm_client *c, const llm_request *req, const llm_callbacks *cb,
-                         void *data, char *err, size_t errlen)
+llm_call *llm_call_start(llm_client *c, const llm_request *req, const llm_callbacks *cb, void *data,
+                         char *err, size_t errlen)
 {
   if (!c || c->freeing) {
     snprintf(err, errlen, "the client is being freed");
@@ -1130,6 +1101,7 @@ llm_call *llm_call_start(llm_client *c, const llm_request *req, const llm_callba
   call->prompt_tokens += tokens_estimate(LANG_UNKNOWN, p->task, strlen(p->task));
   call->err_class = STREAM_ERR_OTHER;
   call->finish = STREAM_FINISH_OTHER;
+  call->ttfb_ms = -1; /* as in http_result: no response byte (yet) */
   attempt_reset(call);
   call->state = CALL_HTTP;
   call->next = c->calls;

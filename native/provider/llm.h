@@ -95,7 +95,7 @@ typedef struct {
   stream_finish finish;
   const char *finish_raw;     /* NULL if no finish reason came */
   int attempts;               /* HTTP requests made */
-  double ttfb_ms;             /* first response byte of the last attempt */
+  double ttfb_ms;             /* first response byte of the last attempt; -1 if none */
   double latency_ms;          /* start of the call to on_done */
   int reused_connection;      /* the last attempt went over an existing connection */
 } llm_result;

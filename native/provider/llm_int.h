@@ -49,8 +49,8 @@ typedef struct llm_cmd llm_cmd;
  * at most max_out bytes; out[0..len) is its stdout (the buffer is wiped after the callback, so
  * copy what you keep). Otherwise `why` says what went wrong ("exited with status 2", "timed out
  * after 10 s", ...) without a byte of the output. The runner frees itself after the callback. */
-typedef void (*llm_cmd_done_fn)(llm_cmd *cmd, int ok, const char *out, size_t len,
-                                const char *why, void *data);
+typedef void (*llm_cmd_done_fn)(llm_cmd *cmd, int ok, const char *out, size_t len, const char *why,
+                                void *data);
 
 /* Runs `/bin/sh -c command` in its own process group with stdin and stderr on /dev/null and
  * stdout captured; kills the group after timeout_ms. Returns NULL with a message when the

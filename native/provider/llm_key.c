@@ -176,6 +176,7 @@ llm_cmd *llm__cmd_run(uv_loop_t *loop, const char *command, size_t max_out, uint
     return NULL;
   }
   uv_read_start((uv_stream_t *)&c->out, on_alloc, on_read);
+  uv_update_time(loop); /* the limit counts from now, not from the start of the loop turn */
   uv_timer_start(&c->timer, on_timeout, timeout_ms, 0);
   return c;
 }

@@ -274,7 +274,7 @@ char *llm_request_body(const llm_request *req, char *err, size_t errlen)
     snprintf(err, errlen, "the prompt has no task");
     return NULL;
   }
-  long max_out = req->max_output_tokens > 0   ? req->max_output_tokens
+  long max_out = req->max_output_tokens > 0         ? req->max_output_tokens
                  : req->tier->max_output_tokens > 0 ? req->tier->max_output_tokens
                                                     : LLM_DEFAULT_MAX_OUTPUT;
   body_ctx bc = {err, errlen, 0};
@@ -378,10 +378,10 @@ static int parse_chat(json_t *root, buf_t *text, llm_complete *out)
     out->usage.input_tokens = count(u, "prompt_tokens");
     out->usage.output_tokens = count(u, "completion_tokens");
     out->usage.total_tokens = count(u, "total_tokens");
-    out->usage.cached_input_tokens = count(json_object_get(u, "prompt_tokens_details"),
-                                           "cached_tokens");
-    out->usage.reasoning_tokens = count(json_object_get(u, "completion_tokens_details"),
-                                        "reasoning_tokens");
+    out->usage.cached_input_tokens =
+        count(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
+    out->usage.reasoning_tokens =
+        count(json_object_get(u, "completion_tokens_details"), "reasoning_tokens");
   }
   return 0;
 }
@@ -415,9 +415,8 @@ static int parse_responses(json_t *root, buf_t *text, llm_complete *out)
   }
   const char *st = json_string_value(status);
   json_t *reason = json_object_get(json_object_get(root, "incomplete_details"), "reason");
-  out->finish_raw =
-      xstrdup(strcmp(st, "incomplete") == 0 && json_is_string(reason) ? json_string_value(reason)
-                                                                       : st);
+  out->finish_raw = xstrdup(
+      strcmp(st, "incomplete") == 0 && json_is_string(reason) ? json_string_value(reason) : st);
   json_t *u = json_object_get(root, "usage");
   if (json_is_object(u)) {
     out->usage.input_tokens = count(u, "input_tokens");
@@ -426,8 +425,8 @@ static int parse_responses(json_t *root, buf_t *text, llm_complete *out)
     json_t *in = json_object_get(u, "input_tokens_details");
     out->usage.cached_input_tokens = count(in, "cached_tokens");
     out->usage.cache_write_tokens = count(in, "cache_write_tokens");
-    out->usage.reasoning_tokens = count(json_object_get(u, "output_tokens_details"),
-                                        "reasoning_tokens");
+    out->usage.reasoning_tokens =
+        count(json_object_get(u, "output_tokens_details"), "reasoning_tokens");
   }
   return 0;
 }

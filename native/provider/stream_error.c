@@ -116,11 +116,11 @@ const char *stream_error_class_name(stream_error_class cls)
   case STREAM_ERR_QUOTA:
     return "quota exhausted";
   case STREAM_ERR_OVERLOADED:
-    return "provider overloaded";
+    return "overloaded";
   case STREAM_ERR_SERVER:
     return "server error";
   case STREAM_ERR_TIMEOUT:
-    return "timeout";
+    return "timed out";
   case STREAM_ERR_AUTH:
     return "authentication failed";
   case STREAM_ERR_PERMISSION:
@@ -130,7 +130,7 @@ const char *stream_error_class_name(stream_error_class cls)
   case STREAM_ERR_INVALID_REQUEST:
     return "invalid request";
   case STREAM_ERR_CONTEXT_LENGTH:
-    return "prompt too long";
+    return "context too long";
   case STREAM_ERR_MALFORMED:
     return "malformed response";
   default:

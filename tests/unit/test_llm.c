@@ -68,6 +68,7 @@ typedef struct {
   double retry_delay;
   char retry_why[512];
   int cancel_at_delta; /* cancel from on_delta at this text delta; 0: never */
+  int cancel_in_retry; /* cancel from on_retry */
   int cancelled;
   int after_cancel; /* callbacks other than on_done after llm_call_cancel returned */
 } rec;
@@ -115,39 +116,40 @@ static void rec_free(rec *r)
   buf_free(&r->deltas);
 }
 
-static void guard_fired(uv_timer_t *t)
+static void tick(uv_timer_t *t)
 {
-  *(int *)t->data = 1;
+  (*(int *)t->data)++;
+}
+
+/* Runs the loop until *counter >= target or timeout_ms have passed (returns 0 then). A timer
+ * that fires at the start of a UV_RUN_ONCE iteration does not end that iteration's poll, so a
+ * 5 ms ticker keeps every poll short and the condition is checked often. */
+static int run_while_below(fx *f, const int *counter, int target, unsigned timeout_ms)
+{
+  int ticks = 0;
+  uv_timer_t ticker;
+  uv_update_time(&f->loop);
+  uint64_t end = uv_now(&f->loop) + timeout_ms;
+  uv_timer_init(&f->loop, &ticker);
+  ticker.data = &ticks;
+  uv_timer_start(&ticker, tick, 5, 5);
+  while ((!counter || *counter < target) && uv_now(&f->loop) < end) {
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+  uv_close((uv_handle_t *)&ticker, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  return !counter || *counter >= target;
 }
 
 /* Runs the loop until *counter >= target; fails the test after timeout_ms. */
 static void run_until(fx *f, const int *counter, int target, unsigned timeout_ms)
 {
-  int expired = 0;
-  uv_timer_t guard;
-  uv_timer_init(&f->loop, &guard);
-  guard.data = &expired;
-  uv_timer_start(&guard, guard_fired, timeout_ms, 0);
-  while (*counter < target && !expired) {
-    uv_run(&f->loop, UV_RUN_ONCE);
-  }
-  uv_close((uv_handle_t *)&guard, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-  assert_false(expired);
+  assert_true(run_while_below(f, counter, target, timeout_ms));
 }
 
 static void run_for(fx *f, unsigned ms)
 {
-  int expired = 0;
-  uv_timer_t guard;
-  uv_timer_init(&f->loop, &guard);
-  guard.data = &expired;
-  uv_timer_start(&guard, guard_fired, ms, 0);
-  while (!expired) {
-    uv_run(&f->loop, UV_RUN_ONCE);
-  }
-  uv_close((uv_handle_t *)&guard, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
+  run_while_below(f, NULL, 0, ms);
 }
 
 static char *read_fixture(const char *name, size_t *len)
@@ -210,8 +212,7 @@ static void respond(ts_conn *conn, int status, const char *ctype, const char *ex
 
 static void sse(ts_conn *conn, const char *body, size_t len)
 {
-  respond(conn, 200, "text/event-stream; charset=utf-8", "Cache-Control: no-cache\r\n", body,
-          len);
+  respond(conn, 200, "text/event-stream; charset=utf-8", "Cache-Control: no-cache\r\n", body, len);
 }
 
 static void route_body(fx *f, ts_conn *conn, const ts_request *r, int n)
@@ -249,6 +250,10 @@ static void on_retry(llm_call *call, int attempt, double delay_ms, const char *w
   r->retry_attempt = attempt;
   r->retry_delay = delay_ms;
   snprintf(r->retry_why, sizeof(r->retry_why), "%s", why);
+  if (r->cancel_in_retry) {
+    llm_call_cancel(call);
+    r->cancelled = 1;
+  }
 }
 
 static void on_done(llm_call *call, const llm_result *res, void *data)
@@ -407,8 +412,7 @@ static void test_responses_request_has_instructions_input_cache_key_and_bearer_k
   fx_free(f);
 }
 
-static void test_chat_request_to_local_server_sends_max_tokens_and_no_auth_without_key(
-    void **state)
+static void test_chat_request_to_local_server_sends_max_tokens_and_no_auth_without_key(void **state)
 {
   fx *f = fx_new(route_body, NULL);
   size_t len;
@@ -456,8 +460,7 @@ static void test_chat_request_to_local_server_sends_max_tokens_and_no_auth_witho
   fx_free(f);
 }
 
-static void test_chat_body_for_api_openai_com_uses_max_completion_tokens_and_cache_key(
-    void **state)
+static void test_chat_body_for_api_openai_com_uses_max_completion_tokens_and_cache_key(void **state)
 {
   tier_config t;
   memset(&t, 0, sizeof(t));
@@ -670,7 +673,8 @@ static void test_429_insufficient_quota_is_not_retried(void **state)
   assert_int_equal(r.attempts, 1);
   assert_int_equal(r.retries, 0);
   assert_int_equal(f->hits, 1);
-  assert_non_null(strstr(r.msg, "429 quota exhausted at 127.0.0.1: You exceeded your current quota"));
+  assert_non_null(
+      strstr(r.msg, "429 quota exhausted at 127.0.0.1: You exceeded your current quota"));
   assert_non_null(strstr(r.msg, "(not retried)"));
   assert_int_equal(r.usage_estimated, 0); /* an error status is not billed */
   assert_int_equal(r.usage.input_tokens, STREAM_UNKNOWN);
@@ -705,6 +709,58 @@ static void test_500_three_times_fails_after_three_attempts(void **state)
                              "times)");
   /* backoff: base 1 ms, then 2 ms, each with at most 25% taken off */
   assert_true(r.retry_delay > 1.4 && r.retry_delay <= 2.0);
+  rec_free(&r);
+  fx_free(f);
+}
+
+static void test_retry_after_ms_wins_and_http_dates_are_read(void **state)
+{
+  memset(CANNED, 0, sizeof(CANNED));
+  const char *busy = "{\"error\":{\"message\":\"slow down\",\"type\":\"tokens\",\"code\":"
+                     "\"rate_limit_exceeded\"}}";
+  CANNED[0] = (canned){429, "retry-after-ms: 15\r\nretry-after: 30\r\n", NULL, busy};
+  CANNED[1] = (canned){503, "Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n", NULL, busy};
+  fx *f = fx_new(route_canned, NULL);
+  char *body = fixture_events("openai-chat-stream-usage.sse", 0, -1, NULL);
+  f->body = body;
+  f->body_len = strlen(body);
+  tier_config t;
+  tier_set(f, &t, PROVIDER_OPENAI_CHAT, NULL);
+  llm_request q = request(&t, &PROMPT);
+  q.retry_base_ms = 5000; /* the backoff would fail the time limit below */
+  rec r = {0};
+  start(f, &r, &q);
+  run_until(f, &r.retries, 1, 3000);
+  assert_true(r.retry_delay == 15.0);
+  run_until(f, &r.done, 1, 1000);
+  assert_true(r.retry_delay == 0.0); /* a date in the past: go now */
+  assert_int_equal(r.status, LLM_OK);
+  assert_int_equal(r.attempts, 3);
+  assert_int_equal(r.retries, 2);
+  rec_free(&r);
+  free(body);
+  fx_free(f);
+}
+
+static void test_cancel_from_on_retry_stops_the_call(void **state)
+{
+  memset(CANNED, 0, sizeof(CANNED));
+  CANNED[0] = (canned){502, NULL, NULL, "<html>Bad gateway</html>"};
+  fx *f = fx_new(route_canned, NULL);
+  f->body = "";
+  tier_config t;
+  tier_set(f, &t, PROVIDER_OPENAI, NULL);
+  llm_request q = request(&t, &PROMPT);
+  rec r = {0};
+  r.cancel_in_retry = 1;
+  start(f, &r, &q);
+  run_until(f, &r.done, 1, 3000);
+  run_for(f, 20);
+  assert_int_equal(r.status, LLM_CANCELLED);
+  assert_int_equal(r.retries, 1);
+  assert_non_null(strstr(r.retry_why, "502 server error at 127.0.0.1: <html>Bad gateway</html>"));
+  assert_int_equal(r.after_cancel, 0);
+  assert_int_equal(f->hits, 1);
   rec_free(&r);
   fx_free(f);
 }
@@ -798,8 +854,8 @@ static void test_401_names_the_variable_and_never_the_key(void **state)
   assert_non_null(strstr(r.msg, "401 authentication failed at 127.0.0.1: Incorrect API key "
                                 "provided."));
   assert_string_equal(r.msg, "401 authentication failed at 127.0.0.1: Incorrect API key provided. "
-                            "Or was it? You can find your API key at "
-                            "https://platform.openai.com/account/api-keys. (set " KEY_ENV ")");
+                             "Or was it? You can find your API key at "
+                             "https://platform.openai.com/account/api-keys. (set " KEY_ENV ")");
   assert_null(strstr(r.msg, "sk-secr"));
   assert_null(strstr(r.msg, "0123456789"));
   assert_null(strstr(r.msg, "cdef"));
@@ -961,6 +1017,31 @@ static void route_json_answer(fx *f, ts_conn *conn, const ts_request *r, int n)
                      "{ return a + b; }\"},\"finish_reason\":\"stop\"}],\"usage\":{"
                      "\"prompt_tokens\":40,\"completion_tokens\":12,\"total_tokens\":52}}";
   ts_respond(conn, 200, "application/json", body);
+}
+
+static void route_json_error_as_sse(fx *f, ts_conn *conn, const ts_request *r, int n)
+{
+  const char *body = "\n{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
+                     "\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}\n";
+  sse(conn, body, strlen(body));
+}
+
+static void test_json_error_sent_as_an_event_stream_is_reported(void **state)
+{
+  fx *f = fx_new(route_json_error_as_sse, NULL);
+  tier_config t;
+  tier_set(f, &t, PROVIDER_OPENAI_CHAT, NULL);
+  llm_request q = request(&t, &PROMPT);
+  rec r = {0};
+  start(f, &r, &q);
+  run_until(f, &r.done, 1, 3000);
+  assert_int_equal(r.status, LLM_STREAM_ERROR);
+  assert_int_equal(r.cls, STREAM_ERR_AUTH);
+  assert_int_equal(r.attempts, 1);
+  assert_string_equal(r.msg, "authentication failed at 127.0.0.1: Incorrect API key provided "
+                             "(set " KEY_ENV ")");
+  rec_free(&r);
+  fx_free(f);
 }
 
 static void test_json_answer_from_a_server_that_does_not_stream_is_used(void **state)
@@ -1141,7 +1222,7 @@ static void test_cancel_during_retry_wait_ends_at_once(void **state)
   llm_call_cancel(r.call);
   r.cancelled = 1;
   assert_int_equal(r.done, 0); /* deferred to the loop */
-  llm_call_cancel(r.call);      /* twice is harmless */
+  llm_call_cancel(r.call);     /* twice is harmless */
   run_until(f, &r.done, 1, 1000);
   assert_true((uv_hrtime() - t0) / 1000000 < 200);
   assert_int_equal(r.status, LLM_CANCELLED);
@@ -1268,6 +1349,8 @@ int main(void)
       cmocka_unit_test(test_429_with_retry_after_zero_is_retried_then_succeeds),
       cmocka_unit_test(test_429_insufficient_quota_is_not_retried),
       cmocka_unit_test(test_500_three_times_fails_after_three_attempts),
+      cmocka_unit_test(test_retry_after_ms_wins_and_http_dates_are_read),
+      cmocka_unit_test(test_cancel_from_on_retry_stops_the_call),
       cmocka_unit_test(test_retry_after_beyond_60s_is_not_waited_for),
       cmocka_unit_test(test_x_should_retry_false_wins_over_status),
       cmocka_unit_test(test_404_names_the_model),
@@ -1278,6 +1361,7 @@ int main(void)
       cmocka_unit_test(test_stream_without_terminator_is_truncated),
       cmocka_unit_test(test_usage_is_estimated_when_the_provider_sends_none),
       cmocka_unit_test(test_json_answer_from_a_server_that_does_not_stream_is_used),
+      cmocka_unit_test(test_json_error_sent_as_an_event_stream_is_reported),
       cmocka_unit_test(test_api_key_cmd_runs_once_for_concurrent_and_later_calls),
       cmocka_unit_test(test_failing_api_key_cmd_is_a_key_error_without_its_output),
       cmocka_unit_test(test_api_key_cmd_with_two_lines_or_nothing_is_refused),

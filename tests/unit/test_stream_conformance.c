@@ -565,7 +565,7 @@ static void http_error_bodies_of_other_shapes_still_give_a_message(void **state)
   assert_string_equal(e.message, "HTTP status 529 with an empty body");
   assert_int_equal(e.error_class, STREAM_ERR_OVERLOADED);
   assert_true(e.retryable);
-  assert_string_equal(stream_error_class_name(e.error_class), "provider overloaded");
+  assert_string_equal(stream_error_class_name(e.error_class), "overloaded");
   stream_http_error_free(&e);
 
   const char *bad = "{\"error\":{\"message\":{\"detail\":\"x\"},\"code\":false}}";
