@@ -391,8 +391,9 @@ static void req_finish(http_request *req, http_code code, const char *message)
   res.body_bytes = req->body_bytes;
   res.ttfb_ms = req->first_byte_ns ? ms_between(req->start_ns, req->first_byte_ns) : -1.0;
   res.total_ms = ms_between(req->start_ns, now);
-  int got_connection = info_off(c, req->easy, CURLINFO_PRETRANSFER_TIME_T) > 0;
-  res.reused = got_connection && info_long(c, req->easy, CURLINFO_NUM_CONNECTS) == 0;
+  /* Reused: a response came over a connection this transfer did not open. (Timing infos are
+   * no guide: newer libcurl versions fill some of them in for transfers that never connected.) */
+  res.reused = req->first_byte_ns && info_long(c, req->easy, CURLINFO_NUM_CONNECTS) == 0;
   res.http_version =
       req->first_byte_ns ? version_number(info_long(c, req->easy, CURLINFO_HTTP_VERSION)) : 0;
   if (req->cb.on_done) {
@@ -462,7 +463,9 @@ static void req_complete(http_request *req, CURLcode cc)
     return;
   }
   if (cc == CURLE_OPERATION_TIMEDOUT) {
-    int connected = info_off(c, req->easy, CURLINFO_PRETRANSFER_TIME_T) > 0;
+    /* CONNECT_TIME stays 0 until the TCP connect completes (libcurl 7.88 and 8.x alike);
+     * PRETRANSFER_TIME does not in libcurl 8. */
+    int connected = req->first_byte_ns || info_off(c, req->easy, CURLINFO_CONNECT_TIME_T) > 0;
     long connect_limit = req->connect_ms > 0 ? req->connect_ms : 300000; /* curl's default */
     if (!connected && (req->total_ms == 0 || connect_limit < req->total_ms)) {
       code = HTTP_TIMEOUT_CONNECT;
