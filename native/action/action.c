@@ -212,6 +212,7 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
     .scope_kind = scope_kind_name(out->pkg.scope),
     .scope_name = out->pkg.scope_name,
     .forced_tier = req->forced_tier,
+    .instruction = req->instruction,
   };
   if (route_decide(cfg, &ri, &out->route, err, errlen)) {
     action_plan_free(out);

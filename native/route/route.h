@@ -15,6 +15,7 @@ typedef struct {
   const char *scope_kind; /* "function", "selection", "file", ... (for the reasons) */
   const char *scope_name; /* may be NULL */
   int forced_tier;        /* -1, or a tier_id from `:Frugal!` / --tier */
+  const char *instruction; /* free text from the user (`ask`); may be NULL */
 } route_input;
 
 typedef struct {
@@ -36,6 +37,12 @@ void route_actions_join(char *out, size_t outlen);
 
 /* Returns 1 if `action` is a known action name. */
 int route_action_known(const char *action);
+
+/* How specific a free-form request is, by the seed article's rules: a named target, a defined
+ * output, the code at hand, a bounded scope make it fit for Mini; multi-step verbs and vague
+ * scopes ("review my entire ...", "fix the performance issues in my app") need Full. Returns 1
+ * for specific, 0 for vague, and a short reason in `why` quoting what decided. */
+int route_request_is_specific(const char *text, const char *scope_name, char *why, size_t n);
 
 /* Decides. Returns 0, or -1 with a message in `err` for an unknown action. */
 int route_decide(const frugal_config *cfg, const route_input *in, route_decision *out, char *err,

@@ -14,7 +14,7 @@
 static route_decision decide(const frugal_config *cfg, const char *action, int nfiles, int tokens,
                              int forced)
 {
-  route_input in = {action, nfiles, tokens, "function", "parse_args", forced};
+  route_input in = {action, nfiles, tokens, "function", "parse_args", forced, NULL};
   route_decision d;
   char err[200];
   assert_int_equal(route_decide(cfg, &in, &d, err, sizeof(err)), 0);
@@ -130,7 +130,7 @@ static void unknown_action_is_an_error(void **state)
 {
   frugal_config cfg;
   config_init(&cfg);
-  route_input in = {"summon", 1, 10, "function", NULL, -1};
+  route_input in = {"summon", 1, 10, "function", NULL, -1, NULL};
   route_decision d;
   char err[200];
   assert_int_equal(route_decide(&cfg, &in, &d, err, sizeof(err)), -1);
@@ -160,6 +160,55 @@ static void cost_bills_cached_and_cache_write_tokens_at_their_prices(void **stat
   assert_true(fabs(usd - want) < 1e-12);
 }
 
+static route_decision ask(const frugal_config *cfg, const char *text, const char *scope)
+{
+  route_input in = {"ask", 1, 900, "function", scope, -1, text};
+  route_decision d;
+  char err[200];
+  assert_int_equal(route_decide(cfg, &in, &d, err, sizeof(err)), 0);
+  return d;
+}
+
+/* The seed article's own examples: the prompts it says fail on Mini, and their rewrites that
+ * succeed. */
+static void ask_routes_the_articles_vague_prompts_to_full_and_specific_ones_to_mini(void **state)
+{
+  frugal_config cfg;
+  config_init(&cfg);
+  static const char *const vague[] = {
+    "Fix the performance issues in my app",
+    "Review my entire authentication flow and suggest security improvements",
+    "Add error handling to the user module",
+    "Design the data model and API endpoints for a user notification system.",
+  };
+  for (size_t i = 0; i < sizeof(vague) / sizeof(vague[0]); i++) {
+    route_decision d = ask(&cfg, vague[i], "processData");
+    if (d.tier != TIER_FULL) {
+      fail_msg("'%s' went to mini: %s", vague[i], d.reasons[0]);
+    }
+    assert_true(has_reason(&d, "-> full"));
+  }
+  static const char *const specific[] = {
+    "Analyze this function and suggest 3 specific optimizations. Focus on algorithmic "
+    "improvements, not micro-optimizations.",
+    "Add try-catch blocks to these three functions in user.service.ts: createUser(), "
+    "updateUser(), deleteUser()",
+    "Review this password hashing function for security issues. Check for: 1. Salt usage "
+    "2. Appropriate algorithm 3. Timing attack resistance",
+    "Why does processData copy the children twice?",
+  };
+  for (size_t i = 0; i < sizeof(specific) / sizeof(specific[0]); i++) {
+    route_decision d = ask(&cfg, specific[i], "processData");
+    if (d.tier != TIER_MINI) {
+      fail_msg("'%s' went to full: %s", specific[i], d.reasons[0]);
+    }
+    assert_true(has_reason(&d, "specific request"));
+  }
+  route_decision d = ask(&cfg, "Review my entire authentication flow", NULL);
+  assert_true(has_reason(&d, "\"entire\""));
+  config_free(&cfg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -171,6 +220,7 @@ int main(void)
     cmocka_unit_test(estimate_prices_tokens_on_the_tier_and_on_full),
     cmocka_unit_test(unknown_model_price_is_reported_as_unknown),
     cmocka_unit_test(unknown_action_is_an_error),
+    cmocka_unit_test(ask_routes_the_articles_vague_prompts_to_full_and_specific_ones_to_mini),
     cmocka_unit_test(prices_match_dated_snapshots_but_not_other_models),
     cmocka_unit_test(cost_bills_cached_and_cache_write_tokens_at_their_prices),
   };
