@@ -70,6 +70,19 @@ local function string_v(v, path)
   end
 end
 
+-- Any string, the empty one included (http.proxy = '' means "no proxy").
+local function any_string(v, path)
+  if type(v) ~= 'string' then
+    fail(path, 'a string', v)
+  end
+end
+
+local function bool_v(v, path)
+  if type(v) ~= 'boolean' then
+    fail(path, 'true or false', v)
+  end
+end
+
 local function nullable(check)
   return function(v, path)
     if v ~= vim.NIL then
@@ -185,8 +198,9 @@ local schema = record({
     daily_usd = nullable(non_negative_number),
     monthly_usd = nullable(non_negative_number),
   }),
+  escalation = record({ enabled = bool_v }),
   http = record({
-    proxy = nullable(string_v),
+    proxy = nullable(any_string),
     ca_file = nullable(string_v),
   }),
   editor = record({

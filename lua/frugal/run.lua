@@ -329,6 +329,16 @@ local function on_event(run, ev)
     local why = val(ev.why)
     notify(string.format('frugal: retrying in %.1fs: %s', delay / 1000,
       why and tostring(why) or 'the provider failed'), levels.WARN)
+  elseif kind == 'escalate' then
+    -- The Mini answer could not be used; the same request went to Full. Its answer follows in
+    -- the same window, after a marker.
+    run.tier = 'full'
+    run.model = type(val(ev.model)) == 'string' and ev.model or run.model
+    local why = val(ev.why)
+    run.stream:append(string.format('\n\n--- escalated to full (%s): %s ---\n\n', run.model,
+      why and tostring(why) or 'the answer could not be used'))
+    notify(string.format('frugal: the mini answer could not be used (%s); asking %s',
+      why and tostring(why) or '?', run.model), levels.WARN)
   elseif kind == 'reasoning' then
     local text = val(ev.text)
     run.reasoning = (run.reasoning or 0) + (type(text) == 'string' and #text or 0)

@@ -12,13 +12,21 @@
 struct action_run {
   action_run_callbacks cb;
   void *data;
+  llm_client *llm;
   llm_call *call;
   char *action;
   buf_t text;         /* the file, copied: the plan indexes it */
   action_plan plan;
-  tier_config tier;   /* copied: a `configure` during the run must not pull it away */
+  tier_config tier;   /* the tier answering now; copied: a `configure` during the run must not
+                         pull it away */
   price_entry price;  /* valid when has_price */
   int has_price;
+  int can_escalate;   /* an unusable answer goes once more, to the full tier */
+  tier_config full;   /* valid when can_escalate */
+  price_entry full_price;
+  int has_full_price;
+  json_t *escalated;  /* the first attempt's figures once escalated, else NULL */
+  char cache_key[96];
 };
 
 static void run_free(action_run *r)
@@ -26,8 +34,27 @@ static void run_free(action_run *r)
   action_plan_free(&r->plan);
   buf_free(&r->text);
   config_tier_free(&r->tier);
+  if (r->can_escalate || r->escalated) {
+    config_tier_free(&r->full);
+  }
+  json_decref(r->escalated);
   free(r->action);
   free(r);
+}
+
+static long known(int64_t v)
+{
+  return v == STREAM_UNKNOWN ? 0 : (long)v;
+}
+
+static json_t *cost_json(const action_run *r, const llm_result *res)
+{
+  if (!r->has_price) {
+    return json_null();
+  }
+  const stream_usage *u = &res->usage;
+  return json_real(prices_cost(&r->price, known(u->input_tokens), known(u->cached_input_tokens),
+                               known(u->cache_write_tokens), known(u->output_tokens)));
 }
 
 static json_t *usage_json(const stream_usage *u, int estimated)
@@ -48,11 +75,6 @@ static json_t *usage_json(const stream_usage *u, int estimated)
   return o;
 }
 
-static long known(int64_t v)
-{
-  return v == STREAM_UNKNOWN ? 0 : (long)v;
-}
-
 static const char *output_name(prompt_output o)
 {
   switch (o) {
@@ -68,8 +90,9 @@ static const char *output_name(prompt_output o)
   return "markdown";
 }
 
-/* The result object for a finished call (see run.h). */
-static json_t *result_json(action_run *r, const llm_result *res)
+/* The result object for a finished call (see run.h); `a` is the parsed answer, or NULL when
+ * the call failed or the output is markdown. */
+static json_t *result_json(action_run *r, const llm_result *res, const prompt_answer *a)
 {
   const action_plan *p = &r->plan;
   json_t *o = json_object();
@@ -80,26 +103,23 @@ static json_t *result_json(action_run *r, const llm_result *res)
   json_object_set_new(o, "output", json_string(output_name(r->plan.prompt.output)));
   json_t *edit = json_null(), *findings = json_null(), *tests = json_null();
   json_t *problem = json_null();
-  if (res->status == LLM_OK && r->plan.prompt.output != PROMPT_OUT_MARKDOWN) {
-    prompt_answer a;
-    prompt_parse_answer(r->plan.prompt.output, p->lang, res->text ? res->text : "", res->text_len,
-                        p->pkg.start_line, p->pkg.end_line, &a);
-    if (!a.ok) {
-      problem = action_json_text(a.problem ? a.problem : "unusable answer",
-                                 a.problem ? strlen(a.problem) : 15);
+  if (a) {
+    if (!a->ok) {
+      problem = action_json_text(a->problem ? a->problem : "unusable answer",
+                                 a->problem ? strlen(a->problem) : 15);
     } else if (r->plan.prompt.output == PROMPT_OUT_REPLACE) {
       edit = json_object();
       json_object_set_new(edit, "start_line", json_integer(p->pkg.start_line));
       json_object_set_new(edit, "end_line", json_integer(p->pkg.end_line));
       json_object_set_new(edit, "replacement",
-                          action_json_text(a.replacement, strlen(a.replacement)));
+                          action_json_text(a->replacement, strlen(a->replacement)));
     } else if (r->plan.prompt.output == PROMPT_OUT_REVIEW) {
       findings = json_array();
-      for (size_t i = 0; i < a.nfindings; i++) {
+      for (size_t i = 0; i < a->nfindings; i++) {
         json_t *f = json_object();
-        json_object_set_new(f, "line", json_integer(a.findings[i].line));
-        json_object_set_new(f, "message", action_json_text(a.findings[i].message,
-                                                           strlen(a.findings[i].message)));
+        json_object_set_new(f, "line", json_integer(a->findings[i].line));
+        json_object_set_new(f, "message", action_json_text(a->findings[i].message,
+                                                           strlen(a->findings[i].message)));
         json_array_append_new(findings, f);
       }
     } else if (r->plan.prompt.output == PROMPT_OUT_TESTS && r->plan.has_tests) {
@@ -108,31 +128,23 @@ static json_t *result_json(action_run *r, const llm_result *res)
       json_object_set_new(tests, "path", action_json_text(t->test_path, strlen(t->test_path)));
       json_object_set_new(tests, "exists", json_boolean(t->exists));
       json_object_set_new(tests, "append", json_boolean(t->exists));
-      json_object_set_new(tests, "content", action_json_text(a.replacement, strlen(a.replacement)));
+      json_object_set_new(tests, "content",
+                          action_json_text(a->replacement, strlen(a->replacement)));
       json_object_set_new(tests, "framework",
                           t->framework ? json_string(t->framework) : json_null());
       json_object_set_new(tests, "why", t->why ? action_json_text(t->why, strlen(t->why))
                                                : json_null());
     }
-    prompt_answer_free(&a);
   }
   json_object_set_new(o, "edit", edit);
   json_object_set_new(o, "findings", findings);
   json_object_set_new(o, "tests", tests);
   json_object_set_new(o, "problem", problem);
   json_object_set_new(o, "usage", usage_json(&res->usage, res->usage_estimated));
-  if (r->has_price) {
-    const stream_usage *u = &res->usage;
-    json_object_set_new(o, "cost_usd",
-                        json_real(prices_cost(&r->price, known(u->input_tokens),
-                                              known(u->cached_input_tokens),
-                                              known(u->cache_write_tokens),
-                                              known(u->output_tokens))));
-  } else {
-    json_object_set_new(o, "cost_usd", json_null());
-  }
+  json_object_set_new(o, "cost_usd", cost_json(r, res));
   json_object_set_new(o, "latency_ms", json_real(res->latency_ms));
   json_object_set_new(o, "attempts", json_integer(res->attempts));
+  json_object_set_new(o, "escalated", r->escalated ? json_incref(r->escalated) : json_null());
   return o;
 }
 
@@ -153,27 +165,87 @@ static void on_retry(llm_call *call, int attempt, double delay_ms, const char *w
   }
 }
 
+static const llm_callbacks llm_cb;
+
+/* Sends the request once more to the full tier, with the reason the first answer failed at the
+ * end of the task (the prompt's cached prefix stays the same). Returns 0, or -1 if the call
+ * could not start. */
+static int escalate(action_run *r, const llm_result *res, const char *problem)
+{
+  json_t *first = json_object();
+  json_object_set_new(first, "from_tier", json_string(tier_name(r->plan.route.tier)));
+  json_object_set_new(first, "from_model", json_string(r->tier.model));
+  json_object_set_new(first, "problem", json_string(problem));
+  json_object_set_new(first, "usage", usage_json(&res->usage, res->usage_estimated));
+  json_object_set_new(first, "cost_usd", cost_json(r, res));
+  json_object_set_new(first, "attempts", json_integer(res->attempts));
+  r->escalated = first;
+  r->can_escalate = 0;
+  config_tier_free(&r->tier);
+  config_tier_copy(&r->tier, &r->full);
+  r->price = r->full_price;
+  r->has_price = r->has_full_price;
+  r->plan.route.tier = TIER_FULL;
+  buf_t task = BUF_INIT;
+  buf_puts(&task, r->plan.prompt.task);
+  buf_printf(&task,
+             "\n\nAn earlier answer to this task could not be used: %s. Answer again, and follow "
+             "the output format exactly.\n",
+             problem);
+  free(r->plan.prompt.task);
+  r->plan.prompt.task = buf_detach(&task);
+  if (r->cb.on_escalate) {
+    r->cb.on_escalate(r, problem, r->tier.model, r->data);
+  }
+  llm_request lr = {.tier = &r->tier, .prompt = &r->plan.prompt, .cache_key = r->cache_key};
+  char err[256];
+  r->call = llm_call_start(r->llm, &lr, &llm_cb, r, err, sizeof(err));
+  return r->call ? 0 : -1;
+}
+
 static void on_done(llm_call *call, const llm_result *res, void *data)
 {
   action_run *r = data;
-  json_t *result = result_json(r, res);
+  r->call = NULL;
+  prompt_answer a;
+  int parsed = 0;
+  if (res->status == LLM_OK && r->plan.prompt.output != PROMPT_OUT_MARKDOWN) {
+    prompt_parse_answer(r->plan.prompt.output, r->plan.lang, res->text ? res->text : "",
+                        res->text_len, r->plan.pkg.start_line, r->plan.pkg.end_line, &a);
+    parsed = 1;
+    if (!a.ok && r->can_escalate) {
+      char problem[300];
+      snprintf(problem, sizeof(problem), "%s", a.problem ? a.problem : "unusable answer");
+      prompt_answer_free(&a);
+      if (escalate(r, res, problem) == 0) {
+        return;
+      }
+      parsed = 0;
+    }
+  }
+  json_t *result = result_json(r, res, parsed ? &a : NULL);
+  if (parsed) {
+    prompt_answer_free(&a);
+  }
   const char *error = NULL;
   if (res->status == LLM_CANCELLED) {
     error = "cancelled";
   } else if (res->status != LLM_OK) {
     error = res->message && *res->message ? res->message : "the model call failed";
   }
-  r->call = NULL;
   r->cb.on_done(r, error, result, r->data);
   json_decref(result);
   run_free(r);
 }
+
+static const llm_callbacks llm_cb = {on_delta, on_retry, on_done};
 
 action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
                              const char *text, size_t len, const action_run_callbacks *cb,
                              void *data, char *err, size_t errlen)
 {
   action_run *r = xcalloc(1, sizeof(*r));
+  r->llm = llm;
   r->cb = *cb;
   r->data = data;
   r->action = xstrdup(req->action ? req->action : "");
@@ -188,26 +260,31 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
   const tier_config *tier = &cfg->tiers[r->plan.route.tier];
   config_tier_copy(&r->tier, tier);
   r->has_price = prices_lookup(cfg, tier->model, tier->provider, &r->price) == 0;
+  r->can_escalate = cfg->escalate && r->plan.route.tier == TIER_MINI && req->forced_tier < 0 &&
+                    r->plan.prompt.output != PROMPT_OUT_MARKDOWN;
+  if (r->can_escalate) {
+    const tier_config *full = &cfg->tiers[TIER_FULL];
+    config_tier_copy(&r->full, full);
+    r->has_full_price = prices_lookup(cfg, full->model, full->provider, &r->full_price) == 0;
+  }
 
   if (r->cb.on_start) {
     r->cb.on_start(r, &r->plan, r->data);
   }
   /* Requests on the same project and action share a cache key, so the provider routes them to
    * the machine that holds their common prefix. */
-  char cache_key[96];
   char cwd[PATH_MAX];
   const char *base = r->plan.has_tests ? r->plan.tests.root : getcwd(cwd, sizeof(cwd));
   unsigned long h = 5381;
   for (const char *s = base ? base : ""; *s; s++) {
     h = h * 33 + (unsigned char)*s;
   }
-  snprintf(cache_key, sizeof(cache_key), "frugal:%08lx:%s", h & 0xffffffffUL, r->action);
+  snprintf(r->cache_key, sizeof(r->cache_key), "frugal:%08lx:%s", h & 0xffffffffUL, r->action);
   llm_request lr = {
     .tier = &r->tier,
     .prompt = &r->plan.prompt,
-    .cache_key = cache_key,
+    .cache_key = r->cache_key,
   };
-  static const llm_callbacks llm_cb = {on_delta, on_retry, on_done};
   r->call = llm_call_start(llm, &lr, &llm_cb, r, err, errlen);
   if (!r->call) {
     run_free(r);

@@ -8,7 +8,14 @@
  *    edit: {start_line, end_line, replacement} | null, findings: [{line, message}] | null,
  *    tests: {path, exists, append, content, framework, why} | null, problem: string | null,
  *    usage: {input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
- *            reasoning_tokens, estimated}, cost_usd: number | null, latency_ms, attempts} */
+ *            reasoning_tokens, estimated}, cost_usd: number | null, latency_ms, attempts,
+ *    escalated: {from_tier, from_model, problem, usage, cost_usd} | null}
+ *
+ * Escalation (config escalation.enabled, on by default): when the Mini tier's answer does not
+ * have the shape the action needs (no usable code block, unbalanced brackets, elided code, no
+ * findings in the review format) and the tier was not forced, the same request goes once to the
+ * Full tier with the problem explained at the end of the task. The result is then the Full
+ * answer's, with the first attempt's figures under `escalated`. */
 #ifndef FRUGAL_ACTION_RUN_H
 #define FRUGAL_ACTION_RUN_H
 
@@ -28,6 +35,9 @@ typedef struct {
                    void *data);
   /* A retry is scheduled. May be NULL. */
   void (*on_retry)(action_run *run, int attempt, double delay_ms, const char *why, void *data);
+  /* The Mini answer could not be used (`why`) and the request goes once more to `model` on the
+   * full tier; the new answer's text follows through on_delta. May be NULL. */
+  void (*on_escalate)(action_run *run, const char *why, const char *model, void *data);
   /* Exactly once, from the loop. `error` is NULL on success, else one line ("cancelled", the
    * provider's error, ...). `result` (borrowed; json_incref to keep it) is the object above,
    * also after an error when anything is known (text so far, usage); NULL when the run never

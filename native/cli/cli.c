@@ -457,6 +457,16 @@ static void cli_on_retry(action_run *run, int attempt, double delay_ms, const ch
           attempt + 1, why);
 }
 
+static void cli_on_escalate(action_run *run, const char *why, const char *model, void *data)
+{
+  cli_run *c = data;
+  if (!c->json && c->streamed > 0) {
+    fputs(c->wrote_newline ? "\n" : "\n\n", stdout);
+    fflush(stdout);
+  }
+  fprintf(stderr, "frugal: the mini answer cannot be used (%s); asking %s\n", why, model);
+}
+
 static void cli_on_done(action_run *run, const char *error, json_t *result, void *data)
 {
   cli_run *c = data;
@@ -513,7 +523,8 @@ static int run_command(const cli_args *a)
     fprintf(stderr, "frugal: %s\n", err);
   } else {
     cli_run c = {.json = a->json};
-    static const action_run_callbacks cb = {NULL, cli_on_delta, cli_on_retry, cli_on_done};
+    static const action_run_callbacks cb = {NULL, cli_on_delta, cli_on_retry, cli_on_escalate,
+                                            cli_on_done};
     if (!action_run_start(llm, &in.cfg, &in.req, in.text.data, in.text.len, &cb, &c, err,
                           sizeof(err))) {
       rc = cli_fail("%s: %s", in.file, err);

@@ -86,6 +86,7 @@ void config_init(frugal_config *cfg)
   tier_defaults(&cfg->tiers[TIER_FULL], "gpt-5.4", 100000);
   cfg->budget_daily_usd = -1;
   cfg->budget_monthly_usd = -1;
+  cfg->escalate = 1;
 }
 
 void config_tier_free(tier_config *t)
@@ -458,8 +459,8 @@ static int apply_actions(vctx *v, frugal_config *cfg, const json_t *obj)
 
 static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
 {
-  static const char *const keys[] = {"tiers", "prices", "actions", "ledger", "budget", "http",
-                                     "editor", NULL};
+  static const char *const keys[] = {"tiers",      "prices", "actions", "ledger", "budget",
+                                     "escalation", "http",   "editor",  NULL};
   if (expect_object(v, root, "the top level") || check_keys(v, root, "", keys)) {
     return -1;
   }
@@ -510,6 +511,18 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
       if ((d && get_money(v, d, "budget.daily_usd", 1, &cfg->budget_daily_usd)) ||
           (m && get_money(v, m, "budget.monthly_usd", 1, &cfg->budget_monthly_usd))) {
         return -1;
+      }
+    } else if (strcmp(key, "escalation") == 0) {
+      static const char *const ekeys[] = {"enabled", NULL};
+      if (expect_object(v, val, "escalation") || check_keys(v, val, "escalation", ekeys)) {
+        return -1;
+      }
+      json_t *e = json_object_get(val, "enabled");
+      if (e && !json_is_boolean(e)) {
+        return fail(v, "'escalation.enabled' must be true or false, got %s", json_kind(e));
+      }
+      if (e) {
+        cfg->escalate = json_is_true(e);
       }
     } else if (strcmp(key, "http") == 0) {
       static const char *const hkeys[] = {"proxy", "ca_file", NULL};

@@ -612,6 +612,17 @@ static void run_on_retry(action_run *run, int attempt, double delay_ms, const ch
   json_decref(f);
 }
 
+static void run_on_escalate(action_run *run, const char *why, const char *model, void *data)
+{
+  host_stream *st = data;
+  /* Text of the first answer still waiting goes first, so the editor can mark where the
+   * second begins. */
+  stream_flush(st);
+  json_t *f = json_pack("{s:s,s:s,s:s}", "why", why, "tier", "full", "model", model);
+  stream_send(st, "escalate", NULL, f);
+  json_decref(f);
+}
+
 static void run_on_done(action_run *run, const char *error, json_t *result, void *data)
 {
   host_stream *st = data;
@@ -648,7 +659,8 @@ static void start_run(host_op *op)
   st->id = op->call_id;
   uv_timer_init(h->loop, &st->timer);
   st->timer.data = st;
-  static const action_run_callbacks cb = {run_on_start, run_on_delta, run_on_retry, run_on_done};
+  static const action_run_callbacks cb = {run_on_start, run_on_delta, run_on_retry,
+                                          run_on_escalate, run_on_done};
   st->next = h->streams;
   h->streams = st;
   h->live_ops++; /* released when the timer handle is closed */

@@ -243,3 +243,18 @@ def test_lines_added_above_while_the_answer_streams_do_not_misplace_the_edit(ed)
     want = SOURCE[:1] + ["#include <stdlib.h>"] + SOURCE[1:3] + \
         FIXED_FN.rstrip("\n").split("\n") + SOURCE[7:]
     wait_for(lambda: buffer(ed) == want, 5, "the edit at the moved region")
+
+
+def test_an_unusable_mini_answer_escalates_once_to_full(ed):
+    ed.server.script({"text": "I would fix the operator."},
+                     {"text": "```c\n" + FIXED_SCOPE + "```\n"})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    assert any(l == "+\treturn a + b;" for l in prop["lines"])
+    first, second = ed.server.requests()[-2:]
+    assert first["path"] == "/v1/responses" and first["body"]["model"] == "gpt-5.4-mini"
+    assert second["path"] == "/v1/messages" and second["body"]["model"] == "claude-sonnet-4-5"
+    # the full tier is told why the first answer was refused
+    assert "could not be used: no fenced code block" in json.dumps(second["body"])
+    assert any("asking claude-sonnet-4-5" in n["msg"] for n in ed.notes(3))

@@ -74,10 +74,12 @@ def test_provider_error_is_one_line_and_exit_1(server, tmp_path):
 
 
 def test_unusable_answer_is_reported(server, tmp_path):
-    server.script({"text": "I would change the loop."})
+    # unusable on mini, and again on full after the escalation
+    server.script({"text": "I would change the loop."}, {"text": "Change the loop."})
     p = run(server, tmp_path, "fix", EXAMPLE + ":70", "--json")
     assert p.returncode == 1
-    assert json.loads(p.stdout)["problem"]
+    out = json.loads(p.stdout)
+    assert out["problem"] and out["escalated"]["from_model"] == "gpt-5.4-mini"
     assert "cannot be used" in p.stderr
 
 
@@ -86,3 +88,34 @@ def test_bad_arguments_exit_2(server, tmp_path):
     assert p.returncode == 2 and "run needs ACTION FILE:LINE" in p.stderr
     p = run(server, tmp_path, "summon", EXAMPLE + ":70")
     assert p.returncode == 2 and "unknown action 'summon'" in p.stderr
+
+
+def test_escalation_keeps_both_attempts_figures(server, tmp_path):
+    with open(EXAMPLE) as f:
+        scope = "\n".join(f.read().split("\n")[60:93]) + "\n"
+    server.script({"text": "Replace the loop."}, {"text": "```c\n" + scope + "```\n"})
+    p = run(server, tmp_path, "fix", EXAMPLE + ":70", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["tier"] == "full" and out["model"] == "claude-sonnet-4-5"
+    assert out["edit"]["replacement"] == scope
+    esc = out["escalated"]
+    assert esc["from_tier"] == "mini" and esc["from_model"] == "gpt-5.4-mini"
+    assert "no fenced code block" in esc["problem"]
+    assert esc["usage"]["output_tokens"] > 0 and esc["cost_usd"] > 0
+    assert "asking claude-sonnet-4-5" in p.stderr
+
+
+def test_escalation_can_be_turned_off_and_never_follows_a_forced_tier(server, tmp_path):
+    server.script({"text": "Replace the loop."}, {"text": "Replace the loop."})
+    cfg = config(server)
+    cfg["escalation"] = {"enabled": False}
+    (tmp_path / "off.json").write_text(json.dumps(cfg))
+    env = dict(os.environ, FRUGAL_E2E_KEY="k")
+    p = subprocess.run([FRUGAL, "run", "fix", EXAMPLE + ":70", "--json", "--config",
+                        str(tmp_path / "off.json")], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode == 1 and json.loads(p.stdout)["escalated"] is None
+    p = run(server, tmp_path, "fix", EXAMPLE + ":70", "--json", "--tier", "mini")
+    assert p.returncode == 1 and json.loads(p.stdout)["escalated"] is None
+    assert len(server.requests()) == 2

@@ -149,7 +149,7 @@ static void a_failed_apply_leaves_the_config_unchanged(void **state)
   config_free(&cfg);
 }
 
-static void http_proxy_and_ca_file_are_read(void **state)
+static void http_escalation_and_proxy_keys_are_read(void **state)
 {
   frugal_config cfg;
   config_init(&cfg);
@@ -158,6 +158,11 @@ static void http_proxy_and_ca_file_are_read(void **state)
   assert_int_equal(apply(&cfg, "{\"http\":{\"proxy\":\"\",\"ca_file\":\"/etc/corp.pem\"}}", err), 0);
   assert_string_equal(cfg.http_proxy, ""); /* "": no proxy, whatever the environment says */
   assert_string_equal(cfg.http_ca_file, "/etc/corp.pem");
+  assert_int_equal(cfg.escalate, 1); /* on by default */
+  assert_int_equal(apply(&cfg, "{\"escalation\":{\"enabled\":false}}", err), 0);
+  assert_int_equal(cfg.escalate, 0);
+  assert_int_equal(apply(&cfg, "{\"escalation\":{\"enabled\":\"no\"}}", err), -1);
+  assert_non_null(strstr(err, "'escalation.enabled' must be true or false"));
   assert_int_equal(apply(&cfg, "{\"http\":{\"insecure\":true}}", err), -1);
   assert_non_null(strstr(err, "unknown key 'http.insecure'"));
   config_free(&cfg);
@@ -204,7 +209,7 @@ int main(void)
     cmocka_unit_test(wrong_types_and_values_are_rejected_with_the_key),
     cmocka_unit_test(a_failed_apply_leaves_the_config_unchanged),
     cmocka_unit_test(partial_price_override_keeps_builtin_fields),
-    cmocka_unit_test(http_proxy_and_ca_file_are_read),
+    cmocka_unit_test(http_escalation_and_proxy_keys_are_read),
     cmocka_unit_test(config_file_errors_name_the_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,185 @@
+/* ledger: the append-only record of every model request, its tokens and its price.
+ *
+ * File format: JSON Lines, one object per line, UTF-8, in the order written. Two record kinds:
+ *
+ *   request  {"ts","id","task_id","project","action","tier","provider","model",
+ *             "input_tokens","cached_input_tokens","cache_write_tokens","output_tokens",
+ *             "reasoning_tokens","estimated","price":{input,cached_input,output,cache_write}|null,
+ *             "cost_usd","full_cost_usd","latency_ms","outcome","error"}
+ *   outcome  {"type":"outcome","ts","id","outcome":"applied"|"rejected"}  (appended when the
+ *             user accepts or rejects a proposal; the reader applies it to the request `id`)
+ *
+ * ts is RFC 3339 UTC with milliseconds ("2026-11-25T14:03:07.123Z"). input_tokens counts every
+ * prompt token, cached and cache-written ones included; output_tokens includes reasoning tokens.
+ * cached_input_tokens, cache_write_tokens and reasoning_tokens are null when the provider did
+ * not say. cost_usd is null when the model has no known price (never a guess shown as fact);
+ * full_cost_usd is the same tokens at the Full tier model's prices, null when that is unknown.
+ * Unknown keys are ignored by the reader, so later versions may add keys.
+ *
+ * Concurrency: each record is written with a single write() on a descriptor opened with
+ * O_APPEND. On local file systems the kernel picks the end-of-file offset and copies the whole
+ * buffer under the inode lock, so two editors appending at once never interleave within a line,
+ * also for lines longer than PIPE_BUF (that limit is about pipes; POSIX promises nothing for
+ * regular files, and NFS does not honour O_APPEND atomically). A crash mid-write can still
+ * leave a torn last line: the reader skips it, and the next append starts on a fresh line.
+ *
+ * Secrets: the entry has no field for keys or request bodies; error texts come from the
+ * provider layer, which already keeps keys out of messages. */
+#ifndef FRUGAL_LEDGER_LEDGER_H
+#define FRUGAL_LEDGER_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "provider/stream.h"
+#include "util/buf.h"
+
+/* A token count the provider did not report (written as null). */
+#define LEDGER_UNKNOWN ((int64_t)-1)
+/* Room for an id or task id, NUL included. Generated ids are 29 characters. */
+#define LEDGER_ID_SIZE 48
+/* Error texts are cut (at a UTF-8 boundary) to this many bytes when written. */
+#define LEDGER_ERROR_MAX 300
+/* Bounds of the whole time line, for open periods. */
+#define LEDGER_TS_MIN INT64_MIN
+#define LEDGER_TS_MAX INT64_MAX
+
+typedef enum {
+  LEDGER_ANSWERED = 0, /* the model answered; nothing applied (yet) */
+  LEDGER_APPLIED,      /* the user applied the proposal */
+  LEDGER_REJECTED,     /* the user rejected it */
+  LEDGER_ESCALATED,    /* the answer failed validation and was retried on Full */
+  LEDGER_FAILED,       /* provider or network error */
+  LEDGER_CANCELLED,
+  LEDGER_OUTCOME__COUNT
+} ledger_outcome;
+
+typedef struct {
+  double input; /* $ per 1M tokens */
+  double cached_input;
+  double output;
+  double cache_write;
+} ledger_price;
+
+/* One request. Strings are borrowed: for ledger_append they belong to the caller; in entries
+ * returned by ledger_read they belong to the ledger_entries (valid until ledger_entries_free).
+ * Optional strings (project, error) may be NULL. */
+typedef struct {
+  int64_t ts_ms; /* Unix time in milliseconds */
+  char id[LEDGER_ID_SIZE];
+  char task_id[LEDGER_ID_SIZE]; /* the first attempt's id; a retry on Full carries it too */
+  const char *project;
+  const char *action;
+  const char *tier; /* "mini", "full" */
+  const char *provider;
+  const char *model;
+  int64_t input_tokens; /* >= 0, or LEDGER_UNKNOWN for the three optional counts */
+  int64_t cached_input_tokens;
+  int64_t cache_write_tokens;
+  int64_t output_tokens;
+  int64_t reasoning_tokens;
+  bool estimated; /* counts estimated by frugal: the provider sent no usage */
+  bool price_known;
+  ledger_price price; /* meaningful when price_known */
+  bool cost_known;
+  double cost_usd;
+  bool full_cost_known;
+  double full_cost_usd;
+  int64_t latency_ms;
+  ledger_outcome outcome;
+  const char *error;
+} ledger_entry;
+
+/* Entries read from a ledger, oldest first, plus what was skipped. */
+#define LEDGER_NOTED_LINES 8
+typedef struct ledger_pool ledger_pool;
+typedef struct {
+  ledger_entry *items;
+  size_t count;
+  size_t cap;
+  size_t lines;                              /* lines read in all */
+  size_t corrupt;                            /* skipped: torn, not JSON, wrong types */
+  size_t corrupt_line[LEDGER_NOTED_LINES];   /* 1-based numbers of the first few */
+  size_t unknown_type;                       /* records of a kind this version does not know */
+  ledger_pool *pool;                         /* private: the strings of the entries */
+} ledger_entries;
+
+/* Where the ledger lives by default: $XDG_STATE_HOME/nvim/frugal/ledger.jsonl, else
+ * $HOME/.local/state/nvim/frugal/ledger.jsonl, i.e. Neovim's stdpath('state') .. '/frugal'
+ * ($NVIM_APPNAME replaces "nvim" when set, as Neovim does). A relative XDG_STATE_HOME is
+ * ignored, as the XDG spec asks. Returns 0, or -1 when neither variable gives an absolute path
+ * or `out` is too small. */
+int ledger_default_path(char *out, size_t n);
+
+/* Fills `e` for a new request: ts = now, a fresh id, task_id = id, unknown token counts,
+ * no price, outcome "answered", every string NULL. Returns 0, or -1 when no random bytes could
+ * be had (then the id is made of time and pid only, still filled). */
+int ledger_entry_init(ledger_entry *e);
+
+/* Writes a new unique id ("<ms hex>-<pid hex>-<random hex>") into out (LEDGER_ID_SIZE bytes).
+ * Returns 0, or -1 when the system gave no random bytes (id then from time and pid only). */
+int ledger_new_id(char out[LEDGER_ID_SIZE]);
+
+/* Copies usage into the entry's token counts (STREAM_UNKNOWN becomes LEDGER_UNKNOWN). */
+void ledger_entry_set_usage(ledger_entry *e, const stream_usage *u);
+
+/* Cost in dollars of `u` at price `p`: uncached input at the input price, cached input at the
+ * cached price, cache writes at the write price, output at the output price. Reasoning tokens
+ * are part of output_tokens and are not added again. Unknown cached or cache-write counts count
+ * as 0. Returns 0, or -1 (and *usd untouched) when input or output tokens are unknown. */
+int ledger_cost(const ledger_price *p, const stream_usage *u, double *usd);
+
+/* Prices the entry from the configuration: `price` and `cost_usd` at the entry's model (looked
+ * up with prices_lookup for `provider`), `full_cost_usd` at the Full tier's model. A model
+ * without a known price leaves the matching fields unknown (null in the file). Needs model and
+ * the token counts filled in. */
+void ledger_entry_price(ledger_entry *e, const frugal_config *cfg, provider_id provider);
+
+/* Appends one request. Creates missing parent folders (0700) and the file (0600; an existing
+ * file keeps its mode). The line is written with one write() call (see above). Returns 0, or -1
+ * with a one-line message in `err` (missing field, cannot create, disk full). */
+int ledger_append(const char *path, const ledger_entry *e, char *err, size_t errlen);
+
+/* Appends an outcome update for the request `id` (outcome must be LEDGER_APPLIED or
+ * LEDGER_REJECTED), stamped now. Returns 0, or -1 with a message in `err`. */
+int ledger_append_outcome(const char *path, const char *id, ledger_outcome outcome, char *err,
+                          size_t errlen);
+
+/* Appends the record's JSON line for `e` (newline included) to `out`. Returns 0, or -1 with a
+ * message naming the missing or invalid field (then `out` is unchanged). */
+int ledger_format_entry(const ledger_entry *e, buf_t *out, char *err, size_t errlen);
+
+/* Reads the requests whose ts is in [since_ms, until_ms), oldest first, with every outcome
+ * update applied (the last update for an id wins, wherever it is in the file). The file is read
+ * in blocks, one line at a time; every field's type is checked, and a line that is torn, not
+ * JSON, or has a field of the wrong type is skipped and counted in out->corrupt, never fatal.
+ * A missing file is an empty ledger. Returns 0, or -1 with a message in `err` when the file
+ * exists but cannot be read (then `out` holds what was read before; free it anyway).
+ * `out` is initialised by this call; free with ledger_entries_free(). */
+int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_entries *out,
+                char *err, size_t errlen);
+void ledger_entries_free(ledger_entries *l);
+
+/* Calls `add` once per kind of skipped record with a one-line text ("skipped 2 corrupt lines
+ * (line 17, 40)"); the text is valid during the call only. Returns the number of warnings. */
+size_t ledger_warnings(const ledger_entries *l, void (*add)(void *data, const char *text),
+                       void *data);
+
+/* Time helpers, UTC. ledger_format_ts writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (25 bytes with NUL).
+ * ledger_parse_ts accepts that form, without milliseconds too, and with a "+HH:MM"/"-HH:MM"
+ * offset instead of Z; returns 0, or -1 for anything else (range checked). */
+#define LEDGER_TS_SIZE 25
+void ledger_format_ts(int64_t ms, char out[LEDGER_TS_SIZE]);
+int ledger_parse_ts(const char *s, size_t len, int64_t *ms);
+int64_t ledger_now_ms(void);
+/* Days since 1970-01-01 for a civil date, and back (proleptic Gregorian). */
+int64_t ledger_days_from_civil(int64_t y, int m, int d);
+void ledger_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
+/* "answered", "applied", ...; ledger_outcome_from_name returns -1 for an unknown name. */
+const char *ledger_outcome_name(ledger_outcome o);
+int ledger_outcome_from_name(const char *name);
+
+#endif
