@@ -36,7 +36,7 @@ fuzz:
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_rpc.c native/rpc/rpc.c native/util/buf.c \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv) -o build-fuzz/fuzz_rpc
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/util/buf.c \
-	  native/util/text.c -o build-fuzz/fuzz_context
+	  native/util/text.c $$(pkg-config --cflags --libs jansson) -o build-fuzz/fuzz_context
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_sse.c native/http/sse.c native/http/ndjson.c \
 	  native/provider/stream*.c native/util/buf.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_sse
