@@ -837,6 +837,7 @@ finish = function(run, err, result)
       st:flush()
     end
   end
+  st:done()
   if err then
     if st:text() == '' and err ~= 'cancelled' then
       close_stream(run) -- nothing arrived: an empty window says nothing the message does not

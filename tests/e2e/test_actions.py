@@ -115,6 +115,8 @@ def test_explain_streams_the_whole_answer_from_the_responses_api(ed):
     wait_idle(ed)
     got = stream_text(ed)
     assert got.rstrip("\n") == want.rstrip("\n")
+    # plain while it streams (no highlighting per batch), markdown once complete
+    wait_for(lambda: windows(ed, "markdown")[0]["ft"] == "markdown", 5, "markdown highlighting")
     req = ed.server.requests()[-1]
     assert req["path"] == "/v1/responses"
     body = req["body"]

@@ -63,8 +63,11 @@ def release(ed):
 
 
 def windows(ed, ft=None):
+    """Scratch windows of filetype `ft`; the answer window is `frugal-stream` while text arrives
+    and `markdown` once complete, so "markdown" finds it in both states."""
     wins = ed.lua(SCRATCH)
-    return [w for w in wins if ft is None or w["ft"] == ft]
+    want = ("markdown", "frugal-stream") if ft == "markdown" else (ft,)
+    return [w for w in wins if ft is None or w["ft"] in want]
 
 
 def stream_text(ed):
