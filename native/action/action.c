@@ -172,7 +172,7 @@ static int build_prompt(const action_request *req, action_plan *plan, char *err,
 }
 
 int action_plan_build(const frugal_config *cfg, const action_request *req, const char *text,
-                      size_t len, action_plan *out, char *err, size_t errlen)
+                      size_t len, int with_prompt, action_plan *out, char *err, size_t errlen)
 {
   memset(out, 0, sizeof(*out));
   if (!route_action_known(req->action)) {
@@ -229,6 +229,9 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
       route_decide(cfg, &ri, &out->route, err, errlen);
     }
   }
+  if (!with_prompt) {
+    return 0;
+  }
   if (build_prompt(req, out, err, errlen)) {
     pkg_result_free(&out->pkg);
     text_free(&out->text);
@@ -270,7 +273,7 @@ int action_preview(const frugal_config *cfg, const action_request *req, const ch
                    size_t len, int parts, json_t **out, char *err, size_t errlen)
 {
   action_plan plan;
-  if (action_plan_build(cfg, req, text, len, &plan, err, errlen)) {
+  if (action_plan_build(cfg, req, text, len, (parts & ACTION_ROUTE) != 0, &plan, err, errlen)) {
     return -1;
   }
   json_t *o = json_object();

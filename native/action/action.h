@@ -42,12 +42,14 @@ typedef struct {
   int has_tests;
 } action_plan;
 
-/* Packages and routes `req` over text[0..len), then writes the prompt (finding the project's
- * test conventions for `tests`), so the estimate counts exactly what would be sent. Returns 0
+/* Packages and routes `req` over text[0..len), then, when `with_prompt`, writes the prompt
+ * (finding the project's test conventions for `tests`), so the estimate counts exactly what
+ * would be sent; without it the estimate counts the package plus the action's typical
+ * instructions (for callers that only report the package). Returns 0
  * (free with action_plan_free), or -1 with a one-line message (unknown action, cursor outside
  * the file, a question missing for `ask`). */
 int action_plan_build(const frugal_config *cfg, const action_request *req, const char *text,
-                      size_t len, action_plan *out, char *err, size_t errlen);
+                      size_t len, int with_prompt, action_plan *out, char *err, size_t errlen);
 void action_plan_free(action_plan *p);
 /* The "context" and "route" objects of doc/frugal.txt |frugal-rpc| (new references). */
 json_t *action_context_json(const action_request *req, const action_plan *plan, int with_text);

@@ -250,7 +250,7 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
   r->data = data;
   r->action = xstrdup(req->action ? req->action : "");
   buf_append(&r->text, text, len);
-  if (action_plan_build(cfg, req, r->text.data ? r->text.data : "", r->text.len, &r->plan, err,
+  if (action_plan_build(cfg, req, r->text.data ? r->text.data : "", r->text.len, 1, &r->plan, err,
                         errlen)) {
     buf_free(&r->text);
     free(r->action);

@@ -38,7 +38,7 @@
 
 /* A token count the provider did not report (written as null). */
 #define LEDGER_UNKNOWN ((int64_t)-1)
-/* Room for an id or task id, NUL included. Generated ids are 29 characters. */
+/* Room for an id or task id, NUL included. Generated ids have at most 38 characters. */
 #define LEDGER_ID_SIZE 48
 /* Error texts are cut (at a UTF-8 boundary) to this many bytes when written. */
 #define LEDGER_ERROR_MAX 300
@@ -92,18 +92,18 @@ typedef struct {
   const char *error;
 } ledger_entry;
 
-/* Entries read from a ledger, oldest first, plus what was skipped. */
+/* Entries read from a ledger, in file order, plus what was skipped. */
 #define LEDGER_NOTED_LINES 8
 typedef struct ledger_pool ledger_pool;
 typedef struct {
   ledger_entry *items;
   size_t count;
   size_t cap;
-  size_t lines;                              /* lines read in all */
-  size_t corrupt;                            /* skipped: torn, not JSON, wrong types */
-  size_t corrupt_line[LEDGER_NOTED_LINES];   /* 1-based numbers of the first few */
-  size_t unknown_type;                       /* records of a kind this version does not know */
-  ledger_pool *pool;                         /* private: the strings of the entries */
+  size_t lines;                            /* lines read in all */
+  size_t corrupt;                          /* skipped: torn, not JSON, wrong types */
+  size_t corrupt_line[LEDGER_NOTED_LINES]; /* 1-based numbers of the first few */
+  size_t unknown_type;                     /* records of a kind this version does not know */
+  ledger_pool *pool;                       /* private: the strings of the entries */
 } ledger_entries;
 
 /* Where the ledger lives by default: $XDG_STATE_HOME/nvim/frugal/ledger.jsonl, else
@@ -113,8 +113,9 @@ typedef struct {
  * or `out` is too small. */
 int ledger_default_path(char *out, size_t n);
 
-/* Fills `e` for a new request: ts = now, a fresh id, task_id = id, unknown token counts,
- * no price, outcome "answered", every string NULL. Returns 0, or -1 when no random bytes could
+/* Fills `e` for a new request: ts = now, a fresh id, task_id = id, input and output 0, the
+ * cached, cache-write and reasoning counts unknown, no price, outcome "answered", every string
+ * NULL. Returns 0, or -1 when no random bytes could
  * be had (then the id is made of time and pid only, still filled). */
 int ledger_entry_init(ledger_entry *e);
 
@@ -151,10 +152,12 @@ int ledger_append_outcome(const char *path, const char *id, ledger_outcome outco
  * message naming the missing or invalid field (then `out` is unchanged). */
 int ledger_format_entry(const ledger_entry *e, buf_t *out, char *err, size_t errlen);
 
-/* Reads the requests whose ts is in [since_ms, until_ms), oldest first, with every outcome
+/* Reads the requests whose ts is in [since_ms, until_ms), in file order, with every outcome
  * update applied (the last update for an id wins, wherever it is in the file). The file is read
  * in blocks, one line at a time; every field's type is checked, and a line that is torn, not
  * JSON, or has a field of the wrong type is skipped and counted in out->corrupt, never fatal.
+ * A request line whose leading ts is well formed and outside the period is passed over without
+ * being parsed (so its other faults are not counted).
  * A missing file is an empty ledger. Returns 0, or -1 with a message in `err` when the file
  * exists but cannot be read (then `out` holds what was read before; free it anyway).
  * `out` is initialised by this call; free with ledger_entries_free(). */
