@@ -28,6 +28,8 @@ typedef struct {
   const pkg_diag *diags;
   size_t ndiags;
   const char *instruction; /* the user's text (refactor, ask, ...); may be NULL */
+  int budget_override;     /* run even past a budget (budget=ignore / --over-budget) */
+  const char *ledger_path; /* overrides the config's ledger.path (frugal run --ledger); NULL */
 } action_request;
 
 /* A request's package, routing decision and prompt. `text` indexes the caller's bytes

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/ledger.h"
 #include "route/prices.h"
 #include "util/buf.h"
 
@@ -27,6 +28,15 @@ struct action_run {
   int has_full_price;
   json_t *escalated;  /* the first attempt's figures once escalated, else NULL */
   char cache_key[96];
+  /* ledger */
+  char *ledger_path;  /* NULL: no ledger could be placed (no HOME); the run still works */
+  char *project;
+  price_entry cf_price; /* the Full tier's prices: the "Full for everything" counterfactual */
+  int has_cf_price;
+  char task_id[LEDGER_ID_SIZE];
+  json_t *ledger;     /* {id, task_id, path} of the last entry, or {error} */
+  double spent_today; /* before this run */
+  char *warning;      /* budget warning, or NULL */
 };
 
 static void run_free(action_run *r)
@@ -38,8 +48,143 @@ static void run_free(action_run *r)
     config_tier_free(&r->full);
   }
   json_decref(r->escalated);
+  json_decref(r->ledger);
+  free(r->ledger_path);
+  free(r->project);
+  free(r->warning);
   free(r->action);
   free(r);
+}
+
+static void price_to_ledger(const price_entry *p, ledger_price *lp)
+{
+  lp->input = p->input;
+  lp->cached_input = p->cached_input;
+  lp->output = p->output;
+  lp->cache_write = p->cache_write;
+}
+
+/* Appends the call that just ended to the ledger. Returns its cost when known, else -1. */
+static double record(action_run *r, const llm_result *res, ledger_outcome outcome)
+{
+  ledger_entry e;
+  ledger_entry_init(&e);
+  if (r->task_id[0]) {
+    memcpy(e.task_id, r->task_id, sizeof(e.task_id));
+  } else {
+    memcpy(r->task_id, e.task_id, sizeof(r->task_id));
+  }
+  e.project = r->project;
+  e.action = r->action;
+  e.tier = tier_name(r->plan.route.tier);
+  e.provider = provider_name(r->tier.provider);
+  e.model = r->tier.model;
+  stream_usage u = res->usage;
+  int estimated = res->usage_estimated;
+  if (u.input_tokens == STREAM_UNKNOWN || u.output_tokens == STREAM_UNKNOWN) {
+    /* A failed or cancelled call may have no usage at all; what was sent still counts. */
+    if (u.input_tokens == STREAM_UNKNOWN) {
+      u.input_tokens = r->plan.route.input_tokens;
+    }
+    if (u.output_tokens == STREAM_UNKNOWN) {
+      u.output_tokens = (int64_t)(res->text_len / 4);
+    }
+    estimated = 1;
+  }
+  ledger_entry_set_usage(&e, &u);
+  e.estimated = estimated;
+  double cost = -1;
+  if (r->has_price) {
+    price_to_ledger(&r->price, &e.price);
+    e.price_known = true;
+    e.cost_known = ledger_cost(&e.price, &u, &e.cost_usd) == 0;
+    cost = e.cost_known ? e.cost_usd : -1;
+  }
+  if (r->has_cf_price) {
+    ledger_price fp;
+    price_to_ledger(&r->cf_price, &fp);
+    e.full_cost_known = ledger_cost(&fp, &u, &e.full_cost_usd) == 0;
+  }
+  e.latency_ms = (int64_t)res->latency_ms;
+  e.outcome = outcome;
+  e.error = res->status == LLM_OK || !res->message || !*res->message ? NULL : res->message;
+  json_decref(r->ledger);
+  char err[400];
+  if (!r->ledger_path) {
+    r->ledger = json_pack("{s:s}", "error", "no ledger path: set ledger.path or HOME");
+  } else if (ledger_append(r->ledger_path, &e, err, sizeof(err)) != 0) {
+    r->ledger = json_pack("{s:s}", "error", err);
+  } else {
+    r->ledger = json_pack("{s:s,s:s,s:s}", "id", e.id, "task_id", e.task_id, "path",
+                          r->ledger_path);
+  }
+  return cost;
+}
+
+static void day_and_month_start(int64_t now_ms, int64_t *day, int64_t *month)
+{
+  int64_t days = now_ms / 86400000;
+  int64_t y;
+  int m, d;
+  ledger_civil_from_days(days, &y, &m, &d);
+  *day = days * 86400000;
+  *month = ledger_days_from_civil(y, m, 1) * 86400000;
+}
+
+/* Checks the budgets against the ledger. Returns 0 (r->warning set when past 80%), or -1 with
+ * the refusal in `err`. */
+static int check_budget(action_run *r, const frugal_config *cfg, int override, char *err,
+                        size_t errlen)
+{
+  int64_t now = ledger_now_ms(), day0, month0;
+  day_and_month_start(now, &day0, &month0);
+  double today = 0, month = 0;
+  if (r->ledger_path) {
+    ledger_entries l;
+    char rerr[256];
+    ledger_read(r->ledger_path, month0 < day0 ? month0 : day0, LEDGER_TS_MAX, &l, rerr,
+                sizeof(rerr));
+    for (size_t i = 0; i < l.count; i++) {
+      if (l.items[i].cost_known) {
+        month += l.items[i].cost_usd;
+        today += l.items[i].ts_ms >= day0 ? l.items[i].cost_usd : 0;
+      }
+    }
+    ledger_entries_free(&l);
+  }
+  r->spent_today = today;
+  double est = r->plan.route.usd > 0 ? r->plan.route.usd : 0;
+  const struct {
+    const char *name;
+    double limit, spent;
+  } b[] = {{"daily", cfg->budget_daily_usd, today}, {"monthly", cfg->budget_monthly_usd, month}};
+  for (size_t i = 0; i < 2; i++) {
+    if (b[i].limit < 0) {
+      continue;
+    }
+    const char *when = i == 0 ? "today" : "this month";
+    if (b[i].spent + est > b[i].limit && !override) {
+      snprintf(err, errlen,
+               "%s budget of $%.2f %s: $%.4f spent %s and this request is estimated at $%.4f "
+               "(budget.%s_usd); add budget=ignore (frugal run --over-budget) to send it anyway",
+               b[i].name, b[i].limit, b[i].spent >= b[i].limit ? "reached" : "would be passed",
+               b[i].spent, when, est, b[i].name);
+      return -1;
+    }
+    if (b[i].spent + est > 0.8 * b[i].limit && !r->warning) {
+      buf_t w = BUF_INIT;
+      buf_printf(&w, "this request would bring %s spend to $%.4f of the $%.2f %s budget (%.0f%%)",
+                 i == 0 ? "today's" : "this month's", b[i].spent + est, b[i].limit, b[i].name,
+                 b[i].limit > 0 ? 100.0 * (b[i].spent + est) / b[i].limit : 100.0);
+      r->warning = buf_detach(&w);
+    }
+  }
+  return 0;
+}
+
+const char *action_run_warning(const action_run *run)
+{
+  return run->warning;
 }
 
 static long known(int64_t v)
@@ -172,6 +317,7 @@ static const llm_callbacks llm_cb;
  * could not start. */
 static int escalate(action_run *r, const llm_result *res, const char *problem)
 {
+  record(r, res, LEDGER_ESCALATED);
   json_t *first = json_object();
   json_object_set_new(first, "from_tier", json_string(tier_name(r->plan.route.tier)));
   json_object_set_new(first, "from_model", json_string(r->tier.model));
@@ -223,10 +369,22 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
       parsed = 0;
     }
   }
+  ledger_outcome outcome = res->status == LLM_OK          ? LEDGER_ANSWERED
+                           : res->status == LLM_CANCELLED ? LEDGER_CANCELLED
+                                                          : LEDGER_FAILED;
+  double cost = record(r, res, outcome);
   json_t *result = result_json(r, res, parsed ? &a : NULL);
   if (parsed) {
     prompt_answer_free(&a);
   }
+  json_object_set(result, "ledger", r->ledger ? r->ledger : json_null());
+  json_object_set_new(result, "spent_today_usd",
+                      json_real(r->spent_today + (cost > 0 ? cost : 0) +
+                                (r->escalated ? json_number_value(json_object_get(
+                                                    r->escalated, "cost_usd"))
+                                              : 0)));
+  json_object_set_new(result, "budget_warning",
+                      r->warning ? json_string(r->warning) : json_null());
   const char *error = NULL;
   if (res->status == LLM_CANCELLED) {
     error = "cancelled";
@@ -262,10 +420,21 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
   r->has_price = prices_lookup(cfg, tier->model, tier->provider, &r->price) == 0;
   r->can_escalate = cfg->escalate && r->plan.route.tier == TIER_MINI && req->forced_tier < 0 &&
                     r->plan.prompt.output != PROMPT_OUT_MARKDOWN;
+  const tier_config *full = &cfg->tiers[TIER_FULL];
   if (r->can_escalate) {
-    const tier_config *full = &cfg->tiers[TIER_FULL];
     config_tier_copy(&r->full, full);
     r->has_full_price = prices_lookup(cfg, full->model, full->provider, &r->full_price) == 0;
+  }
+  r->has_cf_price = prices_lookup(cfg, full->model, full->provider, &r->cf_price) == 0;
+  char lpath[4096];
+  if (req->ledger_path || cfg->ledger_path) {
+    r->ledger_path = xstrdup(req->ledger_path ? req->ledger_path : cfg->ledger_path);
+  } else if (ledger_default_path(lpath, sizeof(lpath)) == 0) {
+    r->ledger_path = xstrdup(lpath);
+  }
+  if (check_budget(r, cfg, req->budget_override, err, errlen)) {
+    run_free(r);
+    return NULL;
   }
 
   if (r->cb.on_start) {
@@ -275,6 +444,7 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
    * the machine that holds their common prefix. */
   char cwd[PATH_MAX];
   const char *base = r->plan.has_tests ? r->plan.tests.root : getcwd(cwd, sizeof(cwd));
+  r->project = base ? xstrdup(base) : NULL;
   unsigned long h = 5381;
   for (const char *s = base ? base : ""; *s; s++) {
     h = h * 33 + (unsigned char)*s;

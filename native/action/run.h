@@ -9,7 +9,16 @@
  *    tests: {path, exists, append, content, framework, why} | null, problem: string | null,
  *    usage: {input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
  *            reasoning_tokens, estimated}, cost_usd: number | null, latency_ms, attempts,
- *    escalated: {from_tier, from_model, problem, usage, cost_usd} | null}
+ *    escalated: {from_tier, from_model, problem, usage, cost_usd} | null,
+ *    ledger: {id, task_id, path} | {error} | null, spent_today_usd: number,
+ *    budget_warning: string | null}
+ *
+ * Ledger: every model call (the escalated first attempt too, under the same task_id) is appended
+ * to the ledger (config ledger.path, else ledger/ledger.h's default) when it ends, with its
+ * outcome: answered, escalated, failed or cancelled; the editor later adds applied/rejected.
+ * Budgets (config budget.daily_usd / monthly_usd): a request whose estimate would take the
+ * day's or the month's spend past the limit is refused (unless req->budget_override) with a
+ * message naming the limit and the override; past 80% it runs with a warning.
  *
  * Escalation (config escalation.enabled, on by default): when the Mini tier's answer does not
  * have the shape the action needs (no usable code block, unbalanced brackets, elided code, no
@@ -53,5 +62,9 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
                              void *data, char *err, size_t errlen);
 /* Cancels; on_done follows with "cancelled" (from the loop). */
 void action_run_cancel(action_run *run);
+
+/* A budget warning for this run ("this request would bring today's spend to $4.10 of the $5.00
+ * daily budget (82%)"), or NULL. Valid while the run lives (e.g. in on_start). */
+const char *action_run_warning(const action_run *run);
 
 #endif

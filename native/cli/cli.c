@@ -13,6 +13,8 @@
 #include "action/run.h"
 #include "config/config.h"
 #include "host/host.h"
+#include "ledger/ledger.h"
+#include "ledger/report.h"
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -33,6 +35,9 @@ static const char usage[] =
   "       frugal preview FILE:LINE[:COL] --action A [--file OTHER]... [--tier mini|full] [--json]\n"
   "       frugal run ACTION FILE:LINE[:COL] [--end-line N] [--instruction TEXT]\n"
   "                  [--tier mini|full] [--json]   run the action against the configured model\n"
+  "                  [--ledger FILE] [--over-budget]\n"
+  "       frugal cost [today|week|month|all|DATE[..DATE]] [--since DATE] [--json] [--ledger FILE]\n"
+  "                  the cost ledger: tasks, cost, the same tokens on Full, the saving\n"
   "       frugal --stdio            serve msgpack-RPC on stdin/stdout (the editor's host)\n"
   "       frugal --version [--json]\n"
   "common options: --config FILE (default: $FRUGAL_CONFIG), --filetype FT, --end-line N\n"
@@ -43,6 +48,10 @@ typedef struct {
   const char *target;
   const char *target2; /* run: FILE:LINE after ACTION */
   const char *instruction;
+  const char *ledger;
+  const char *since;
+  const char *period;
+  int over_budget;
   const char *action;
   const char *config;
   const char *filetype;
@@ -164,6 +173,17 @@ static int parse_args(int argc, char **argv, cli_args *a)
     } else if (strcmp(arg, "--config") == 0) {
       NEEDS_VALUE();
       a->config = val;
+    } else if (strcmp(arg, "--ledger") == 0) {
+      NEEDS_VALUE();
+      a->ledger = val;
+    } else if (strcmp(arg, "--since") == 0) {
+      NEEDS_VALUE();
+      a->since = val;
+    } else if (strcmp(arg, "--period") == 0) {
+      NEEDS_VALUE();
+      a->period = val;
+    } else if (strcmp(arg, "--over-budget") == 0) {
+      a->over_budget = 1;
     } else if (strcmp(arg, "--instruction") == 0) {
       NEEDS_VALUE();
       a->instruction = val;
@@ -378,6 +398,8 @@ static int cli_input_load(const cli_args *a, const char *target, const char *act
     .nfiles = nfiles,
     .forced_tier = a->tier,
     .instruction = a->instruction,
+    .budget_override = a->over_budget,
+    .ledger_path = a->ledger,
   };
   return 0;
 }
@@ -467,6 +489,14 @@ static void cli_on_escalate(action_run *run, const char *why, const char *model,
   fprintf(stderr, "frugal: the mini answer cannot be used (%s); asking %s\n", why, model);
 }
 
+static void cli_on_start(action_run *run, const action_plan *plan, void *data)
+{
+  const char *w = action_run_warning(run);
+  if (w) {
+    fprintf(stderr, "frugal: budget: %s\n", w);
+  }
+}
+
 static void cli_on_done(action_run *run, const char *error, json_t *result, void *data)
 {
   cli_run *c = data;
@@ -523,8 +553,8 @@ static int run_command(const cli_args *a)
     fprintf(stderr, "frugal: %s\n", err);
   } else {
     cli_run c = {.json = a->json};
-    static const action_run_callbacks cb = {NULL, cli_on_delta, cli_on_retry, cli_on_escalate,
-                                            cli_on_done};
+    static const action_run_callbacks cb = {cli_on_start, cli_on_delta, cli_on_retry,
+                                            cli_on_escalate, cli_on_done};
     if (!action_run_start(llm, &in.cfg, &in.req, in.text.data, in.text.len, &cb, &c, err,
                           sizeof(err))) {
       rc = cli_fail("%s: %s", in.file, err);
@@ -537,6 +567,67 @@ static int run_command(const cli_args *a)
   }
   uv_loop_close(&loop);
   cli_input_free(&in);
+  return rc;
+}
+
+/* ---- frugal cost ------------------------------------------------------------------------ */
+
+static int cost_command(const cli_args *a)
+{
+  frugal_config cfg;
+  if (load_config(a, &cfg)) {
+    return 2;
+  }
+  char path[4096];
+  if (a->ledger) {
+    snprintf(path, sizeof(path), "%s", a->ledger);
+  } else if (cfg.ledger_path) {
+    snprintf(path, sizeof(path), "%s", cfg.ledger_path);
+  } else if (ledger_default_path(path, sizeof(path)) != 0) {
+    config_free(&cfg);
+    return cli_fail("no ledger: set ledger.path in the config, --ledger FILE, or HOME");
+  }
+  config_free(&cfg);
+  char err[400];
+  int64_t since, until;
+  const char *spec = a->target ? a->target : a->period ? a->period : "all";
+  if (a->since) {
+    if (a->target || a->period) {
+      return cli_fail("give either a period or --since, not both");
+    }
+    char range[64];
+    snprintf(range, sizeof(range), "%s..9999-12-31", a->since);
+    spec = range;
+    if (ledger_period_parse(spec, ledger_now_ms(), &since, &until, err, sizeof(err))) {
+      return cli_fail("--since: %s", err);
+    }
+  } else if (ledger_period_parse(spec, ledger_now_ms(), &since, &until, err, sizeof(err))) {
+    return cli_fail("%s", err);
+  }
+  ledger_entries l;
+  int rc = 0;
+  if (ledger_read(path, since, until, &l, err, sizeof(err))) {
+    fprintf(stderr, "frugal: %s\n", err);
+    rc = 1;
+  }
+  ledger_report rep;
+  ledger_report_build(&rep, &l, since, until);
+  if (a->json) {
+    json_t *j = ledger_report_json(&rep);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    if (s) {
+      puts(s);
+      free(s);
+    }
+    json_decref(j);
+  } else {
+    buf_t out = BUF_INIT;
+    ledger_report_text(&rep, &out);
+    fputs(out.data ? out.data : "", stdout);
+    buf_free(&out);
+  }
+  ledger_report_free(&rep);
+  ledger_entries_free(&l);
   return rc;
 }
 
@@ -588,6 +679,9 @@ int frugal_main(int argc, char **argv)
   }
   if (strcmp(a.command, "run") == 0) {
     return run_command(&a);
+  }
+  if (strcmp(a.command, "cost") == 0) {
+    return cost_command(&a);
   }
   return cli_fail("unknown command '%s' (see frugal --help)", a.command);
 }

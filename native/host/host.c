@@ -11,6 +11,8 @@
 #include "action/action.h"
 #include "action/run.h"
 #include "http/curl_api.h"
+#include "ledger/ledger.h"
+#include "ledger/report.h"
 #include "util/buf.h"
 
 /* Most diagnostics a request may carry; more is a client bug, not a use case. */
@@ -46,6 +48,7 @@ typedef struct {
   buf_t text;
   int have_text;
   int is_run;        /* `run` rather than preview/context/route */
+  int budget_override; /* run: budget_override = true */
   char *instruction; /* run: the user's instruction, or NULL */
 } host_op;
 
@@ -329,6 +332,12 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
       return -1;
     }
   }
+  int bo = 0;
+  if (rpc_map_bool(p, "budget_override", &bo) == RPC_GET_WRONG_TYPE) {
+    snprintf(err, errlen, "'budget_override' must be a boolean");
+    return -1;
+  }
+  op->budget_override = bo;
   if ((s0 == 0) != (s1 == 0)) {
     snprintf(err, errlen, "'sel_start' and 'sel_end' go together");
     return -1;
@@ -391,6 +400,7 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
     .diags = op->diags,
     .ndiags = op->ndiags,
     .instruction = op->instruction,
+    .budget_override = op->budget_override,
   };
   return 0;
 }
@@ -585,6 +595,10 @@ static void run_on_start(action_run *run, const action_plan *plan, void *data)
   json_object_set_new(scope, "start_line", json_integer(plan->pkg.start_line));
   json_object_set_new(scope, "end_line", json_integer(plan->pkg.end_line));
   json_object_set_new(f, "scope", scope);
+  const char *warning = action_run_warning(run);
+  if (warning) {
+    json_object_set_new(f, "warning", json_string(warning));
+  }
   stream_send(st, "start", NULL, f);
   json_decref(f);
 }
@@ -672,6 +686,88 @@ static void start_run(host_op *op)
     uv_close((uv_handle_t *)&st->timer, stream_closed);
   }
   op_free(op);
+}
+
+/* The ledger's path: the config's ledger.path, else the default under the state dir. */
+static int host_ledger_path(const host *h, char *out, size_t n)
+{
+  if (h->cfg.ledger_path) {
+    snprintf(out, n, "%s", h->cfg.ledger_path);
+    return 0;
+  }
+  return ledger_default_path(out, n);
+}
+
+/* cost {period}: the ledger's report for a period, as data and as the readable table. */
+static void call_cost(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
+{
+  char err[400], path[4096], spec[64] = "today";
+  const char *s;
+  size_t n;
+  int rc = rpc_map_str(params, "period", &s, &n);
+  if (rc == RPC_GET_WRONG_TYPE || (rc == RPC_GET_OK && n >= sizeof(spec))) {
+    host_answer(h, msgid, call_id, "'period' must be today, week, month, all or a date", NULL);
+    return;
+  }
+  if (rc == RPC_GET_OK) {
+    snprintf(spec, sizeof(spec), "%.*s", (int)n, s);
+  }
+  int64_t since, until;
+  if (ledger_period_parse(spec, ledger_now_ms(), &since, &until, err, sizeof(err))) {
+    host_answer(h, msgid, call_id, err, NULL);
+    return;
+  }
+  if (host_ledger_path(h, path, sizeof(path))) {
+    host_answer(h, msgid, call_id, "no ledger: set ledger.path or HOME", NULL);
+    return;
+  }
+  ledger_entries l;
+  if (ledger_read(path, since, until, &l, err, sizeof(err))) {
+    ledger_entries_free(&l);
+    host_answer(h, msgid, call_id, err, NULL);
+    return;
+  }
+  ledger_report rep;
+  ledger_report_build(&rep, &l, since, until);
+  buf_t text = BUF_INIT;
+  ledger_report_text(&rep, &text);
+  json_t *o = json_object();
+  json_object_set_new(o, "report", ledger_report_json(&rep));
+  json_object_set_new(o, "text", action_json_text(text.data ? text.data : "", text.len));
+  json_object_set_new(o, "path", json_string(path));
+  host_answer(h, msgid, call_id, NULL, o);
+  json_decref(o);
+  buf_free(&text);
+  ledger_report_free(&rep);
+  ledger_entries_free(&l);
+}
+
+/* outcome {id, outcome = "applied"|"rejected"}: what the user did with a proposal. */
+static void call_outcome(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
+{
+  const char *id, *oc;
+  size_t idn, ocn;
+  char idbuf[LEDGER_ID_SIZE], ocbuf[16], path[4096], err[400];
+  if (rpc_map_str(params, "id", &id, &idn) != RPC_GET_OK || idn == 0 || idn >= sizeof(idbuf) ||
+      rpc_map_str(params, "outcome", &oc, &ocn) != RPC_GET_OK || ocn >= sizeof(ocbuf)) {
+    host_answer(h, msgid, call_id, "outcome needs 'id' (a ledger id) and 'outcome'", NULL);
+    return;
+  }
+  snprintf(idbuf, sizeof(idbuf), "%.*s", (int)idn, id);
+  snprintf(ocbuf, sizeof(ocbuf), "%.*s", (int)ocn, oc);
+  int o = ledger_outcome_from_name(ocbuf);
+  if (o != LEDGER_APPLIED && o != LEDGER_REJECTED) {
+    host_answer(h, msgid, call_id, "'outcome' must be \"applied\" or \"rejected\"", NULL);
+    return;
+  }
+  if (host_ledger_path(h, path, sizeof(path)) ||
+      ledger_append_outcome(path, idbuf, (ledger_outcome)o, err, sizeof(err))) {
+    host_answer(h, msgid, call_id, "cannot write the ledger", NULL);
+    return;
+  }
+  json_t *r = json_pack("{s:b}", "ok", 1);
+  host_answer(h, msgid, call_id, NULL, r);
+  json_decref(r);
 }
 
 static void call_cancel(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
@@ -815,6 +911,10 @@ static void host_dispatch(host *h, uint64_t msgid, int64_t call_id, const char *
     }
   } else if (IS("cancel")) {
     call_cancel(h, msgid, call_id, params);
+  } else if (IS("cost")) {
+    call_cost(h, msgid, call_id, params);
+  } else if (IS("outcome")) {
+    call_outcome(h, msgid, call_id, params);
   } else {
     char err[160];
     snprintf(err, sizeof(err), "unknown method: %.*s", (int)(mlen > 64 ? 64 : mlen), method);
@@ -849,6 +949,8 @@ DEFINE_REQUEST_METHOD(m_preview, "preview")
 DEFINE_REQUEST_METHOD(m_context, "context")
 DEFINE_REQUEST_METHOD(m_route, "route")
 DEFINE_REQUEST_METHOD(m_cancel, "cancel")
+DEFINE_REQUEST_METHOD(m_cost, "cost")
+DEFINE_REQUEST_METHOD(m_outcome, "outcome")
 
 /* frugal_call [id, method, params]: the editor's non-blocking way in. */
 static void m_frugal_call(rpc_channel *ch, uint64_t msgid, const msgpack_object *params,
@@ -896,6 +998,8 @@ host *host_new(frugal_config *cfg, rpc_channel *ch, uv_loop_t *loop)
   rpc_channel_add_method(ch, "context", m_context, h);
   rpc_channel_add_method(ch, "route", m_route, h);
   rpc_channel_add_method(ch, "cancel", m_cancel, h);
+  rpc_channel_add_method(ch, "cost", m_cost, h);
+  rpc_channel_add_method(ch, "outcome", m_outcome, h);
   return h;
 }
 

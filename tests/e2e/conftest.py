@@ -8,6 +8,7 @@ Environment:
 """
 import os
 import sys
+import tempfile
 import time
 
 import pynvim
@@ -18,6 +19,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 FIXTURES = os.path.join(HERE, "fixtures")
 FAKE_HOST = os.path.join(HERE, "fake_host.py")
 NVIM = os.environ.get("FRUGAL_NVIM", "nvim")
+
+# The cost ledger lives under Neovim's state dir; tests must never write into the user's own.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="frugal-e2e-state-")
 HOST = os.environ.get("FRUGAL_HOST", os.path.join(REPO, "build", "frugal"))
 
 # Records every vim.notify call so tests can assert what the user was told.

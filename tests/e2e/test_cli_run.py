@@ -119,3 +119,61 @@ def test_escalation_can_be_turned_off_and_never_follows_a_forced_tier(server, tm
     p = run(server, tmp_path, "fix", EXAMPLE + ":70", "--json", "--tier", "mini")
     assert p.returncode == 1 and json.loads(p.stdout)["escalated"] is None
     assert len(server.requests()) == 2
+
+
+def cost(tmp_path, *args):
+    p = subprocess.run([FRUGAL, "cost", *args, "--ledger", str(tmp_path / "ledger.jsonl")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_every_call_is_in_the_ledger_and_cost_reports_the_saving(server, tmp_path):
+    ledger = str(tmp_path / "ledger.jsonl")
+    with open(EXAMPLE) as f:
+        scope = "\n".join(f.read().split("\n")[60:93]) + "\n"
+    server.script({"text": "It counts words.\n"}, {"text": "Rewrite it."},
+                  {"text": "```c\n" + scope + "```\n"})
+    assert run(server, tmp_path, "explain", EXAMPLE + ":70", "--ledger", ledger).returncode == 0
+    p = run(server, tmp_path, "fix", EXAMPLE + ":70", "--ledger", ledger, "--json")
+    assert p.returncode == 0, p.stderr
+    result = json.loads(p.stdout)
+    lines = [json.loads(l) for l in open(ledger)]
+    assert [(l["action"], l["tier"], l["outcome"]) for l in lines] == [
+        ("explain", "mini", "answered"), ("fix", "mini", "escalated"), ("fix", "full", "answered")]
+    assert lines[1]["task_id"] == lines[2]["task_id"] != lines[0]["task_id"]
+    assert result["ledger"]["id"] == lines[2]["id"]
+    assert oct(os.stat(ledger).st_mode & 0o777) == "0o600"
+    for l in lines:
+        assert l["estimated"] is False and l["cost_usd"] > 0 and l["full_cost_usd"] > 0
+    mini = lines[0]
+    want = (mini["input_tokens"] * 0.75 + mini["output_tokens"] * 4.50) / 1e6
+    assert abs(mini["cost_usd"] - want) < 1e-9
+    assert "sk-cli-test-1234" not in open(ledger).read()
+    rep = json.loads(cost(tmp_path, "all", "--json").stdout)
+    assert rep["tasks"] == 2 and rep["entries"] == 3 and rep["escalated_tasks"] == 1
+    total = sum(l["cost_usd"] for l in lines)
+    full = sum(l["full_cost_usd"] for l in lines)
+    assert abs(rep["cost_usd"] - total) < 1e-9 and abs(rep["full_only_usd"] - full) < 1e-9
+    assert abs(rep["savings_pct"] - 100 * (full - total) / full) < 1e-6
+    text = cost(tmp_path, "today").stdout
+    assert "Full" in text and "%" in text
+
+
+def test_a_budget_refuses_then_yields_to_the_override(server, tmp_path):
+    ledger = str(tmp_path / "ledger.jsonl")
+    server.script({"text": "one"}, {"text": "two"})
+    assert run(server, tmp_path, "explain", EXAMPLE + ":70", "--ledger", ledger).returncode == 0
+    cfg = config(server)
+    cfg["budget"] = {"daily_usd": 0.0001}
+    (tmp_path / "budget.json").write_text(json.dumps(cfg))
+    env = dict(os.environ, FRUGAL_E2E_KEY="k")
+    argv = [FRUGAL, "run", "explain", EXAMPLE + ":70", "--ledger", ledger, "--config",
+            str(tmp_path / "budget.json")]
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 2
+    assert "daily budget of $0.00" in p.stderr and "budget=ignore" in p.stderr
+    assert len(server.requests()) == 1  # nothing was sent
+    p = subprocess.run(argv + ["--over-budget"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
