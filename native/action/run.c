@@ -10,14 +10,70 @@
 #include "route/prices.h"
 #include "util/buf.h"
 
+/* What a follow-up needs of a conversation: the first request's plan and prompt, and the turns
+ * since. Owned by the runs and by whoever keeps it between runs (the host), by reference count. */
+struct action_conv {
+  int refs;
+  int busy;           /* a run is using it */
+  char *action;
+  buf_t text;         /* the file, copied: the plan indexes it */
+  action_plan plan;
+  llm_turn *turns;    /* answers and follow-ups after the first question; texts owned */
+  size_t nturns;
+  size_t cap;
+  int answers;        /* model answers so far: the conversation's turn count */
+};
+
+static void conv_push(action_conv *c, int assistant, const char *text, size_t len)
+{
+  if (c->nturns == c->cap) {
+    c->cap = c->cap ? c->cap * 2 : 8;
+    c->turns = xrealloc(c->turns, c->cap * sizeof(*c->turns));
+  }
+  c->turns[c->nturns].assistant = assistant;
+  c->turns[c->nturns].text = xstrndup(text, len);
+  c->nturns++;
+}
+
+/* Drops turns after the first `keep` (a follow-up whose call failed). */
+static void conv_truncate(action_conv *c, size_t keep)
+{
+  while (c->nturns > keep) {
+    free((char *)c->turns[--c->nturns].text);
+  }
+}
+
+void action_conv_ref(action_conv *c)
+{
+  c->refs++;
+}
+
+void action_conv_unref(action_conv *c)
+{
+  if (!c || --c->refs > 0) {
+    return;
+  }
+  conv_truncate(c, 0);
+  free(c->turns);
+  action_plan_free(&c->plan);
+  buf_free(&c->text);
+  free(c->action);
+  free(c);
+}
+
+int action_conv_busy(const action_conv *c)
+{
+  return c->busy;
+}
+
 struct action_run {
   action_run_callbacks cb;
   void *data;
   llm_client *llm;
   llm_call *call;
-  char *action;
-  buf_t text;         /* the file, copied: the plan indexes it */
-  action_plan plan;
+  action_conv *conv;  /* referenced for the run's life */
+  size_t turns_before; /* conv->nturns when the run began: restored if the call fails */
+  tier_id tier_id;    /* the tier of the call in flight */
   tier_config tier;   /* the tier answering now; copied: a `configure` during the run must not
                          pull it away */
   price_entry price;  /* valid when has_price */
@@ -37,12 +93,13 @@ struct action_run {
   json_t *ledger;     /* {id, task_id, path} of the last entry, or {error} */
   double spent_today; /* before this run */
   char *warning;      /* budget warning, or NULL */
+  int max_turns;      /* conversation.max_turns, for the result */
 };
 
 static void run_free(action_run *r)
 {
-  action_plan_free(&r->plan);
-  buf_free(&r->text);
+  r->conv->busy = 0;
+  action_conv_unref(r->conv);
   config_tier_free(&r->tier);
   if (r->can_escalate || r->escalated) {
     config_tier_free(&r->full);
@@ -52,7 +109,6 @@ static void run_free(action_run *r)
   free(r->ledger_path);
   free(r->project);
   free(r->warning);
-  free(r->action);
   free(r);
 }
 
@@ -75,8 +131,8 @@ static double record(action_run *r, const llm_result *res, ledger_outcome outcom
     memcpy(r->task_id, e.task_id, sizeof(r->task_id));
   }
   e.project = r->project;
-  e.action = r->action;
-  e.tier = tier_name(r->plan.route.tier);
+  e.action = r->conv->action;
+  e.tier = tier_name(r->tier_id);
   e.provider = provider_name(r->tier.provider);
   e.model = r->tier.model;
   stream_usage u = res->usage;
@@ -84,7 +140,7 @@ static double record(action_run *r, const llm_result *res, ledger_outcome outcom
   if (u.input_tokens == STREAM_UNKNOWN || u.output_tokens == STREAM_UNKNOWN) {
     /* A failed or cancelled call may have no usage at all; what was sent still counts. */
     if (u.input_tokens == STREAM_UNKNOWN) {
-      u.input_tokens = r->plan.route.input_tokens;
+      u.input_tokens = r->conv->plan.route.input_tokens;
     }
     if (u.output_tokens == STREAM_UNKNOWN) {
       u.output_tokens = (int64_t)(res->text_len / 4);
@@ -153,7 +209,7 @@ static int check_budget(action_run *r, const frugal_config *cfg, int override, c
     ledger_entries_free(&l);
   }
   r->spent_today = today;
-  double est = r->plan.route.usd > 0 ? r->plan.route.usd : 0;
+  double est = r->conv->plan.route.usd > 0 ? r->conv->plan.route.usd : 0;
   const struct {
     const char *name;
     double limit, spent;
@@ -239,26 +295,26 @@ static const char *output_name(prompt_output o)
  * the call failed or the output is markdown. */
 static json_t *result_json(action_run *r, const llm_result *res, const prompt_answer *a)
 {
-  const action_plan *p = &r->plan;
+  const action_plan *p = &r->conv->plan;
   json_t *o = json_object();
-  json_object_set_new(o, "action", json_string(r->action));
-  json_object_set_new(o, "tier", json_string(tier_name(p->route.tier)));
+  json_object_set_new(o, "action", json_string(r->conv->action));
+  json_object_set_new(o, "tier", json_string(tier_name(r->tier_id)));
   json_object_set_new(o, "model", action_json_text(r->tier.model, strlen(r->tier.model)));
   json_object_set_new(o, "text", action_json_text(res->text ? res->text : "", res->text_len));
-  json_object_set_new(o, "output", json_string(output_name(r->plan.prompt.output)));
+  json_object_set_new(o, "output", json_string(output_name(r->conv->plan.prompt.output)));
   json_t *edit = json_null(), *findings = json_null(), *tests = json_null();
   json_t *problem = json_null();
   if (a) {
     if (!a->ok) {
       problem = action_json_text(a->problem ? a->problem : "unusable answer",
                                  a->problem ? strlen(a->problem) : 15);
-    } else if (r->plan.prompt.output == PROMPT_OUT_REPLACE) {
+    } else if (r->conv->plan.prompt.output == PROMPT_OUT_REPLACE) {
       edit = json_object();
       json_object_set_new(edit, "start_line", json_integer(p->pkg.start_line));
       json_object_set_new(edit, "end_line", json_integer(p->pkg.end_line));
       json_object_set_new(edit, "replacement",
                           action_json_text(a->replacement, strlen(a->replacement)));
-    } else if (r->plan.prompt.output == PROMPT_OUT_REVIEW) {
+    } else if (r->conv->plan.prompt.output == PROMPT_OUT_REVIEW) {
       findings = json_array();
       for (size_t i = 0; i < a->nfindings; i++) {
         json_t *f = json_object();
@@ -267,8 +323,8 @@ static json_t *result_json(action_run *r, const llm_result *res, const prompt_an
                                                            strlen(a->findings[i].message)));
         json_array_append_new(findings, f);
       }
-    } else if (r->plan.prompt.output == PROMPT_OUT_TESTS && r->plan.has_tests) {
-      const testconv *t = &r->plan.tests;
+    } else if (r->conv->plan.prompt.output == PROMPT_OUT_TESTS && r->conv->plan.has_tests) {
+      const testconv *t = &r->conv->plan.tests;
       tests = json_object();
       json_object_set_new(tests, "path", action_json_text(t->test_path, strlen(t->test_path)));
       json_object_set_new(tests, "exists", json_boolean(t->exists));
@@ -312,6 +368,20 @@ static void on_retry(llm_call *call, int attempt, double delay_ms, const char *w
 
 static const llm_callbacks llm_cb;
 
+/* Calls the model with the conversation so far. Returns 0, or -1 with a message. */
+static int call_model(action_run *r, char *err, size_t errlen)
+{
+  llm_request lr = {
+    .tier = &r->tier,
+    .prompt = &r->conv->plan.prompt,
+    .cache_key = r->cache_key,
+    .turns = r->conv->turns,
+    .nturns = r->conv->nturns,
+  };
+  r->call = llm_call_start(r->llm, &lr, &llm_cb, r, err, errlen);
+  return r->call ? 0 : -1;
+}
+
 /* Sends the request once more to the full tier, with the reason the first answer failed at the
  * end of the task (the prompt's cached prefix stays the same). Returns 0, or -1 if the call
  * could not start. */
@@ -319,7 +389,7 @@ static int escalate(action_run *r, const llm_result *res, const char *problem)
 {
   record(r, res, LEDGER_ESCALATED);
   json_t *first = json_object();
-  json_object_set_new(first, "from_tier", json_string(tier_name(r->plan.route.tier)));
+  json_object_set_new(first, "from_tier", json_string(tier_name(r->tier_id)));
   json_object_set_new(first, "from_model", json_string(r->tier.model));
   json_object_set_new(first, "problem", json_string(problem));
   json_object_set_new(first, "usage", usage_json(&res->usage, res->usage_estimated));
@@ -331,22 +401,22 @@ static int escalate(action_run *r, const llm_result *res, const char *problem)
   config_tier_copy(&r->tier, &r->full);
   r->price = r->full_price;
   r->has_price = r->has_full_price;
-  r->plan.route.tier = TIER_FULL;
-  buf_t task = BUF_INIT;
-  buf_puts(&task, r->plan.prompt.task);
-  buf_printf(&task,
-             "\n\nAn earlier answer to this task could not be used: %s. Answer again, and follow "
-             "the output format exactly.\n",
+  r->tier_id = TIER_FULL;
+  /* The refused answer and the reason go in as a turn of the conversation: the prompt's
+   * cached prefix stays byte for byte the same. */
+  conv_push(r->conv, 1, res->text ? res->text : "", res->text_len);
+  buf_t why = BUF_INIT;
+  buf_printf(&why,
+             "That answer could not be used: %s. Answer the task again, and follow the output "
+             "format exactly.",
              problem);
-  free(r->plan.prompt.task);
-  r->plan.prompt.task = buf_detach(&task);
+  conv_push(r->conv, 0, why.data, why.len);
+  buf_free(&why);
   if (r->cb.on_escalate) {
     r->cb.on_escalate(r, problem, r->tier.model, r->data);
   }
-  llm_request lr = {.tier = &r->tier, .prompt = &r->plan.prompt, .cache_key = r->cache_key};
   char err[256];
-  r->call = llm_call_start(r->llm, &lr, &llm_cb, r, err, sizeof(err));
-  return r->call ? 0 : -1;
+  return call_model(r, err, sizeof(err));
 }
 
 static void on_done(llm_call *call, const llm_result *res, void *data)
@@ -355,9 +425,9 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
   r->call = NULL;
   prompt_answer a;
   int parsed = 0;
-  if (res->status == LLM_OK && r->plan.prompt.output != PROMPT_OUT_MARKDOWN) {
-    prompt_parse_answer(r->plan.prompt.output, r->plan.lang, res->text ? res->text : "",
-                        res->text_len, r->plan.pkg.start_line, r->plan.pkg.end_line, &a);
+  if (res->status == LLM_OK && r->conv->plan.prompt.output != PROMPT_OUT_MARKDOWN) {
+    prompt_parse_answer(r->conv->plan.prompt.output, r->conv->plan.lang, res->text ? res->text : "",
+                        res->text_len, r->conv->plan.pkg.start_line, r->conv->plan.pkg.end_line, &a);
     parsed = 1;
     if (!a.ok && r->can_escalate) {
       char problem[300];
@@ -372,6 +442,12 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
   ledger_outcome outcome = res->status == LLM_OK          ? LEDGER_ANSWERED
                            : res->status == LLM_CANCELLED ? LEDGER_CANCELLED
                                                           : LEDGER_FAILED;
+  if (res->status == LLM_OK) {
+    conv_push(r->conv, 1, res->text ? res->text : "", res->text_len);
+    r->conv->answers++;
+  } else {
+    conv_truncate(r->conv, r->turns_before);
+  }
   double cost = record(r, res, outcome);
   json_t *result = result_json(r, res, parsed ? &a : NULL);
   if (parsed) {
@@ -385,6 +461,8 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
                                               : 0)));
   json_object_set_new(result, "budget_warning",
                       r->warning ? json_string(r->warning) : json_null());
+  json_object_set_new(result, "turn", json_integer(r->conv->answers));
+  json_object_set_new(result, "max_turns", json_integer(r->max_turns));
   const char *error = NULL;
   if (res->status == LLM_CANCELLED) {
     error = "cancelled";
@@ -398,28 +476,27 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
 
 static const llm_callbacks llm_cb = {on_delta, on_retry, on_done};
 
-action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
-                             const char *text, size_t len, const action_run_callbacks *cb,
-                             void *data, char *err, size_t errlen)
+/* Everything a run needs past its conversation: tier, prices, ledger, budget, cache key; then
+ * the call. `conv` is referenced by the run. Returns NULL with a message (the run is freed). */
+static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                          tier_id tier, int forced, int budget_override, const char *ledger_path,
+                          const action_run_callbacks *cb, void *data, char *err, size_t errlen)
 {
   action_run *r = xcalloc(1, sizeof(*r));
   r->llm = llm;
   r->cb = *cb;
   r->data = data;
-  r->action = xstrdup(req->action ? req->action : "");
-  buf_append(&r->text, text, len);
-  if (action_plan_build(cfg, req, r->text.data ? r->text.data : "", r->text.len, 1, &r->plan, err,
-                        errlen)) {
-    buf_free(&r->text);
-    free(r->action);
-    free(r);
-    return NULL;
-  }
-  const tier_config *tier = &cfg->tiers[r->plan.route.tier];
-  config_tier_copy(&r->tier, tier);
-  r->has_price = prices_lookup(cfg, tier->model, tier->provider, &r->price) == 0;
-  r->can_escalate = cfg->escalate && r->plan.route.tier == TIER_MINI && req->forced_tier < 0 &&
-                    r->plan.prompt.output != PROMPT_OUT_MARKDOWN;
+  r->conv = conv;
+  action_conv_ref(conv);
+  conv->busy = 1;
+  r->turns_before = conv->nturns;
+  r->tier_id = tier;
+  r->max_turns = cfg->max_turns;
+  const tier_config *t = &cfg->tiers[tier];
+  config_tier_copy(&r->tier, t);
+  r->has_price = prices_lookup(cfg, t->model, t->provider, &r->price) == 0;
+  r->can_escalate = cfg->escalate && tier == TIER_MINI && !forced &&
+                    conv->plan.prompt.output != PROMPT_OUT_MARKDOWN;
   const tier_config *full = &cfg->tiers[TIER_FULL];
   if (r->can_escalate) {
     config_tier_copy(&r->full, full);
@@ -427,40 +504,95 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
   }
   r->has_cf_price = prices_lookup(cfg, full->model, full->provider, &r->cf_price) == 0;
   char lpath[4096];
-  if (req->ledger_path || cfg->ledger_path) {
-    r->ledger_path = xstrdup(req->ledger_path ? req->ledger_path : cfg->ledger_path);
+  if (ledger_path || cfg->ledger_path) {
+    r->ledger_path = xstrdup(ledger_path ? ledger_path : cfg->ledger_path);
   } else if (ledger_default_path(lpath, sizeof(lpath)) == 0) {
     r->ledger_path = xstrdup(lpath);
   }
-  if (check_budget(r, cfg, req->budget_override, err, errlen)) {
+  if (check_budget(r, cfg, budget_override, err, errlen)) {
+    conv_truncate(conv, r->turns_before);
     run_free(r);
     return NULL;
   }
-
   if (r->cb.on_start) {
-    r->cb.on_start(r, &r->plan, r->data);
+    r->cb.on_start(r, &r->conv->plan, r->data);
   }
   /* Requests on the same project and action share a cache key, so the provider routes them to
    * the machine that holds their common prefix. */
   char cwd[PATH_MAX];
-  const char *base = r->plan.has_tests ? r->plan.tests.root : getcwd(cwd, sizeof(cwd));
+  const char *base = conv->plan.has_tests ? conv->plan.tests.root : getcwd(cwd, sizeof(cwd));
   r->project = base ? xstrdup(base) : NULL;
   unsigned long h = 5381;
   for (const char *s = base ? base : ""; *s; s++) {
     h = h * 33 + (unsigned char)*s;
   }
-  snprintf(r->cache_key, sizeof(r->cache_key), "frugal:%08lx:%s", h & 0xffffffffUL, r->action);
-  llm_request lr = {
-    .tier = &r->tier,
-    .prompt = &r->plan.prompt,
-    .cache_key = r->cache_key,
-  };
-  r->call = llm_call_start(llm, &lr, &llm_cb, r, err, errlen);
-  if (!r->call) {
+  snprintf(r->cache_key, sizeof(r->cache_key), "frugal:%08lx:%s", h & 0xffffffffUL,
+           conv->action);
+  if (call_model(r, err, errlen)) {
+    conv_truncate(conv, r->turns_before);
     run_free(r);
     return NULL;
   }
   return r;
+}
+
+action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
+                             const char *text, size_t len, const action_run_callbacks *cb,
+                             void *data, char *err, size_t errlen)
+{
+  action_conv *c = xcalloc(1, sizeof(*c));
+  c->action = xstrdup(req->action ? req->action : "");
+  buf_append(&c->text, text, len);
+  if (action_plan_build(cfg, req, c->text.data ? c->text.data : "", c->text.len, 1, &c->plan, err,
+                        errlen)) {
+    buf_free(&c->text);
+    free(c->action);
+    free(c);
+    return NULL;
+  }
+  c->refs = 1; /* dropped below: the run holds its own reference */
+  action_run *r = launch(llm, cfg, c, c->plan.route.tier, req->forced_tier >= 0,
+                         req->budget_override, req->ledger_path, cb, data, err, errlen);
+  action_conv_unref(c);
+  return r;
+}
+
+action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                                const char *instruction, int forced_tier, int budget_override,
+                                const action_run_callbacks *cb, void *data, char *err,
+                                size_t errlen)
+{
+  if (conv->busy) {
+    snprintf(err, errlen, "that conversation is still answering; wait or cancel it first");
+    return NULL;
+  }
+  if (!instruction || !*instruction) {
+    snprintf(err, errlen, "again needs the follow-up text");
+    return NULL;
+  }
+  tier_id tier = forced_tier >= 0 ? (tier_id)forced_tier : conv->plan.route.tier;
+  if (tier == TIER_MINI && cfg->max_turns > 0 && conv->answers >= cfg->max_turns) {
+    snprintf(err, errlen,
+             "this mini conversation has reached %d turns (conversation.max_turns): start a "
+             "fresh request (:Frugal %s) or continue on full (:Frugal! again ...)",
+             cfg->max_turns, conv->action);
+    return NULL;
+  }
+  conv_push(conv, 0, instruction, strlen(instruction));
+  /* turns_before must not count the follow-up: a failed call drops it again */
+  action_run *r = launch(llm, cfg, conv, tier, forced_tier >= 0, budget_override, NULL, cb, data,
+                         err, errlen);
+  if (r) {
+    r->turns_before = conv->nturns - 1;
+  } else {
+    conv_truncate(conv, conv->nturns - 1);
+  }
+  return r;
+}
+
+action_conv *action_run_conversation(action_run *run)
+{
+  return run->conv;
 }
 
 void action_run_cancel(action_run *run)

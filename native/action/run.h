@@ -11,7 +11,8 @@
  *            reasoning_tokens, estimated}, cost_usd: number | null, latency_ms, attempts,
  *    escalated: {from_tier, from_model, problem, usage, cost_usd} | null,
  *    ledger: {id, task_id, path} | {error} | null, spent_today_usd: number,
- *    budget_warning: string | null}
+ *    budget_warning: string | null, turn: answers in this conversation so far,
+ *    max_turns: conversation.max_turns}
  *
  * Ledger: every model call (the escalated first attempt too, under the same task_id) is appended
  * to the ledger (config ledger.path, else ledger/ledger.h's default) when it ends, with its
@@ -35,6 +36,9 @@
 #include "provider/llm.h"
 
 typedef struct action_run action_run;
+/* A conversation: the first request's plan and prompt, and the answers and follow-ups since.
+ * Reference counted; a run holds a reference while it lives. */
+typedef struct action_conv action_conv;
 
 typedef struct {
   /* Before the model is called: the plan (package and decision). May be NULL. */
@@ -60,6 +64,25 @@ typedef struct {
 action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
                              const char *text, size_t len, const action_run_callbacks *cb,
                              void *data, char *err, size_t errlen);
+/* Continues the conversation of an earlier run (`:Frugal again`): the model sees the first
+ * question, every answer and follow-up since, then `instruction`. The output kind and the region
+ * are the first run's. The tier is the first run's unless `forced_tier` >= 0; on the mini tier a
+ * conversation stops after config conversation.max_turns answers (Mini loses track after 10-15
+ * turns), with a message suggesting a fresh request or the full tier. Returns NULL with a
+ * one-line message when it cannot start (busy, over the limit, budget). */
+action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                                const char *instruction, int forced_tier, int budget_override,
+                                const action_run_callbacks *cb, void *data, char *err,
+                                size_t errlen);
+
+/* The run's conversation (valid while the run lives). To keep it past on_done, take a
+ * reference with action_conv_ref() there, and drop it with action_conv_unref(). */
+action_conv *action_run_conversation(action_run *run);
+void action_conv_ref(action_conv *c);
+void action_conv_unref(action_conv *c);
+/* 1 while a run is using the conversation. */
+int action_conv_busy(const action_conv *c);
+
 /* Cancels; on_done follows with "cancelled" (from the loop). */
 void action_run_cancel(action_run *run);
 

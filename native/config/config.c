@@ -87,6 +87,7 @@ void config_init(frugal_config *cfg)
   cfg->budget_daily_usd = -1;
   cfg->budget_monthly_usd = -1;
   cfg->escalate = 1;
+  cfg->max_turns = 10;
 }
 
 void config_tier_free(tier_config *t)
@@ -459,8 +460,8 @@ static int apply_actions(vctx *v, frugal_config *cfg, const json_t *obj)
 
 static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
 {
-  static const char *const keys[] = {"tiers",      "prices", "actions", "ledger", "budget",
-                                     "escalation", "http",   "editor",  NULL};
+  static const char *const keys[] = {"tiers",      "prices", "actions",      "ledger", "budget",
+                                     "escalation", "http",   "conversation", "editor", NULL};
   if (expect_object(v, root, "the top level") || check_keys(v, root, "", keys)) {
     return -1;
   }
@@ -511,6 +512,20 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
       if ((d && get_money(v, d, "budget.daily_usd", 1, &cfg->budget_daily_usd)) ||
           (m && get_money(v, m, "budget.monthly_usd", 1, &cfg->budget_monthly_usd))) {
         return -1;
+      }
+    } else if (strcmp(key, "conversation") == 0) {
+      static const char *const ckeys[] = {"max_turns", NULL};
+      if (expect_object(v, val, "conversation") ||
+          check_keys(v, val, "conversation", ckeys)) {
+        return -1;
+      }
+      json_t *m = json_object_get(val, "max_turns");
+      long turns;
+      if (m && get_positive_int(v, m, "conversation.max_turns", &turns)) {
+        return -1;
+      }
+      if (m) {
+        cfg->max_turns = turns > 1000 ? 1000 : (int)turns;
       }
     } else if (strcmp(key, "escalation") == 0) {
       static const char *const ekeys[] = {"enabled", NULL};

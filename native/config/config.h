@@ -49,6 +49,7 @@ typedef struct {
   size_t nactions;
   char *ledger_path;   /* NULL: the default */
   int escalate;        /* escalation.enabled: retry an unusable Mini answer once on Full */
+  int max_turns;       /* conversation.max_turns: answers a Mini conversation may have */
   char *http_proxy;    /* http.proxy: NULL: the usual proxy environment variables; "": none */
   char *http_ca_file;  /* http.ca_file: a PEM bundle trusted in addition to the system's */
   double budget_daily_usd;   /* < 0: no budget */

@@ -21,12 +21,23 @@
 
 typedef struct host_stream host_stream;
 
+/* Conversations kept for `again`, by the id of the run that last answered in them. The oldest
+ * goes when the table is full: each holds a copy of its file. */
+#define HOST_CONVERSATIONS 16
+typedef struct {
+  int64_t id;
+  uint64_t seq; /* age: higher is newer */
+  action_conv *conv;
+} host_conv;
+
 struct host {
   frugal_config cfg;
   rpc_channel *ch;
   uv_loop_t *loop;   /* NULL: no model calls (unit tests of the other methods) */
   llm_client *llm;   /* made on the first run, so libcurl loads only when needed */
   host_stream *streams; /* runs in flight */
+  host_conv convs[HOST_CONVERSATIONS];
+  uint64_t conv_seq;
   int closing;
   size_t live_ops; /* callbacks that still refer to the host; it is freed when this reaches 0 */
 };
@@ -408,6 +419,9 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
 static void host_release(host *h)
 {
   if (h->closing && h->live_ops == 0) {
+    for (size_t i = 0; i < HOST_CONVERSATIONS; i++) {
+      action_conv_unref(h->convs[i].conv);
+    }
     config_free(&h->cfg);
     free(h);
   }
@@ -637,10 +651,35 @@ static void run_on_escalate(action_run *run, const char *why, const char *model,
   json_decref(f);
 }
 
+/* Keeps the run's conversation under its id for `again`. */
+static void keep_conversation(host *h, int64_t id, action_conv *conv)
+{
+  host_conv *slot = &h->convs[0];
+  for (size_t i = 0; i < HOST_CONVERSATIONS; i++) {
+    if (!h->convs[i].conv) {
+      slot = &h->convs[i];
+      break;
+    }
+    if (h->convs[i].seq < slot->seq) {
+      slot = &h->convs[i];
+    }
+  }
+  if (slot->conv) {
+    action_conv_unref(slot->conv);
+  }
+  action_conv_ref(conv);
+  slot->conv = conv;
+  slot->id = id;
+  slot->seq = ++h->conv_seq;
+}
+
 static void run_on_done(action_run *run, const char *error, json_t *result, void *data)
 {
   host_stream *st = data;
   host *h = st->h;
+  if (!error && !h->closing) {
+    keep_conversation(h, st->id, action_run_conversation(run));
+  }
   st->run = NULL;
   /* Whatever text is waiting goes now, before the reply: the channel keeps them in order. */
   uv_timer_stop(&st->timer);
@@ -650,42 +689,111 @@ static void run_on_done(action_run *run, const char *error, json_t *result, void
   uv_close((uv_handle_t *)&st->timer, stream_closed);
 }
 
+static const action_run_callbacks stream_cb = {run_on_start, run_on_delta, run_on_retry,
+                                               run_on_escalate, run_on_done};
+
+/* Makes the model client on first use. Returns 0, or -1 with a message. */
+static int ensure_llm(host *h, char *err, size_t errlen)
+{
+  if (!h->loop) {
+    snprintf(err, errlen, "run: this host has no event loop");
+    return -1;
+  }
+  if (!h->llm) {
+    llm_client_opts lo = {.ca_file = h->cfg.http_ca_file, .proxy = h->cfg.http_proxy};
+    h->llm = llm_client_new(h->loop, &lo, err, errlen);
+  }
+  return h->llm ? 0 : -1;
+}
+
+static host_stream *stream_new(host *h, int64_t id)
+{
+  host_stream *st = xcalloc(1, sizeof(*st));
+  st->h = h;
+  st->id = id;
+  uv_timer_init(h->loop, &st->timer);
+  st->timer.data = st;
+  st->next = h->streams;
+  h->streams = st;
+  h->live_ops++; /* released when the timer handle is closed */
+  return st;
+}
+
+/* A stream whose run did not start: answers with the error and goes. */
+static void stream_abort(host_stream *st, uint64_t msgid, const char *err)
+{
+  host_answer(st->h, msgid, st->id, err, NULL);
+  stream_unlink(st);
+  uv_close((uv_handle_t *)&st->timer, stream_closed);
+}
+
 static void start_run(host_op *op)
 {
   host *h = op->h;
   char err[512];
-  if (!h->loop) {
-    host_answer(h, op->msgid, op->call_id, "run: this host has no event loop", NULL);
+  if (ensure_llm(h, err, sizeof(err))) {
+    host_answer(h, op->msgid, op->call_id, err, NULL);
     op_free(op);
     return;
   }
-  if (!h->llm) {
-    llm_client_opts lo = {.ca_file = h->cfg.http_ca_file, .proxy = h->cfg.http_proxy};
-    h->llm = llm_client_new(h->loop, &lo, err, sizeof(err));
-    if (!h->llm) {
-      host_answer(h, op->msgid, op->call_id, err, NULL);
-      op_free(op);
-      return;
-    }
-  }
-  host_stream *st = xcalloc(1, sizeof(*st));
-  st->h = h;
-  st->id = op->call_id;
-  uv_timer_init(h->loop, &st->timer);
-  st->timer.data = st;
-  static const action_run_callbacks cb = {run_on_start, run_on_delta, run_on_retry,
-                                          run_on_escalate, run_on_done};
-  st->next = h->streams;
-  h->streams = st;
-  h->live_ops++; /* released when the timer handle is closed */
+  host_stream *st = stream_new(h, op->call_id);
   st->run = action_run_start(h->llm, &h->cfg, &op->req, op->text.data ? op->text.data : "",
-                             op->text.len, &cb, st, err, sizeof(err));
+                             op->text.len, &stream_cb, st, err, sizeof(err));
   if (!st->run) {
-    host_answer(h, op->msgid, op->call_id, err, NULL);
-    stream_unlink(st);
-    uv_close((uv_handle_t *)&st->timer, stream_closed);
+    stream_abort(st, op->msgid, err);
   }
   op_free(op);
+}
+
+/* again {id, instruction, tier?, budget_override?}: continues a kept conversation. */
+static void call_again(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
+{
+  char err[512] = "";
+  int64_t id;
+  if (msgid != RPC_NOTIFY) {
+    host_answer(h, msgid, call_id, "again streams: call it through frugal_call", NULL);
+    return;
+  }
+  if (rpc_map_int(params, "id", &id) != RPC_GET_OK) {
+    host_answer(h, msgid, call_id, "'id' (the run to continue) is required", NULL);
+    return;
+  }
+  char *instruction = NULL, *tier = NULL;
+  int bo = 0;
+  if (opt_str(params, "instruction", &instruction, err, sizeof(err)) ||
+      opt_str(params, "tier", &tier, err, sizeof(err)) ||
+      rpc_map_bool(params, "budget_override", &bo) == RPC_GET_WRONG_TYPE) {
+    free(instruction);
+    free(tier);
+    host_answer(h, msgid, call_id, err[0] ? err : "'budget_override' must be a boolean", NULL);
+    return;
+  }
+  int forced = tier ? tier_from_name(tier) : -1;
+  action_conv *conv = NULL;
+  for (size_t i = 0; i < HOST_CONVERSATIONS; i++) {
+    if (h->convs[i].conv && h->convs[i].id == id) {
+      conv = h->convs[i].conv;
+    }
+  }
+  if (tier && forced < 0) {
+    snprintf(err, sizeof(err), "'tier' must be \"mini\" or \"full\"");
+  } else if (!conv) {
+    snprintf(err, sizeof(err), "no conversation %lld (it ended or the host restarted)",
+             (long long)id);
+  } else if (ensure_llm(h, err, sizeof(err)) == 0) {
+    host_stream *st = stream_new(h, call_id);
+    st->run = action_run_continue(h->llm, &h->cfg, conv, instruction, forced, bo, &stream_cb, st,
+                                  err, sizeof(err));
+    if (!st->run) {
+      stream_abort(st, msgid, err);
+    }
+    free(instruction);
+    free(tier);
+    return;
+  }
+  free(instruction);
+  free(tier);
+  host_answer(h, msgid, call_id, err, NULL);
 }
 
 /* The ledger's path: the config's ledger.path, else the default under the state dir. */
@@ -911,6 +1019,8 @@ static void host_dispatch(host *h, uint64_t msgid, int64_t call_id, const char *
     }
   } else if (IS("cancel")) {
     call_cancel(h, msgid, call_id, params);
+  } else if (IS("again")) {
+    call_again(h, msgid, call_id, params);
   } else if (IS("cost")) {
     call_cost(h, msgid, call_id, params);
   } else if (IS("outcome")) {

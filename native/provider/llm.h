@@ -43,6 +43,12 @@
 typedef struct llm_client llm_client;
 typedef struct llm_call llm_call;
 
+/* One message of a conversation after the first question. */
+typedef struct llm_turn {
+  int assistant;    /* 1: the model's answer; 0: the user's follow-up */
+  const char *text; /* UTF-8 */
+} llm_turn;
+
 typedef struct {
   const char *ca_file; /* extra CA bundle (http_client_opts.ca_file); NULL: none */
   const char *proxy;   /* NULL: the environment's proxy variables */
@@ -61,6 +67,11 @@ typedef struct {
   const tier_config *tier;     /* provider, model, base_url, key; borrowed for the call */
   const prompt *prompt;        /* borrowed for the call's start only (the body is built then) */
   const char *cache_key;       /* OpenAI prompt_cache_key ("frugal:<project>:<action>"); NULL */
+  /* A conversation's later turns, after the prompt's own user message: assistant and user
+   * messages alternating, starting with an assistant answer and ending with a user message.
+   * Borrowed for the call's start only. NULL/0 for a single question. */
+  const struct llm_turn *turns;
+  size_t nturns;
   long max_output_tokens;      /* 0: the tier's max_output_tokens */
   int max_attempts;            /* 0: 3 */
   long connect_timeout_ms;     /* 0: 10 s */

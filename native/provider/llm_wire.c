@@ -158,6 +158,18 @@ static json_t *text_block(body_ctx *bc, const char *type, const char *text, cons
   return b;
 }
 
+/* The conversation's later turns as plain {role, content} messages, which all three APIs accept
+ * (Responses as input items). */
+static void append_turns(body_ctx *bc, const llm_request *req, json_t *list)
+{
+  for (size_t i = 0; i < req->nturns; i++) {
+    json_t *m = json_object();
+    set(m, "role", json_string(req->turns[i].assistant ? "assistant" : "user"));
+    set(m, "content", text_value(bc, req->turns[i].text, "conversation turn"));
+    json_array_append_new(list, m);
+  }
+}
+
 static json_t *responses_body(body_ctx *bc, const llm_request *req, long max_out)
 {
   const prompt *p = req->prompt;
@@ -176,6 +188,7 @@ static json_t *responses_body(body_ctx *bc, const llm_request *req, long max_out
   set(msg, "content", content);
   json_t *input = json_array();
   json_array_append_new(input, msg);
+  append_turns(bc, req, input);
   set(root, "input", input);
   set(root, "stream", json_true());
   set(root, "max_output_tokens", json_integer(max_out));
@@ -219,6 +232,7 @@ static json_t *chat_body(body_ctx *bc, const llm_request *req, long max_out)
     set(user, "content", text_value(bc, p->task, "task"));
   }
   json_array_append_new(msgs, user);
+  append_turns(bc, req, msgs);
   set(root, "messages", msgs);
   set(root, "stream", json_true());
   set(root, "stream_options", json_pack("{s:b}", "include_usage", 1));
@@ -255,6 +269,7 @@ static json_t *anthropic_body(body_ctx *bc, const llm_request *req, long max_out
   set(user, "content", content);
   json_t *msgs = json_array();
   json_array_append_new(msgs, user);
+  append_turns(bc, req, msgs);
   set(root, "messages", msgs);
   set(root, "stream", json_true());
   return root;

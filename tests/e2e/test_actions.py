@@ -260,3 +260,46 @@ def test_an_unusable_mini_answer_escalates_once_to_full(ed):
     # the full tier is told why the first answer was refused
     assert "could not be used: no fenced code block" in json.dumps(second["body"])
     assert any("asking claude-sonnet-4-5" in n["msg"] for n in ed.notes(3))
+
+
+AGAIN = """
+local done = false
+local id = require('frugal.host')._state.next_id
+_G.again_result = nil
+require('frugal.host').call('again', { id = id, instruction = ... }, function(err, result)
+  _G.again_result = { err = err, text = result and result.text, turn = result and result.turn }
+end)
+"""
+
+
+def test_again_continues_the_conversation_with_every_earlier_turn(ed):
+    ed.server.script({"text": "It adds a and b."}, {"text": "Because of the minus sign."},
+                     {"text": "Third."})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    wait_idle(ed)
+    ed.lua(AGAIN, "why is the result wrong?")
+    got = wait_for(lambda: ed.lua("return _G.again_result"), 10, "the follow-up")
+    assert got.get("err") is None and got["text"] == "Because of the minus sign." and got["turn"] == 2
+    body = ed.server.requests()[-1]["body"]
+    assert [m["role"] for m in body["input"]] == ["user", "assistant", "user"]
+    assert body["input"][1]["content"] == "It adds a and b."
+    assert body["input"][2]["content"] == "why is the result wrong?"
+    # the prompt's prefix is byte for byte the first request's: the provider's cache hits
+    first = ed.server.requests()[-2]["body"]
+    assert body["instructions"] == first["instructions"]
+    assert body["input"][0] == first["input"][0]
+
+
+def test_a_mini_conversation_stops_at_max_turns(ed, host_bin):
+    cfg = config(ed.server)
+    cfg["editor"] = {"host_cmd": [host_bin]}
+    cfg["conversation"] = {"max_turns": 1}
+    ed.setup(cfg)
+    ed.server.script({"text": "It adds."})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    wait_idle(ed)
+    ed.lua(AGAIN, "and then?")
+    got = wait_for(lambda: ed.lua("return _G.again_result"), 10, "the refusal")
+    assert "reached 1 turns" in got["err"] and ":Frugal! again" in got["err"]

@@ -158,6 +158,11 @@ static void http_escalation_and_proxy_keys_are_read(void **state)
   assert_int_equal(apply(&cfg, "{\"http\":{\"proxy\":\"\",\"ca_file\":\"/etc/corp.pem\"}}", err), 0);
   assert_string_equal(cfg.http_proxy, ""); /* "": no proxy, whatever the environment says */
   assert_string_equal(cfg.http_ca_file, "/etc/corp.pem");
+  assert_int_equal(cfg.max_turns, 10); /* Mini loses track after 10-15 turns */
+  assert_int_equal(apply(&cfg, "{\"conversation\":{\"max_turns\":4}}", err), 0);
+  assert_int_equal(cfg.max_turns, 4);
+  assert_int_equal(apply(&cfg, "{\"conversation\":{\"max_turns\":0}}", err), -1);
+  assert_non_null(strstr(err, "'conversation.max_turns'"));
   assert_int_equal(cfg.escalate, 1); /* on by default */
   assert_int_equal(apply(&cfg, "{\"escalation\":{\"enabled\":false}}", err), 0);
   assert_int_equal(cfg.escalate, 0);
