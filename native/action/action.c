@@ -9,6 +9,7 @@
 #include "context/tokens.h"
 #include "route/route.h"
 #include "util/buf.h"
+#include "util/file.h"
 #include "util/text.h"
 
 json_t *action_json_text(const char *s, size_t n)
@@ -111,6 +112,12 @@ static json_t *route_json(const route_decision *d)
   return r;
 }
 
+/* Other files are sent whole, so they are bounded: a file this large is a data file, not
+ * something to paste into a prompt. */
+#define ACTION_FILE_MAX (512 * 1024)
+
+static void add_other_files(const action_request *req, int budget, pkg_result *pkg);
+
 static int build_package(const text_t *t, const action_request *req, lang_id lang, int budget,
                          pkg_result *pkg, char *err, size_t errlen)
 {
@@ -126,7 +133,11 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
     .ndiags = req->ndiags,
     .budget_tokens = budget,
   };
-  return package_build(t, &pr, pkg, err, errlen);
+  if (package_build(t, &pr, pkg, err, errlen)) {
+    return -1;
+  }
+  add_other_files(req, budget, pkg);
+  return 0;
 }
 
 /* `path` as the model should see it: relative to `base` when inside it. The prompt's stable
@@ -169,6 +180,50 @@ static int build_prompt(const action_request *req, action_plan *plan, char *err,
   }
   pr.path = display_path(req->path, base);
   return prompt_build(&pr, &plan->prompt, err, errlen);
+}
+
+/* Appends each other file in scope as a "file" item, in the order given, while the package
+ * stays within `budget`; a file that does not fit, cannot be read or is too large is left out
+ * and counted in `dropped`. */
+static void add_other_files(const action_request *req, int budget, pkg_result *pkg)
+{
+  char cwd[PATH_MAX];
+  const char *base = getcwd(cwd, sizeof(cwd));
+  for (size_t i = 0; i < req->nfile_paths; i++) {
+    const char *path = req->files[i];
+    if (!path || (req->path && strcmp(path, req->path) == 0)) {
+      continue;
+    }
+    file_contents f;
+    char err[256];
+    if (file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err))) {
+      pkg->dropped++;
+      continue;
+    }
+    lang_id lang = lang_from_path(path);
+    int tokens = tokens_estimate(lang, f.data, f.len);
+    if (budget > 0 && pkg->tokens + tokens > budget) {
+      file_release(&f);
+      pkg->dropped++;
+      continue;
+    }
+    pkg->items = xrealloc(pkg->items, (pkg->nitems + 1) * sizeof(pkg_item));
+    pkg_item *it = &pkg->items[pkg->nitems++];
+    memset(it, 0, sizeof(*it));
+    it->kind = ITEM_FILE;
+    it->start_line = 1;
+    text_t t;
+    it->end_line = 1;
+    if (text_init(&t, f.data, f.len) == 0) {
+      it->end_line = t.nlines > 0 ? t.nlines : 1;
+      text_free(&t);
+    }
+    it->tokens = tokens;
+    it->label = xstrdup(display_path(path, base));
+    it->text = xstrndup(f.data, f.len);
+    pkg->tokens += tokens;
+    file_release(&f);
+  }
 }
 
 int action_plan_build(const frugal_config *cfg, const action_request *req, const char *text,

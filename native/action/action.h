@@ -29,6 +29,9 @@ typedef struct {
   size_t ndiags;
   const char *instruction; /* the user's text (refactor, ask, ...); may be NULL */
   int budget_override;     /* run even past a budget (budget=ignore / --over-budget) */
+  const char *const *files; /* other files in scope (multi-file actions), read from disk and
+                               sent whole as "file" items while the tier's budget allows */
+  size_t nfile_paths;
   const char *ledger_path; /* overrides the config's ledger.path (frugal run --ledger); NULL */
 } action_request;
 

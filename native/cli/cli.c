@@ -400,6 +400,8 @@ static int cli_input_load(const cli_args *a, const char *target, const char *act
     .instruction = a->instruction,
     .budget_override = a->over_budget,
     .ledger_path = a->ledger,
+    .files = a->files,
+    .nfile_paths = (size_t)a->nfiles,
   };
   return 0;
 }

@@ -86,6 +86,8 @@ const char *item_kind_name(item_kind k)
     return "type";
   case ITEM_SIGNATURE:
     return "signature";
+  case ITEM_FILE:
+    return "file";
   case ITEM_DIAGNOSTIC:
     return "diagnostic";
   }

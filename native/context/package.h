@@ -26,6 +26,7 @@ typedef enum {
   ITEM_TYPE,         /* a same-file type (struct, class, enum, interface) the scope names: the
                         whole definition when short, else its header */
   ITEM_SIGNATURE,    /* the signature of a same-file function the scope calls */
+  ITEM_FILE,         /* another file in scope (multi-file actions), whole; added by action.c */
   ITEM_DIAGNOSTIC,   /* a diagnostic from the editor inside the scope */
 } item_kind;
 

@@ -61,6 +61,8 @@ typedef struct {
   int is_run;        /* `run` rather than preview/context/route */
   int budget_override; /* run: budget_override = true */
   char *instruction; /* run: the user's instruction, or NULL */
+  char **files;      /* other files in scope */
+  size_t nfiles;
 } host_op;
 
 static void op_free(host_op *op)
@@ -75,6 +77,10 @@ static void op_free(host_op *op)
   free(op->language);
   free(op->action);
   free(op->instruction);
+  for (size_t i = 0; i < op->nfiles; i++) {
+    free(op->files[i]);
+  }
+  free(op->files);
   buf_free(&op->text);
   free(op);
 }
@@ -370,6 +376,8 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
       /* The current file listed again is not another file. */
       if (!op->path || strlen(op->path) != n || memcmp(op->path, s, n) != 0) {
         nfiles++;
+        op->files = xrealloc(op->files, (op->nfiles + 1) * sizeof(char *));
+        op->files[op->nfiles++] = xstrndup(s, n);
       }
     }
   }
@@ -412,6 +420,8 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
     .ndiags = op->ndiags,
     .instruction = op->instruction,
     .budget_override = op->budget_override,
+    .files = (const char *const *)op->files,
+    .nfile_paths = op->nfiles,
   };
   return 0;
 }

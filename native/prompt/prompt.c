@@ -458,6 +458,8 @@ static const char *item_heading(item_kind k)
     return "Type";
   case ITEM_SIGNATURE:
     return "Signature";
+  case ITEM_FILE:
+    return "Other file in scope";
   default:
     return NULL;
   }
@@ -468,7 +470,8 @@ static const char *item_heading(item_kind k)
  * order the package lists them in. */
 static void build_context(const prompt_request *req, const prompt_action *a, buf_t *b)
 {
-  static const item_kind order[] = {ITEM_IMPORTS, ITEM_CLASS_HEADER, ITEM_TYPE, ITEM_SIGNATURE};
+  static const item_kind order[] = {ITEM_IMPORTS, ITEM_CLASS_HEADER, ITEM_TYPE, ITEM_SIGNATURE,
+                                    ITEM_FILE};
   const pkg_result *pkg = req->pkg;
   int any = 0;
   for (size_t i = 1; i < pkg->nitems; i++) {
@@ -492,7 +495,8 @@ static void build_context(const prompt_request *req, const prompt_action *a, buf
         buf_printf(b, ": %s", it->label);
       }
       buf_putc(b, '\n');
-      put_code(b, req->lang, it->text ? it->text : "", 0, 0);
+      lang_id il = it->kind == ITEM_FILE && it->label ? lang_from_path(it->label) : req->lang;
+      put_code(b, il != LANG_UNKNOWN ? il : req->lang, it->text ? it->text : "", 0, 0);
     }
   }
   if (sample) {

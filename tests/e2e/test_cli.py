@@ -120,3 +120,16 @@ def test_version_json_lists_dependencies():
     out = json.loads(run("--version", "--json").stdout)
     assert out["version"] == "0.1.0"
     assert all(out[k] for k in ("libuv", "msgpack", "curl", "jansson"))
+
+
+def test_other_files_in_scope_are_sent_whole_as_file_items(tmp_path):
+    other = tmp_path / "table.h"
+    other.write_text("typedef struct table table;\nint table_add(table *t, const char *w);\n")
+    out = run_json("preview", EXAMPLE + ":70", "--action", "refactor", "--file", str(other))
+    files = [it for it in out["context"]["items"] if it["kind"] == "file"]
+    assert len(files) == 1 and files[0]["label"].endswith("table.h")
+    assert (files[0]["start_line"], files[0]["end_line"]) == (1, 2)
+    assert out["route"]["tier"] == "full"
+    # a missing file is left out and counted, not fatal
+    out = run_json("context", EXAMPLE + ":70", "--action", "refactor", "--file", "/nonexistent.c")
+    assert out["dropped"] >= 1 and not [it for it in out["items"] if it["kind"] == "file"]
