@@ -199,6 +199,7 @@ local schema = record({
     monthly_usd = nullable(non_negative_number),
   }),
   escalation = record({ enabled = bool_v }),
+  conversation = record({ max_turns = positive_integer }),
   http = record({
     proxy = nullable(any_string),
     ca_file = nullable(string_v),

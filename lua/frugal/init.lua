@@ -95,17 +95,59 @@ end
 
 local function usage()
   return 'usage: :[range]Frugal[!] [preview] {action} [tier=mini|full] [file=PATH]... '
-    .. '[instruction], or :Frugal cancel; actions: ' .. table.concat(config.actions, ', ')
+    .. '[budget=ignore] [instruction], :Frugal[!] again {instruction}, :Frugal cost [period] '
+    .. 'or :Frugal cancel; actions: ' .. table.concat(config.actions, ', ')
 end
 
 -- For a statusline: "frugal: mini gpt-5.4-mini 3.2s" while a request runs for the current
--- buffer (or any), "" otherwise. Costs nothing before the first request.
+-- buffer (or any); when none runs, today's spend once it is known ("frugal: $0.0421 today"),
+-- else "". Never starts the host and costs nothing before the first request.
 function M.status(bufnr)
   local run = package.loaded['frugal.run']
-  if not run then
+  if run then
+    local s = run.status(bufnr)
+    if s ~= '' then
+      return s
+    end
+  end
+  if not host.running() and not package.loaded['frugal.cost'] then
     return ''
   end
-  return run.status(bufnr)
+  return require('frugal.cost').status()
+end
+
+-- Reads the options among fargs[i..] into `req` (tier=, budget=ignore and, when `files`,
+-- file=); the other words are returned as the instruction (nil when none). Returns nil and a
+-- message on a wrong option.
+local function parse_options(fargs, i, req, files)
+  local words = {}
+  while i <= #fargs do
+    local a = fargs[i]
+    local tier = a:match('^tier=(.*)$')
+    local file = files and a:match('^file=(.+)$')
+    local budget = a:match('^budget=(.*)$')
+    if tier then
+      if tier ~= 'mini' and tier ~= 'full' then
+        return nil, string.format('frugal: tier=%s: expected tier=mini or tier=full', tier)
+      end
+      req.tier = tier
+    elseif budget then
+      if budget ~= 'ignore' then
+        return nil, string.format('frugal: budget=%s: the only choice is budget=ignore (send '
+          .. 'even past a budget)', budget)
+      end
+      req.budget_override = true
+    elseif file then
+      req.files[#req.files + 1] = vim.fn.fnamemodify(file, ':p')
+    else
+      words[#words + 1] = a
+    end
+    i = i + 1
+  end
+  if #words > 0 then
+    return table.concat(words, ' ')
+  end
+  return nil
 end
 
 -- Parses the words after :Frugal. Returns a request table or nil and a message.
@@ -117,6 +159,31 @@ function M.parse_args(fargs, bang)
       return nil, 'frugal: `:Frugal cancel` takes no arguments'
     end
     return { cancel = true }
+  end
+  if fargs[1] == 'cost' then
+    local cost = require('frugal.cost')
+    local period = fargs[2] or cost.DEFAULT_PERIOD
+    if #fargs > 2 or not cost.valid_period(period) then
+      return nil, string.format('frugal: `:Frugal cost` takes one period: %s (default %s)',
+        cost.PERIOD_HELP, cost.DEFAULT_PERIOD)
+    end
+    return { cost = true, period = period }
+  end
+  if fargs[1] == 'again' then
+    local again = { again = true, files = {} }
+    local text, err = parse_options(fargs, 2, again, false)
+    if err then
+      return nil, err
+    end
+    if not text then
+      return nil, 'frugal: `:Frugal again` needs the follow-up after it, e.g. '
+        .. '`:Frugal again use a loop instead`'
+    end
+    again.instruction = text
+    if bang then
+      again.tier = 'full'
+    end
+    return again
   end
   if fargs[i] == 'preview' then
     req.send = false
@@ -130,30 +197,14 @@ function M.parse_args(fargs, bang)
     return nil, string.format('frugal: unknown action %q; %s', action, usage())
   end
   req.action = action
-  i = i + 1
-  local words = {}
-  while i <= #fargs do
-    local a = fargs[i]
-    local tier = a:match('^tier=(.*)$')
-    local file = a:match('^file=(.+)$')
-    if tier then
-      if tier ~= 'mini' and tier ~= 'full' then
-        return nil, string.format('frugal: tier=%s: expected tier=mini or tier=full', tier)
-      end
-      req.tier = tier
-    elseif file then
-      req.files[#req.files + 1] = vim.fn.fnamemodify(file, ':p')
-    else
-      words[#words + 1] = a
-    end
-    i = i + 1
+  local text, err = parse_options(fargs, i + 1, req, true)
+  if err then
+    return nil, err
   end
   if bang then
     req.tier = 'full'
   end
-  if #words > 0 then
-    req.instruction = table.concat(words, ' ')
-  end
+  req.instruction = text
   if action == 'ask' and not req.instruction then
     return nil, 'frugal: `:Frugal ask` needs the question after it'
   end
@@ -177,6 +228,7 @@ function M.request_params(req, line1, line2)
     instruction = req.instruction,
     tier = req.tier,
     diagnostics = diagnostics(bufnr),
+    budget_override = req.budget_override or nil,
   }
   if line1 and line2 then
     params.sel_start = math.min(line1, line2)
@@ -197,6 +249,14 @@ end
 function M.run(req, line1, line2)
   if req.cancel then
     require('frugal.run').cancel_current()
+    return
+  end
+  if req.cost then
+    require('frugal.cost').show(req.period, state.editor.preview)
+    return
+  end
+  if req.again then
+    require('frugal.run').again(req, state.editor)
     return
   end
   local params = M.request_params(req, line1, line2)
@@ -234,7 +294,7 @@ function M.command(opts)
     util.notify(err, vim.log.levels.ERROR)
     return
   end
-  if req.cancel then
+  if req.cancel or req.cost then
     M.run(req)
     return
   end
@@ -290,13 +350,24 @@ function M.complete(arglead, cmdline, cursorpos)
   end
   if #done == 0 then
     local first = vim.deepcopy(config.actions)
-    first[#first + 1] = 'preview'
+    for _, word in ipairs({ 'preview', 'again', 'cost', 'cancel' }) do
+      first[#first + 1] = word
+    end
     return filter(first, arglead)
   end
   if #done == 1 and done[1] == 'preview' then
     return filter(config.actions, arglead)
   end
-  return filter({ 'tier=mini', 'tier=full', 'file=' }, arglead)
+  if done[1] == 'cost' then
+    return #done == 1 and filter(require('frugal.cost').PERIODS, arglead) or {}
+  end
+  if done[1] == 'cancel' then
+    return {}
+  end
+  if done[1] == 'again' then
+    return filter({ 'tier=mini', 'tier=full', 'budget=ignore' }, arglead)
+  end
+  return filter({ 'tier=mini', 'tier=full', 'file=', 'budget=ignore' }, arglead)
 end
 
 return M

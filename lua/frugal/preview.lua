@@ -187,24 +187,24 @@ function M.close()
   current.win, current.buf = nil, nil
 end
 
--- Shows `lines` in the preview window, replacing any previous preview. `opts` is the
--- editor.preview table (style, border). Returns the window and buffer.
-function M.show(lines, opts)
+-- Opens a scratch window showing `lines` ('buftype' nofile, 'bufhidden' wipe, not modifiable,
+-- `q` closes it) with 'filetype' `filetype`, in a centred float or a split at the bottom as
+-- `opts` (editor.preview: style, border) says. The focus moves to it. Returns window and buffer.
+function M.open_window(lines, opts, filetype)
   opts = opts or {}
-  M.close()
   local buf = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   util.set_buf_option(buf, 'buftype', 'nofile')
   util.set_buf_option(buf, 'bufhidden', 'wipe')
   util.set_buf_option(buf, 'swapfile', false)
   util.set_buf_option(buf, 'modifiable', false)
-  util.set_buf_option(buf, 'filetype', 'frugal-preview')
+  util.set_buf_option(buf, 'filetype', filetype)
   vim.api.nvim_buf_set_keymap(buf, 'n', 'q', '<Cmd>close<CR>',
     { noremap = true, silent = true, nowait = true })
 
   local win
   if opts.style == 'split' then
-    vim.cmd('botright ' .. math.min(#lines, math.floor(vim.o.lines / 2)) .. 'split')
+    vim.cmd('botright ' .. math.max(1, math.min(#lines, math.floor(vim.o.lines / 2))) .. 'split')
     win = vim.api.nvim_get_current_win()
     vim.api.nvim_win_set_buf(win, buf)
   else
@@ -215,7 +215,7 @@ function M.show(lines, opts)
     local max_w = math.max(20, math.floor(vim.o.columns * 0.9) - 2)
     local max_h = math.max(5, math.floor((vim.o.lines - vim.o.cmdheight) * 0.8) - 2)
     width = math.min(math.max(width + 1, 40), max_w)
-    local height = math.min(#lines, max_h)
+    local height = math.max(1, math.min(#lines, max_h))
     win = vim.api.nvim_open_win(buf, true, {
       relative = 'editor',
       width = width,
@@ -228,6 +228,14 @@ function M.show(lines, opts)
   end
   util.set_win_option(win, 'wrap', false)
   util.set_win_option(win, 'cursorline', false)
+  return win, buf
+end
+
+-- Shows `lines` in the preview window, replacing any previous preview. `opts` is the
+-- editor.preview table (style, border). Returns the window and buffer.
+function M.show(lines, opts)
+  M.close()
+  local win, buf = M.open_window(lines, opts, 'frugal-preview')
   current.win, current.buf = win, buf
   return win, buf
 end

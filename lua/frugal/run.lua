@@ -6,6 +6,12 @@
 -- to the buffer is logged (nvim_buf_attach), so the region the host names in buffer-at-request
 -- lines can be found where it is now; from the answer on, two extmarks hold it. Accepting
 -- re-reads the region and refuses when its text is not what the host was given.
+--
+-- `:Frugal again` continues a run's conversation (the host's `again`). Its answer is about the
+-- same region, so a conversation keeps its own pair of extmarks (namespace `frugal-region`)
+-- with the text the region should hold: the original text, or the text of the last proposal of
+-- the conversation that was accepted. A follow-up's edit is anchored there, and refused when
+-- those marks no longer hold that text.
 local host = require('frugal.host')
 local proposal = require('frugal.proposal')
 local stream = require('frugal.stream')
@@ -17,6 +23,7 @@ local val = util.val
 local levels = vim.log.levels
 
 M.ns = vim.api.nvim_create_namespace('frugal')
+M.region_ns = vim.api.nvim_create_namespace('frugal-region')
 
 M.CHANGED = 'frugal: the code changed since the request; run the action again'
 
@@ -31,6 +38,7 @@ local TICK_MS = 100
 local QUIET_MS = 2500 -- the spinner leaves a message on screen this long
 local HUGE = 2 ^ 31
 local SNAPSHOT_LINES = 3000 -- kept on each side of the cursor or selection at request time
+local MAX_LOG = 20000 -- changes logged for a conversation's review lines; past this, lines as is
 
 local state = {
   runs = {}, -- source bufnr -> run in flight
@@ -41,6 +49,8 @@ local state = {
   quiet_until = 0,
   echoed = false,
   last_win = nil, -- the side window of the latest run, reused by the next one
+  last_by_buf = {}, -- source bufnr -> its latest run or follow-up that was answered
+  last_any = nil, -- the latest run or follow-up that was answered, in any buffer
 }
 M._state = state
 
@@ -157,6 +167,12 @@ local function watch(run)
     on_lines = function(_, _, _, first, last, new_last)
       if not run.watching then
         return true -- detaches
+      end
+      if #run.log >= MAX_LOG then
+        -- Kept for a conversation that goes on and on: stop; its lines are then taken as is.
+        run.log = { { 0, HUGE, HUGE } }
+        run.watching = false
+        return true
       end
       run.log[#run.log + 1] = { first, last, new_last }
     end,
@@ -296,9 +312,13 @@ end
 ---------------------------------------------------------------------------------------------
 -- Starting, streaming, cancelling
 
-local function forget(run)
+-- The run has ended. Its change log goes on only when `keep_log` (a review whose conversation
+-- may go on: a follow-up's findings are in the same lines).
+local function forget(run, keep_log)
   run.done = true
-  run.watching = false
+  if not keep_log then
+    run.watching = false
+  end
   if state.runs[run.bufnr] == run then
     state.runs[run.bufnr] = nil
   end
@@ -324,6 +344,10 @@ local function on_event(run, ev)
     run.tier = type(val(ev.tier)) == 'string' and ev.tier or run.tier
     run.model = type(val(ev.model)) == 'string' and ev.model or run.model
     run.scope = val(ev.scope)
+    local warning = val(ev.warning)
+    if type(warning) == 'string' and warning ~= '' then
+      notify(prefixed(warning), levels.WARN)
+    end
   elseif kind == 'retry' then
     local delay = tonumber(val(ev.delay_ms)) or 0
     local why = val(ev.why)
@@ -347,15 +371,33 @@ end
 
 local finish -- forward
 
+local function busy_with(bufnr)
+  local busy = state.runs[bufnr]
+  if busy and not busy.done then
+    notify(string.format('frugal: %s is still running for this buffer; :Frugal cancel first',
+      busy.action), levels.WARN)
+    return true
+  end
+  return false
+end
+
+-- Shows the stream of `run` and tracks it as in flight.
+local function launch(run, opts)
+  run.stream = stream.open(run.again and (run.action .. '-again') or run.action,
+    opts and opts.stream, reusable_window())
+  state.last_win = run.stream.win
+  stream_keys(run, run.stream.buf)
+  state.runs[run.bufnr] = run
+  state.order[#state.order + 1] = run
+  start_timer()
+end
+
 -- Sends `run` for the request `req` with the params of a preview (init.lua's request_params).
 -- `opts` is the editor options table. Returns the run, or nil when one is already running for
 -- the buffer (the user is told).
 function M.start(req, params, opts)
   local bufnr = params.bufnr
-  local busy = state.runs[bufnr]
-  if busy and not busy.done then
-    notify(string.format('frugal: %s is still running for this buffer; :Frugal cancel first',
-      busy.action), levels.WARN)
+  if busy_with(bufnr) then
     return nil
   end
   params.changedtick = vim.api.nvim_buf_get_changedtick(bufnr)
@@ -368,6 +410,9 @@ function M.start(req, params, opts)
     started = util.now_ms(),
     source_win = vim.api.nvim_get_current_win(),
   }
+  -- The conversation this run starts (`:Frugal again` continues it): its first run, and later
+  -- the region its edits are about.
+  run.conv = { root = run }
   watch(run)
   -- The lines around the request, as they are now: an edit's region found among them is
   -- checked against them, whatever the change log says.
@@ -375,13 +420,51 @@ function M.start(req, params, opts)
   run.snap_first = math.max(0, around - 1 - SNAPSHOT_LINES)
   run.snap = vim.api.nvim_buf_get_lines(bufnr, run.snap_first,
     math.max(around, params.sel_end or around) + SNAPSHOT_LINES, false)
-  run.stream = stream.open(req.action, opts and opts.stream, reusable_window())
-  state.last_win = run.stream.win
-  stream_keys(run, run.stream.buf)
-  state.runs[bufnr] = run
-  state.order[#state.order + 1] = run
-  start_timer()
+  launch(run, opts)
   run.id = host.call('run', params, function(err, result)
+    finish(run, err, result)
+  end, function(ev)
+    on_event(run, ev)
+  end)
+  return run
+end
+
+-- The run or follow-up `:Frugal again` continues from buffer `bufnr`: the latest answered one
+-- of that buffer, else the latest answered anywhere. Nil when there is none.
+function M.last_answered(bufnr)
+  return state.last_by_buf[bufnr] or state.last_any
+end
+
+-- :Frugal again: sends the host's `again` for the conversation of M.last_answered(current
+-- buffer) with req.instruction (req.tier, req.budget_override) and handles the answer like a
+-- run's, about the same buffer and region. Returns the run, or nil (the user is told why).
+function M.again(req, opts)
+  local prev = M.last_answered(vim.api.nvim_get_current_buf())
+  if not prev then
+    notify('frugal: no earlier request to continue', levels.ERROR)
+    return nil
+  end
+  if busy_with(prev.bufnr) then
+    return nil
+  end
+  local run = {
+    bufnr = prev.bufnr,
+    action = prev.action,
+    tier = req.tier,
+    path = prev.path,
+    filetype = prev.filetype,
+    started = util.now_ms(),
+    source_win = vim.api.nvim_get_current_win(),
+    conv = prev.conv,
+    again = true,
+  }
+  launch(run, opts)
+  run.id = host.call('again', {
+    id = prev.id,
+    instruction = req.instruction,
+    tier = req.tier,
+    budget_override = req.budget_override or nil,
+  }, function(err, result)
     finish(run, err, result)
   end, function(ev)
     on_event(run, ev)
@@ -432,10 +515,12 @@ end
 -- Results
 
 local function summary(run, result)
-  local parts = { string.format('frugal: %s done in %.1fs', run.action, elapsed(run)) }
+  local parts = { string.format('frugal: %s%s done in %.1fs', run.action,
+    run.again and ' again' or '', elapsed(run)) }
   local model = val(result.model) or run.model
+  local tier = val(result.tier) or run.tier
   if model then
-    parts[#parts + 1] = string.format('on %s %s', val(result.tier) or run.tier or '?', model)
+    parts[#parts + 1] = string.format('on %s %s', tier or '?', model)
   end
   local usage = val(result.usage)
   if type(usage) == 'table' then
@@ -449,6 +534,13 @@ local function summary(run, result)
   local cost = tonumber(val(result.cost_usd))
   if cost then
     parts[#parts + 1] = string.format('$%.4f', cost)
+  end
+  -- A conversation on mini ends after max_turns (conversation.max_turns); full has no limit.
+  local turn, max_turns = tonumber(val(result.turn)), tonumber(val(result.max_turns))
+  if turn and tier == 'mini' and max_turns then
+    parts[#parts + 1] = string.format('turn %d of %d', turn, max_turns)
+  elseif turn and turn > 1 then
+    parts[#parts + 1] = string.format('turn %d', turn)
   end
   return table.concat(parts, ', ')
 end
@@ -468,13 +560,39 @@ local function show_problem(run, problem)
   notify(string.format('frugal: %s: %s; nothing to apply', run.action, problem), levels.WARN)
 end
 
+-- A region held by extmarks: `p` has bufnr, before (the lines it should hold), mark_s, mark_e,
+-- at_end (an empty region: the mark is at the end of the line above it) and ns (default M.ns).
 local function delete_marks(p)
-  if vim.api.nvim_buf_is_valid(p.bufnr) then
+  if p.bufnr and vim.api.nvim_buf_is_valid(p.bufnr) then
     for _, id in ipairs({ p.mark_s, p.mark_e }) do
       if id then
-        pcall(vim.api.nvim_buf_del_extmark, p.bufnr, M.ns, id)
+        pcall(vim.api.nvim_buf_del_extmark, p.bufnr, p.ns or M.ns, id)
       end
     end
+  end
+  p.mark_s, p.mark_e = nil, nil
+end
+
+-- Holds lines [s, e) (0-based) of p.bufnr, whose text is p.before, with two extmarks.
+local function place_marks(p, s, e)
+  local ns = p.ns or M.ns
+  if e > s then
+    p.mark_s = vim.api.nvim_buf_set_extmark(p.bufnr, ns, s, 0, { right_gravity = true })
+    p.mark_e = vim.api.nvim_buf_set_extmark(p.bufnr, ns, e - 1, #p.before[#p.before],
+      { right_gravity = false })
+  elseif s > 0 then
+    -- Nothing replaced, lines inserted before line s: hold the end of the line above so lines
+    -- added around do not move the spot.
+    local above = vim.api.nvim_buf_get_lines(p.bufnr, s - 1, s, false)[1] or ''
+    p.mark_s = vim.api.nvim_buf_set_extmark(p.bufnr, ns, s - 1, #above,
+      { right_gravity = false })
+    p.at_end = true
+    p.mark_e = p.mark_s
+  else
+    -- ... or the start of the buffer.
+    p.mark_s = vim.api.nvim_buf_set_extmark(p.bufnr, ns, 0, 0, { right_gravity = false })
+    p.at_end = false
+    p.mark_e = p.mark_s
   end
 end
 
@@ -483,11 +601,12 @@ local function anchored_region(p)
   if not (vim.api.nvim_buf_is_valid(p.bufnr) and vim.api.nvim_buf_is_loaded(p.bufnr)) then
     return nil, 'frugal: the buffer of this proposal is gone'
   end
-  if p.touched then
+  if p.touched or not p.mark_s then
     return nil, M.CHANGED
   end
-  local sm = vim.api.nvim_buf_get_extmark_by_id(p.bufnr, M.ns, p.mark_s, {})
-  local em = vim.api.nvim_buf_get_extmark_by_id(p.bufnr, M.ns, p.mark_e, {})
+  local ns = p.ns or M.ns
+  local sm = vim.api.nvim_buf_get_extmark_by_id(p.bufnr, ns, p.mark_s, {})
+  local em = vim.api.nvim_buf_get_extmark_by_id(p.bufnr, ns, p.mark_e, {})
   if not (sm and sm[1] and em and em[1]) then
     return nil, M.CHANGED
   end
@@ -534,27 +653,24 @@ function M._accept_replace(p)
     return false
   end
   delete_marks(p)
+  local conv = p.conv
+  if conv then
+    -- The conversation's region is now the text just written; a follow-up's edit replaces it.
+    if conv.region then
+      delete_marks(conv.region)
+    end
+    conv.region = { bufnr = p.bufnr, ns = M.region_ns, before = vim.deepcopy(p.after) }
+    place_marks(conv.region, s, s + #p.after)
+  end
   notify(string.format('frugal: %s applied to lines %d-%d (u undoes it)', p.action, s + 1,
     s + math.max(#p.after, 1)), levels.INFO)
   return true
 end
 
-local function propose_replace(run, result)
-  local edit = val(result.edit)
-  local sl = tonumber(val(edit.start_line))
-  local el = tonumber(val(edit.end_line))
-  local replacement = val(edit.replacement)
-  if not (sl and el and sl >= 1 and el >= sl - 1 and type(replacement) == 'string') then
-    show_problem(run, 'the host sent an edit without a valid region')
-    return
-  end
+-- Lines sl..el (1-based, inclusive) of the buffer as it was at `run`'s request: where they are
+-- now, [s, e) 0-based, and whether they can no longer be trusted to hold what was sent.
+local function locate(run, sl, el)
   local bufnr = run.bufnr
-  if not (vim.api.nvim_buf_is_valid(bufnr) and vim.api.nvim_buf_is_loaded(bufnr)) then
-    notify('frugal: the buffer the request was made in is gone; nothing to apply',
-      levels.ERROR)
-    return
-  end
-  local p = { bufnr = bufnr, action = run.action, after = util.text_lines(replacement) }
   local n = el - sl + 1
   local s, e, touched = M._map_region(run.log or {}, sl - 1, el)
   local count = vim.api.nvim_buf_line_count(bufnr)
@@ -576,45 +692,89 @@ local function propose_replace(run, result)
           end
         end
         if same then
-          s, e, touched = c, c + n, false
-          break
+          return c, c + n, false
         end
       end
     end
   elseif e > count or s < 0 or e - s ~= n then
     touched = true
   end
+  return s, e, touched
+end
+
+-- Starts holding the region of `run`'s conversation, lines sl..el of the buffer at the request,
+-- unless it is held already or cannot be found as it was.
+local function hold_conversation_region(run, sl, el)
+  local conv = run.conv
+  if not conv or conv.region or run.again or not (sl and el and sl >= 1 and el >= sl - 1) then
+    return
+  end
+  if not (vim.api.nvim_buf_is_valid(run.bufnr) and vim.api.nvim_buf_is_loaded(run.bufnr)) then
+    return
+  end
+  local s, e, touched = locate(run, sl, el)
+  if touched then
+    return
+  end
+  conv.region = { bufnr = run.bufnr, ns = M.region_ns,
+    before = vim.api.nvim_buf_get_lines(run.bufnr, s, e, false) }
+  place_marks(conv.region, s, e)
+end
+
+local function propose_replace(run, result)
+  local edit = val(result.edit)
+  local sl = tonumber(val(edit.start_line))
+  local el = tonumber(val(edit.end_line))
+  local replacement = val(edit.replacement)
+  if not (sl and el and sl >= 1 and el >= sl - 1 and type(replacement) == 'string') then
+    show_problem(run, 'the host sent an edit without a valid region')
+    return
+  end
+  local bufnr = run.bufnr
+  if not (vim.api.nvim_buf_is_valid(bufnr) and vim.api.nvim_buf_is_loaded(bufnr)) then
+    notify('frugal: the buffer the request was made in is gone; nothing to apply',
+      levels.ERROR)
+    return
+  end
+  local p = { bufnr = bufnr, action = run.action, after = util.text_lines(replacement),
+    conv = run.conv }
+  local s, e, touched
+  local note
+  if run.again then
+    -- A follow-up: its edit is for the conversation's region, wherever that is now.
+    local region = run.conv and run.conv.region
+    if region then
+      s, e = anchored_region(region)
+    end
+    touched = not s
+    if touched then
+      note = 'NOTE: the region of the first request is gone or was edited since; this cannot '
+        .. 'be applied (start a fresh request)'
+      notify(string.format('frugal: %s again: the region of the first request is gone or was '
+        .. 'edited since; the proposal cannot be applied', run.action), levels.WARN)
+    else
+      sl, el = s + 1, e
+    end
+  else
+    s, e, touched = locate(run, sl, el)
+    if touched then
+      note = M.CHANGED:gsub('^frugal: ', 'NOTE: ') .. '; this cannot be applied'
+    end
+  end
   p.touched = touched
   if touched then
     p.before = {}
   else
     p.before = vim.api.nvim_buf_get_lines(bufnr, s, e, false)
-    if e > s then
-      p.mark_s = vim.api.nvim_buf_set_extmark(bufnr, M.ns, s, 0, { right_gravity = true })
-      p.mark_e = vim.api.nvim_buf_set_extmark(bufnr, M.ns, e - 1, #p.before[#p.before],
-        { right_gravity = false })
-    else
-      -- Nothing replaced, lines inserted before line s: hold the end of the line above (or the
-      -- start of the buffer) so lines added around do not move the spot.
-      if s > 0 then
-        local above = vim.api.nvim_buf_get_lines(bufnr, s - 1, s, false)[1] or ''
-        p.mark_s = vim.api.nvim_buf_set_extmark(bufnr, M.ns, s - 1, #above,
-          { right_gravity = false })
-        p.at_end = true
-      else
-        p.mark_s = vim.api.nvim_buf_set_extmark(bufnr, M.ns, 0, 0, { right_gravity = false })
-        p.at_end = false
-      end
-      p.mark_e = p.mark_s
-    end
+    place_marks(p, s, e)
   end
   local lines = {
-    string.format('frugal %s: %s, lines %d-%d (%s)', run.action, rel(run.path), sl, el,
-      val(result.model) or run.model or '?'),
+    string.format('frugal %s%s: %s, lines %d-%d (%s)', run.action, run.again and ' again' or '',
+      rel(run.path), sl, el, val(result.model) or run.model or '?'),
     'a or <CR>: accept   r or q: reject   d: side by side',
   }
-  if touched then
-    lines[#lines + 1] = M.CHANGED:gsub('^frugal: ', 'NOTE: ') .. '; this cannot be applied'
+  if note then
+    lines[#lines + 1] = note
   end
   lines[#lines + 1] = ''
   lines[#lines + 1] = '--- ' .. rel(run.path)
@@ -632,10 +792,15 @@ local function propose_replace(run, result)
     win = win,
     sides = { before = p.before, after = p.after, filetype = run.filetype },
     on_accept = function()
-      return M._accept_replace(p)
+      if M._accept_replace(p) then
+        require('frugal.cost').outcome(result, 'applied')
+        return true
+      end
+      return false
     end,
     on_reject = function()
       delete_marks(p)
+      require('frugal.cost').outcome(result, 'rejected')
     end,
   })
   track(run, shown.buf)
@@ -771,10 +936,19 @@ local function propose_tests(run, result)
     opts = run.stream.opts,
     win = run.stream:window(),
     on_accept = function()
+      local done
       if exists then
-        return append_to_file(run, path, lines)
+        done = append_to_file(run, path, lines)
+      else
+        done = open_new_file(run, path, lines)
       end
-      return open_new_file(run, path, lines)
+      if done then
+        require('frugal.cost').outcome(result, 'applied')
+      end
+      return done
+    end,
+    on_reject = function()
+      require('frugal.cost').outcome(result, 'rejected')
     end,
   })
   track(run, shown.buf)
@@ -793,8 +967,9 @@ local function review(run, result)
     local line = type(f) == 'table' and tonumber(val(f.line))
     local message = type(f) == 'table' and val(f.message)
     if line and type(message) == 'string' then
+      local log = run.again and run.conv and run.conv.root.log or run.log
       local item = {
-        lnum = M._map_line(run.log or {}, math.max(1, math.floor(line))),
+        lnum = M._map_line(log or {}, math.max(1, math.floor(line))),
         text = '[frugal] ' .. message:gsub('\n', ' '),
       }
       if name and name ~= '' then
@@ -820,12 +995,42 @@ local function review(run, result)
     #items == 1 and '' or 's'), levels.INFO)
 end
 
-finish = function(run, err, result)
-  if run.done then
-    return
+-- Whether `:Frugal again` can still reach conversation `conv`.
+local function reachable(conv)
+  if state.last_any and state.last_any.conv == conv then
+    return true
   end
-  forget(run)
+  for _, r in pairs(state.last_by_buf) do
+    if r.conv == conv then
+      return true
+    end
+  end
+  return false
+end
+
+-- `run` was answered: `:Frugal again` continues from it now. A conversation that can no longer
+-- be reached lets go of its region and its change log.
+local function answered(run)
+  local before = { state.last_by_buf[run.bufnr], state.last_any }
+  state.last_by_buf[run.bufnr] = run
+  state.last_any = run
+  for i = 1, 2 do
+    local old = before[i]
+    if old and old.conv and old.conv ~= run.conv and not reachable(old.conv) then
+      if old.conv.region then
+        delete_marks(old.conv.region)
+        old.conv.region = nil
+      end
+      old.conv.root.watching = false
+    end
+  end
+end
+
+local function handle_reply(run, err, result)
   result = type(val(result)) == 'table' and result or {}
+  local output = val(result.output) or OUTPUTS[run.action] or 'markdown'
+  forget(run, not err and output == 'review' and not run.again)
+  require('frugal.cost').note_result(result)
   local st = run.stream
   st:flush()
   -- Text the events did not carry (a host that does not stream, or the tail of an answer).
@@ -849,12 +1054,22 @@ finish = function(run, err, result)
     end
     return
   end
+  answered(run)
+  if output == 'replace' and not run.again then
+    -- The region a follow-up's edit will be about: the edit's, or (no usable answer) the
+    -- scope's, which is the same region.
+    local edit = val(result.edit)
+    local scope = type(edit) == 'table' and edit or val(run.scope)
+    if type(scope) == 'table' then
+      hold_conversation_region(run, tonumber(val(scope.start_line)),
+        tonumber(val(scope.end_line)))
+    end
+  end
   local problem = val(result.problem)
   if type(problem) == 'string' and problem ~= '' then
     show_problem(run, problem)
     return
   end
-  local output = val(result.output) or OUTPUTS[run.action] or 'markdown'
   if output == 'replace' then
     if type(val(result.edit)) ~= 'table' then
       show_problem(run, 'the answer has no edit')
@@ -868,6 +1083,15 @@ finish = function(run, err, result)
   else
     notify(summary(run, result), levels.INFO)
   end
+end
+
+finish = function(run, err, result)
+  if run.done then
+    return
+  end
+  handle_reply(run, err, result)
+  -- A conversation keeps its runs: the snapshot is not needed any more (its region has marks).
+  run.snap = nil
 end
 
 -- The runs in flight (for tests and :checkhealth).

@@ -109,7 +109,10 @@ end
 
 -- Milliseconds from an arbitrary origin (monotonic).
 function M.now_ms()
-  -- Splits `s` at every "\n" (plain, no patterns): "a\nb\n" -> {"a", "b", ""}. Written out instead
+  return M.uv.hrtime() / 1e6
+end
+
+-- Splits `s` at every "\n" (plain, no patterns): "a\nb\n" -> {"a", "b", ""}. Written out instead
 -- of vim.split, whose argument validation was seen to fail spuriously on Neovim 0.7.2 under a
 -- fast stream of callbacks (bench/stall/README.md), dropping the rest of a chunk.
 function M.split_lines(s)
@@ -123,9 +126,6 @@ function M.split_lines(s)
     out[#out + 1] = s:sub(init, nl - 1)
     init = nl + 1
   end
-end
-
-return M.uv.hrtime() / 1e6
 end
 
 -- Unified diff of two texts: vim.text.diff from 0.11 on, vim.diff before (0.6 to 0.10).

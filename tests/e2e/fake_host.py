@@ -27,9 +27,24 @@ Extra methods for tests:
   release {}     resumes the runs paused at a {wait = true} event (or, when none is paused
                  yet, lets the next one pass)
   last_run {}    the params of the latest `run`, as received
+  last_call {method=}  the params of the latest call of `method` (nil when none)
+  count {method=}      how many calls of `method` were received
+  ledger {on=}   with on = true, results carry the ledger's fields (ledger = {id, task_id,
+                 path}, spent_today_usd); without it they have the shape of a host before the
+                 ledger, so the plugin's fallbacks are tested too. The fake ledger (in memory)
+                 records every answered run either way.
+  outcomes {}    the `outcome` calls received: [{id, outcome}, ...]
+
+The ledger's methods are served like the real host's, from the fake ledger: `cost` {period}
+(the report and its text), `outcome` {id, outcome}. Budgets (config budget.daily_usd) refuse a
+run or follow-up estimated at $0.0012 that would pass the limit, and warn in the start event past
+80%, unless budget_override. `again` {id, instruction, tier?, budget_override?} continues the
+conversation of an answered run or follow-up (scripted like a run; results carry turn and
+max_turns, config conversation.max_turns, default 10, for the mini tier).
 """
 import json
 import os
+import re
 import select
 import sys
 import time
@@ -38,7 +53,10 @@ import msgpack
 
 VERSION = {"version": "0.1.0", "libuv": "fake", "msgpack": "fake", "curl": "fake",
            "jansson": "fake"}
-TOP_KEYS = {"tiers", "prices", "actions", "ledger", "budget"}
+TOP_KEYS = {"tiers", "prices", "actions", "ledger", "budget", "escalation", "http",
+            "conversation"}
+ESTIMATE_USD = 0.0012
+LEDGER_PATH = "/fake/state/frugal/ledger.jsonl"
 OUTPUTS = {"fix": "replace", "refactor": "replace", "docs": "replace", "implement": "replace",
            "review": "review", "review-all": "review", "tests": "tests"}
 ESCAPE = "surrogateescape"  # raw bytes (cut UTF-8) pass through strings unchanged
@@ -47,9 +65,11 @@ ESCAPE = "surrogateescape"  # raw bytes (cut UTF-8) pass through strings unchang
 class Run:
     """A `run` in flight: its scripted steps and what has been sent."""
 
-    def __init__(self, call_id, params, script, lines):
+    def __init__(self, call_id, params, script, lines, warning=None, conv=None):
         self.id = call_id
         self.params = params
+        self.warning = warning
+        self.conv = conv  # the conversation a follow-up continues, or None for a run
         self.script = script
         self.lines = lines
         self.steps = list(script.get("events", []))
@@ -74,7 +94,13 @@ class Host:
         self.runs = {}  # call id -> Run
         self.scripts = []
         self.last_params = None
+        self.last_calls = {}
+        self.counts = {}
         self.early_releases = 0
+        self.ledger_on = False
+        self.ledger = []  # {id, action, tier, cost_usd, date}
+        self.outcomes = []
+        self.convs = {}  # id of an answered run or follow-up -> {params, lines, turn}
 
     def send(self, obj):
         self.out.write(msgpack.packb(obj, use_bin_type=True, unicode_errors=ESCAPE))
@@ -185,12 +211,61 @@ class Host:
         self.request("nvim_exec_lua",
                      ["return require('frugal.host')._event(...)", [call_id, event]])
 
+    def spent_today(self):
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        return sum(e["cost_usd"] for e in self.ledger if e["date"] == today)
+
+    def check_budget(self, params):
+        """Returns (refusal or None, warning or None) for a request estimated at $0.0012."""
+        limit = self.config.get("budget", {}).get("daily_usd")
+        if limit is None:
+            return None, None
+        spent = self.spent_today()
+        if spent + ESTIMATE_USD > limit and not params.get("budget_override"):
+            return ("daily budget of $%.2f %s: $%.4f spent today and this request is estimated "
+                    "at $%.4f (budget.daily_usd); add budget=ignore (frugal run --over-budget) "
+                    "to send it anyway" % (limit, "reached" if spent >= limit else
+                                           "would be passed", spent, ESTIMATE_USD)), None
+        if spent + ESTIMATE_USD > 0.8 * limit:
+            return None, ("this request would bring today's spend to $%.4f of the $%.2f daily "
+                          "budget (%.0f%%)" % (spent + ESTIMATE_USD, limit,
+                                               100.0 * (spent + ESTIMATE_USD) / limit))
+        return None, None
+
     def start_run(self, call_id, params):
         self.last_params = params
+        refusal, warning = self.check_budget(params)
+        if refusal:
+            self.reply(call_id, refusal, None)
+            return
         script = self.scripts.pop(0) if self.scripts else {
             "events": [{"kind": "start"}, {"kind": "text", "text": "A fake answer.\n"}]}
         lines = self.request("nvim_buf_get_lines", [params["bufnr"], 0, -1, False])
-        self.runs[call_id] = Run(call_id, params, script, lines)
+        self.runs[call_id] = Run(call_id, params, script, lines, warning)
+
+    def max_turns(self):
+        return self.config.get("conversation", {}).get("max_turns", 10)
+
+    def start_again(self, call_id, params):
+        conv = self.convs.get(params.get("id"))
+        if conv is None:
+            self.reply(call_id, "no conversation %s (it ended or the host restarted)"
+                       % params.get("id"), None)
+            return
+        tier = params.get("tier") or conv["params"].get("tier") or "mini"
+        if tier == "mini" and conv["turn"] >= self.max_turns():
+            self.reply(call_id, "this mini conversation has reached %d turns: start a fresh "
+                       "request (:Frugal %s) or continue on full (:Frugal! again ...)"
+                       % (self.max_turns(), conv["params"]["action"]), None)
+            return
+        refusal, warning = self.check_budget(params)
+        if refusal:
+            self.reply(call_id, refusal, None)
+            return
+        run_params = dict(conv["params"], instruction=params.get("instruction"), tier=tier)
+        script = self.scripts.pop(0) if self.scripts else {
+            "events": [{"kind": "start"}, {"kind": "text", "text": "A fake follow-up.\n"}]}
+        self.runs[call_id] = Run(call_id, run_params, script, conv["lines"], warning, conv)
 
     def result(self, run):
         params, script = run.params, run.script
@@ -201,9 +276,59 @@ class Host:
                   "usage": {"input_tokens": 1200, "cached_input_tokens": 0,
                             "cache_write_tokens": 0, "output_tokens": max(1, len(run.text) // 4),
                             "reasoning_tokens": 0, "estimated": False},
-                  "cost_usd": 0.0012, "latency_ms": 50, "attempts": 1}
+                  "cost_usd": ESTIMATE_USD, "latency_ms": 50, "attempts": 1,
+                  "turn": (run.conv["turn"] + 1) if run.conv else 1,
+                  "max_turns": self.max_turns()}
         result.update(script.get("result", {}))
         return result
+
+    def answered(self, run, result):
+        """Records an answered run in the fake ledger and its conversation."""
+        entry = {"id": "fake-%d" % (len(self.ledger) + 1), "action": run.params["action"],
+                 "tier": result.get("tier") or "mini", "cost_usd": result.get("cost_usd") or 0,
+                 "date": time.strftime("%Y-%m-%d", time.gmtime())}
+        self.ledger.append(entry)
+        if self.ledger_on and "ledger" not in run.script.get("result", {}):
+            result["ledger"] = {"id": entry["id"], "task_id": entry["id"], "path": LEDGER_PATH}
+        if self.ledger_on and "spent_today_usd" not in run.script.get("result", {}):
+            result["spent_today_usd"] = self.spent_today()
+        self.convs[run.id] = {"params": run.conv["params"] if run.conv else run.params,
+                              "lines": run.lines, "turn": result["turn"]}
+
+    def cost(self, params):
+        period = params.get("period", "today")
+        path = self.config.get("ledger", {}).get("path") or ""
+        if "unreadable" in path:
+            return "cannot read the ledger %s: Permission denied" % path, None
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        date = r"\d{4}-\d{2}-\d{2}"
+        if period in ("week", "month", "all"):
+            entries = self.ledger
+        elif period == "today":
+            entries = [e for e in self.ledger if e["date"] == today]
+        elif re.fullmatch(date, period):
+            entries = [e for e in self.ledger if e["date"] == period]
+        elif re.fullmatch(date + r"\.\." + date, period):
+            a, b = period.split("..")
+            entries = [e for e in self.ledger if a <= e["date"] <= b]
+        else:
+            return ("cost: unknown period '%s' (today, week, month, all, YYYY-MM-DD or "
+                    "YYYY-MM-DD..YYYY-MM-DD)" % period), None
+        total = sum(e["cost_usd"] for e in entries)
+        actions = sorted({e["action"] for e in entries})
+        by_action = [{"action": a, "tasks": sum(1 for e in entries if e["action"] == a),
+                      "cost_usd": sum(e["cost_usd"] for e in entries if e["action"] == a)}
+                     for a in actions]
+        text = ["fake cost report: %s" % period, ""]
+        text += ["  %-10s %d tasks  $%.4f" % (a["action"], a["tasks"], a["cost_usd"])
+                 for a in by_action]
+        text += ["", "Full-only: $%.4f" % (total * 3), "",
+                 "%s %s $%.4f" % (today, "#" * len(entries), total)]
+        report = {"tasks": len(entries), "cost_usd": total, "full_only_usd": total * 3,
+                  "savings_usd": total * 2, "savings_pct": 66.7 if entries else 0,
+                  "by_tier": [], "by_action": by_action,
+                  "by_day": [{"date": today, "cost_usd": total}], "warnings": []}
+        return None, {"report": report, "text": "\n".join(text) + "\n", "path": LEDGER_PATH}
 
     def step(self, run):
         """Sends the run's next scripted event, or its reply after the last one."""
@@ -212,7 +337,10 @@ class Host:
                 run.paused = True  # stays until cancelled
                 return
             del self.runs[run.id]
-            self.reply(run.id, run.script.get("err"), self.result(run))
+            result = self.result(run)
+            if not run.script.get("err"):
+                self.answered(run, result)
+            self.reply(run.id, run.script.get("err"), result)
             return
         ev = dict(run.steps.pop(0))
         ev.pop("pause_ms", None)
@@ -234,6 +362,8 @@ class Host:
                            "scope": {"kind": "function", "name": "fake_scope",
                                      "start_line": start, "end_line": end},
                            "estimate": {"input_tokens": 1200, "output_tokens": 900}})
+            if ev.get("kind") == "start" and run.warning:
+                ev["warning"] = run.warning
             if ev.get("kind") == "text":
                 run.text += ev["text"]
             self.event(run.id, ev)
@@ -249,6 +379,8 @@ class Host:
 
     def handle(self, call_id, method, params):
         self.calls += 1
+        self.last_calls[method] = params
+        self.counts[method] = self.counts.get(method, 0) + 1
         if method == "crash":
             sys.stderr.write("fake host: crashing as asked (call %d)\n" % self.calls)
             sys.stderr.flush()
@@ -257,6 +389,9 @@ class Host:
             return
         if method == "run":
             self.start_run(call_id, params)
+            return
+        if method == "again":
+            self.start_again(call_id, params)
             return
         if method == "cancel":
             self.cancel(call_id, params)
@@ -274,6 +409,23 @@ class Host:
             err, result = None, {"ok": True}
         elif method == "last_run":
             err, result = None, self.last_params or {}
+        elif method == "last_call":
+            err, result = None, self.last_calls.get(params.get("method"))
+        elif method == "count":
+            err, result = None, self.counts.get(params.get("method"), 0)
+        elif method == "ledger":
+            self.ledger_on = bool(params.get("on"))
+            err, result = None, {"ok": True}
+        elif method == "outcomes":
+            err, result = None, self.outcomes
+        elif method == "outcome":
+            if not params.get("id") or params.get("outcome") not in ("applied", "rejected"):
+                err, result = "outcome needs 'id' (a ledger id) and 'outcome'", None
+            else:
+                self.outcomes.append({"id": params["id"], "outcome": params["outcome"]})
+                err, result = None, {"ok": True}
+        elif method == "cost":
+            err, result = self.cost(params)
         elif method == "version":
             err, result = None, VERSION
         elif method == "configure":
