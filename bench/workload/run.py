@@ -425,16 +425,6 @@ def report(full_provider, hyb, hyb_rep, hyb_table, fo, fo_rep, fo_table, full_in
       "Full-class input %d (cached %d, cache-write %d), output %d."
       % (fs[MINI]["input"], fs[MINI]["cached"], fs[MINI]["cache_write"], fs[MINI]["output"],
          fs[FULL]["input"], fs[FULL]["cached"], fs[FULL]["cache_write"], fs[FULL]["output"]))
-    # The host does not put the file= files into the prompt yet (only counts them for routing):
-    # what the Full-class tasks would add if it did, at the Full tier's input price.
-    extra_tok = sum(r["other_file_tokens"] for r in hyb if r["cls"] == FULL)
-    extra = extra_tok * full_input_price / 1e6
-    p("")
-    p("Projection, not measured: if the %d tokens of the files named with `file=` in the "
-      "Full-class tasks were sent too (uncached, $%.2f/M), both runs would cost %s more: "
-      "hybrid %s, Full-only %s, saving **%.1f%%**."
-      % (extra_tok, full_input_price, usd(extra), usd(hc + extra), usd(fc + extra),
-         100 * (1 - (hc + extra) / (fc + extra))))
     # What another mix would give, from the per-class averages measured here.
     am = hs[MINI]["cost"] / hs[MINI]["tasks"]
     af = hs[FULL]["cost"] / hs[FULL]["tasks"]
