@@ -461,3 +461,24 @@ int stream_get_bool(stream_parser *p, json_t *obj, const char *where, const char
   *out = json_is_true(v);
   return 1;
 }
+
+json_t *stream_typed_event(stream_parser *p, const char *event, const char *data, size_t len,
+                           bool (*is_terminal)(const char *type), const char **type)
+{
+  json_t *root = stream_json_object(p, data, len, "event");
+  if (!root) {
+    return NULL;
+  }
+  const char *t = NULL;
+  size_t n;
+  int r = stream_get_str(p, root, "", "type", &t, &n);
+  if (r == 0 && strcmp(event, "message") != 0) {
+    t = event;
+  }
+  if (r < 0 || !t || (p->at_eof && !is_terminal(t))) {
+    json_decref(root);
+    return NULL;
+  }
+  *type = t;
+  return root;
+}

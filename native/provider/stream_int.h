@@ -76,6 +76,14 @@ void stream_tool_set(char **slot, const char *s, size_t len);
 /* Parses one JSON object; on failure emits MALFORMED naming `what` and returns NULL. */
 json_t *stream_json_object(stream_parser *p, const char *data, size_t len, const char *what);
 
+/* For APIs whose events are typed (Responses, Anthropic): parses the event's JSON object and
+ * finds its type (the SSE event name wins over data.type when it is not the default
+ * "message"). Returns the root (the caller json_decref()s it) with *type set, or NULL when the
+ * event is to be skipped: malformed (reported), untyped, or a non-terminal event found at EOF
+ * (`is_terminal` decides). */
+json_t *stream_typed_event(stream_parser *p, const char *event, const char *data, size_t len,
+                           bool (*is_terminal)(const char *type), const char **type);
+
 /* Field readers. Each returns 1 when the key holds a value of the right type (stored in *out),
  * 0 when the key is absent or null, -1 when it holds another type (a MALFORMED error naming
  * `where`.key has been emitted: the caller drops the event). */

@@ -172,18 +172,9 @@ void stream_openai_responses_event(stream_parser *p, const char *event, const ch
     stream_terminal(p, "[DONE]"); /* not sent by OpenAI, but some proxies add it */
     return;
   }
-  json_t *root = stream_json_object(p, data, len, "event");
-  if (!root) {
-    return;
-  }
   const char *type = NULL;
-  size_t n;
-  int r = stream_get_str(p, root, "", "type", &type, &n);
-  if (r == 0 && strcmp(event, "message") != 0) {
-    type = event;
-  }
-  if (r < 0 || !type || (p->at_eof && !is_terminal(type))) {
-    json_decref(root);
+  json_t *root = stream_typed_event(p, event, data, len, is_terminal, &type);
+  if (!root) {
     return;
   }
   if (strcmp(type, "response.output_text.delta") == 0) {
