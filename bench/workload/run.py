@@ -338,7 +338,6 @@ def run_pass(args, srv, root, name, full_provider, force_full, misses):
                 "cost": sum(x["cost_usd"] for x in mine),
                 "full_cost": sum(x["full_cost_usd"] for x in mine),
                 "applied": applied, "outcome_by": recorded_by, "errors": errors,
-                "other_file_tokens": other_file_tokens(args.host, proj, task),
                 "seconds": round(time.monotonic() - t0, 3)})
     finally:
         ed.close()
@@ -346,24 +345,6 @@ def run_pass(args, srv, root, name, full_provider, force_full, misses):
         with open("%s.%s.json" % (args.requests, name), "w") as fh:
             json.dump(srv.requests(), fh)
     return records, ledger
-
-
-FILE_TOKENS = {}
-
-
-def other_file_tokens(host, proj, task):
-    """Tokens of the files a multi-file task names with file= (whole files, as the host
-    estimates them): what a package holding those files would add to the prompt."""
-    total = 0
-    for w in task["cmd"].split():
-        if w.startswith("file="):
-            key = w[5:]
-            if key not in FILE_TOKENS:
-                out = subprocess.run([host, "context", os.path.join(proj, key) + ":1",
-                                      "--json"], check=True, capture_output=True, text=True)
-                FILE_TOKENS[key] = json.loads(out.stdout)["file_tokens"]
-            total += FILE_TOKENS[key]
-    return total
 
 
 def cost(host, ledger, as_json):
@@ -388,7 +369,7 @@ def class_sums(records):
     return out
 
 
-def report(full_provider, hyb, hyb_rep, hyb_table, fo, fo_rep, fo_table, full_input_price):
+def report(full_provider, hyb, hyb_rep, hyb_table, fo, fo_rep, fo_table):
     lines = []
     p = lines.append
     model = "claude-sonnet-4-5" if full_provider == "anthropic" else "gpt-5.4"
@@ -463,12 +444,9 @@ def main():
         for prov in providers:
             hyb, hyb_ledger = run_pass(args, srv, root, prov + "-hybrid", prov, False, misses)
             fo, fo_ledger = run_pass(args, srv, root, prov + "-full-only", prov, True, misses)
-            price = next(x["price"]["input"] for x in read_ledger(hyb_ledger)
-                         if x.get("tier") == "full")
             text = report(prov, hyb, cost(args.host, hyb_ledger, True),
                           cost(args.host, hyb_ledger, False), fo,
-                          cost(args.host, fo_ledger, True), cost(args.host, fo_ledger, False),
-                          price)
+                          cost(args.host, fo_ledger, True), cost(args.host, fo_ledger, False))
             print(text)
             sys.stdout.flush()
             out.append(text)
