@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/packaging.py "$@"
+/usr/bin/python3 bench/memory.py
 bash bench/tokens/run.sh
 /usr/bin/python3 bench/share.py
 /usr/bin/python3 bench/boundaries/compare.py
