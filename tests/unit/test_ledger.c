@@ -768,7 +768,9 @@ static double seconds_since(const struct timespec *t0)
   return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void a_100k_line_ledger_reads_in_under_a_second_and_one_day_of_it_in_ms(void **state)
+/* A large ledger reads whole and exactly, and a one-day period picks exactly that day. (How
+ * fast is bench material, not a test's: see the figures printed here and bench/README.md.) */
+static void a_100k_line_ledger_reads_whole_and_by_day(void **state)
 {
   fixture *f = *state;
   enum { N = 100000 };
@@ -804,15 +806,6 @@ static void a_100k_line_ledger_reads_in_under_a_second_and_one_day_of_it_in_ms(v
   assert_int_equal(l.items[51].outcome, LEDGER_ANSWERED);
   assert_int_equal(l.items[N - 1].input_tokens, 10000 + (N - 1) % 997);
   print_message("read %d entries (%.1f MB) in %.3f s\n", N, (double)bytes / 1e6, took);
-#if defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__)
-  const double scale = 6; /* sanitizers and -O0 slow everything several times */
-#else
-  const double scale = 1;
-#endif
-  bool timed = getenv("FRUGAL_VALGRIND") == NULL;
-  if (timed && took >= 1.0 * scale) {
-    fail_msg("reading took %.3f s", took);
-  }
   ledger_entries_free(&l);
 
   /* One day out of the 69: the lines outside it are passed over unparsed. */
@@ -824,9 +817,6 @@ static void a_100k_line_ledger_reads_in_under_a_second_and_one_day_of_it_in_ms(v
   print_message("read one day (%zu entries) in %.3f s\n", l.count, took);
   assert_int_equal(l.count, 1440);
   assert_int_equal(l.corrupt, 0);
-  if (timed && took >= 0.15 * scale) {
-    fail_msg("reading one day took %.3f s", took);
-  }
   ledger_entries_free(&l);
 }
 
@@ -862,7 +852,7 @@ int main(void)
     cmocka_unit_test(default_path_follows_neovims_state_dir),
     cmocka_unit_test(ids_are_unique),
     cmocka_unit_test_setup_teardown(
-      a_100k_line_ledger_reads_in_under_a_second_and_one_day_of_it_in_ms, setup, teardown),
+      a_100k_line_ledger_reads_whole_and_by_day, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
