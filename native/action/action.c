@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -179,6 +180,7 @@ static int build_prompt(const action_request *req, action_plan *plan, char *err,
     }
   }
   pr.path = display_path(req->path, base);
+  plan->root = base ? xstrdup(base) : NULL;
   return prompt_build(&pr, &plan->prompt, err, errlen);
 }
 
@@ -288,8 +290,7 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
     return 0;
   }
   if (build_prompt(req, out, err, errlen)) {
-    pkg_result_free(&out->pkg);
-    text_free(&out->text);
+    action_plan_free(out); /* also the test conventions and root build_prompt found */
     return -1;
   }
   long input = tokens_estimate(LANG_UNKNOWN, out->prompt.system, strlen(out->prompt.system)) +
@@ -301,6 +302,8 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
 
 void action_plan_free(action_plan *p)
 {
+  free(p->root);
+  p->root = NULL;
   prompt_free(&p->prompt);
   if (p->has_tests) {
     testconv_free(&p->tests);

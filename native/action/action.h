@@ -45,6 +45,8 @@ typedef struct {
   prompt prompt;
   testconv tests;       /* `tests` only, when has_tests */
   int has_tests;
+  char *root;           /* the project the prompt's paths are relative to (the test
+                           conventions' root, else the current directory); NULL if unknown */
 } action_plan;
 
 /* Packages and routes `req` over text[0..len), then, when `with_prompt`, writes the prompt

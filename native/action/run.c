@@ -504,9 +504,7 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
   }
   r->has_cf_price = prices_lookup(cfg, full->model, full->provider, &r->cf_price) == 0;
   char lpath[4096];
-  if (ledger_path || cfg->ledger_path) {
-    r->ledger_path = xstrdup(ledger_path ? ledger_path : cfg->ledger_path);
-  } else if (ledger_default_path(lpath, sizeof(lpath)) == 0) {
+  if (ledger_path_resolve(ledger_path, cfg->ledger_path, lpath, sizeof(lpath)) == 0) {
     r->ledger_path = xstrdup(lpath);
   }
   if (check_budget(r, cfg, budget_override, err, errlen)) {
@@ -519,8 +517,7 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
   }
   /* Requests on the same project and action share a cache key, so the provider routes them to
    * the machine that holds their common prefix. */
-  char cwd[PATH_MAX];
-  const char *base = conv->plan.has_tests ? conv->plan.tests.root : getcwd(cwd, sizeof(cwd));
+  const char *base = conv->plan.root;
   r->project = base ? xstrdup(base) : NULL;
   unsigned long h = 5381;
   for (const char *s = base ? base : ""; *s; s++) {

@@ -581,11 +581,7 @@ static int cost_command(const cli_args *a)
     return 2;
   }
   char path[4096];
-  if (a->ledger) {
-    snprintf(path, sizeof(path), "%s", a->ledger);
-  } else if (cfg.ledger_path) {
-    snprintf(path, sizeof(path), "%s", cfg.ledger_path);
-  } else if (ledger_default_path(path, sizeof(path)) != 0) {
+  if (ledger_path_resolve(a->ledger, cfg.ledger_path, path, sizeof(path)) != 0) {
     config_free(&cfg);
     return cli_fail("no ledger: set ledger.path in the config, --ledger FILE, or HOME");
   }

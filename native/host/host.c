@@ -806,16 +806,6 @@ static void call_again(host *h, uint64_t msgid, int64_t call_id, const msgpack_o
   host_answer(h, msgid, call_id, err, NULL);
 }
 
-/* The ledger's path: the config's ledger.path, else the default under the state dir. */
-static int host_ledger_path(const host *h, char *out, size_t n)
-{
-  if (h->cfg.ledger_path) {
-    snprintf(out, n, "%s", h->cfg.ledger_path);
-    return 0;
-  }
-  return ledger_default_path(out, n);
-}
-
 /* cost {period}: the ledger's report for a period, as data and as the readable table. */
 static void call_cost(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
 {
@@ -835,7 +825,7 @@ static void call_cost(host *h, uint64_t msgid, int64_t call_id, const msgpack_ob
     host_answer(h, msgid, call_id, err, NULL);
     return;
   }
-  if (host_ledger_path(h, path, sizeof(path))) {
+  if (ledger_path_resolve(NULL, h->cfg.ledger_path, path, sizeof(path))) {
     host_answer(h, msgid, call_id, "no ledger: set ledger.path or HOME", NULL);
     return;
   }
@@ -878,7 +868,7 @@ static void call_outcome(host *h, uint64_t msgid, int64_t call_id, const msgpack
     host_answer(h, msgid, call_id, "'outcome' must be \"applied\" or \"rejected\"", NULL);
     return;
   }
-  if (host_ledger_path(h, path, sizeof(path)) ||
+  if (ledger_path_resolve(NULL, h->cfg.ledger_path, path, sizeof(path)) ||
       ledger_append_outcome(path, idbuf, (ledger_outcome)o, err, sizeof(err))) {
     host_answer(h, msgid, call_id, "cannot write the ledger", NULL);
     return;

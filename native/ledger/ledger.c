@@ -1058,3 +1058,13 @@ size_t ledger_warnings(const ledger_entries *l, void (*add)(void *data, const ch
   }
   return count;
 }
+
+int ledger_path_resolve(const char *chosen, const char *configured, char *out, size_t n)
+{
+  const char *p = chosen ? chosen : configured;
+  if (p) {
+    int w = snprintf(out, n, "%s", p);
+    return w >= 0 && (size_t)w < n ? 0 : -1;
+  }
+  return ledger_default_path(out, n);
+}

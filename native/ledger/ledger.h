@@ -113,6 +113,10 @@ typedef struct {
  * or `out` is too small. */
 int ledger_default_path(char *out, size_t n);
 
+/* The ledger to use: `chosen` (a --ledger argument) if given, else `configured` (the config's
+ * ledger.path), else the default. Returns 0, or -1 as ledger_default_path does. */
+int ledger_path_resolve(const char *chosen, const char *configured, char *out, size_t n);
+
 /* Fills `e` for a new request: ts = now, a fresh id, task_id = id, input and output 0, the
  * cached, cache-write and reasoning counts unknown, no price, outcome "answered", every string
  * NULL. Returns 0, or -1 when no random bytes could
