@@ -1215,6 +1215,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if item["first_byte_delay_ms"]:
             time.sleep(item["first_byte_delay_ms"] / 1000.0)
         status = item["status"]
+        # Logged now, not after the last byte: a client that has read the whole response and
+        # then reads the log must find the status there (the outcome stays "pending" until the
+        # handler is done).
+        self.finish_entry(entry, status=status)
         headers = api.extra_headers(server, status)
         fault = item["fault"]
         stream = body.get("stream") is True
