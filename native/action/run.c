@@ -198,8 +198,10 @@ static int check_budget(action_run *r, const frugal_config *cfg, int override, c
   if (r->ledger_path) {
     ledger_entries l;
     char rerr[256];
-    ledger_read(r->ledger_path, month0 < day0 ? month0 : day0, LEDGER_TS_MAX, &l, rerr,
-                sizeof(rerr));
+    /* Today's spend is always wanted (the result reports it); the month only for a monthly
+     * budget, so without one only today's lines are parsed. */
+    int64_t since = cfg->budget_monthly_usd >= 0 && month0 < day0 ? month0 : day0;
+    ledger_read(r->ledger_path, since, LEDGER_TS_MAX, &l, rerr, sizeof(rerr));
     for (size_t i = 0; i < l.count; i++) {
       if (l.items[i].cost_known) {
         month += l.items[i].cost_usd;
