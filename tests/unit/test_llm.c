@@ -632,11 +632,8 @@ static void test_429_with_retry_after_zero_is_retried_then_succeeds(void **state
   llm_request q = request(&t, &PROMPT);
   q.retry_base_ms = 5000; /* proves Retry-After, not the backoff, set the wait */
   rec r = {0};
-  uint64_t t0 = uv_hrtime();
   start(f, &r, &q);
   run_until(f, &r.done, 1, 3000);
-  assert_true((uv_hrtime() - t0) / 1000000 < 1000);
-
   assert_int_equal(r.status, LLM_OK);
   assert_int_equal(r.attempts, 2);
   assert_int_equal(r.retries, 1);
@@ -1198,7 +1195,7 @@ static void test_api_key_cmd_that_hangs_is_killed_after_the_timeout(void **state
   double ms = (double)(uv_hrtime() - t0) / 1e6;
   assert_int_equal(r.status, LLM_KEY_ERROR);
   assert_string_equal(r.msg, "api_key_cmd timed out after 150 ms");
-  assert_true(ms >= 140 && ms < 1500);
+  assert_true(ms >= 140); /* it waited the timeout; the message says the command was killed */
   rec_free(&r);
   fx_free(f);
 }
@@ -1218,13 +1215,11 @@ static void test_cancel_during_retry_wait_ends_at_once(void **state)
   start(f, &r, &q);
   run_until(f, &r.retries, 1, 3000);
   assert_true(r.retry_delay == 30000.0);
-  uint64_t t0 = uv_hrtime();
   llm_call_cancel(r.call);
   r.cancelled = 1;
   assert_int_equal(r.done, 0); /* deferred to the loop */
   llm_call_cancel(r.call);     /* twice is harmless */
-  run_until(f, &r.done, 1, 1000);
-  assert_true((uv_hrtime() - t0) / 1000000 < 200);
+  run_until(f, &r.done, 1, 1000); /* not the 30 s the server asked for */
   assert_int_equal(r.status, LLM_CANCELLED);
   assert_int_equal(r.attempts, 1);
   run_for(f, 20);
@@ -1255,10 +1250,8 @@ static void test_cancel_mid_stream_from_on_delta(void **state)
   llm_request q = request(&t, &PROMPT);
   rec r = {0};
   r.cancel_at_delta = 1;
-  uint64_t t0 = uv_hrtime();
   start(f, &r, &q);
-  run_until(f, &r.done, 1, 3000);
-  assert_true((uv_hrtime() - t0) / 1000000 < 1000);
+  run_until(f, &r.done, 1, 3000); /* the server stalls for 10 s after the first events */
   assert_int_equal(r.status, LLM_CANCELLED);
   assert_int_equal(r.text_deltas, 1); /* "I'm"; " unable" came in the same chunk, not delivered */
   assert_int_equal(r.after_cancel, 0);
@@ -1267,24 +1260,65 @@ static void test_cancel_mid_stream_from_on_delta(void **state)
   fx_free(f);
 }
 
+/* 1 when process `pid` is gone or a zombie (killed, not yet reaped). */
+static int process_dead(pid_t pid)
+{
+  char path[64], stat[256];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *fp = fopen(path, "r");
+  if (!fp) {
+    return 1;
+  }
+  size_t n = fread(stat, 1, sizeof(stat) - 1, fp);
+  fclose(fp);
+  stat[n] = '\0';
+  const char *p = strrchr(stat, ')');
+  return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static void test_cancel_while_waiting_for_the_key_command(void **state)
 {
   fx *f = fx_new(route_body, NULL);
+  make_tmp(f);
+  char cmd[512], pidfile[300];
+  snprintf(pidfile, sizeof(pidfile), "%s/pid", f->tmp);
+  /* exec: the pid written is the one that sleeps */
+  snprintf(cmd, sizeof(cmd), "echo $$ > '%s'; exec sleep 30", pidfile);
   tier_config t;
-  tier_set(f, &t, PROVIDER_OPENAI, "sleep 3; printf sk-late");
+  tier_set(f, &t, PROVIDER_OPENAI, cmd);
   llm_request q = request(&t, &PROMPT);
   rec r = {0};
-  uint64_t t0 = uv_hrtime();
   start(f, &r, &q);
-  run_for(f, 30);
+  long pid = 0;
+  for (int i = 0; i < 500 && pid <= 0; i++) {
+    run_for(f, 10);
+    FILE *fp = fopen(pidfile, "r");
+    if (fp) {
+      if (fscanf(fp, "%ld", &pid) != 1) {
+        pid = 0;
+      }
+      fclose(fp);
+    }
+  }
+  assert_true(pid > 0);
   llm_call_cancel(r.call);
   run_until(f, &r.done, 1, 1000);
   assert_int_equal(r.status, LLM_CANCELLED);
   assert_int_equal(r.attempts, 0);
   assert_int_equal(f->hits, 0);
-  /* freeing the client kills the command: no 3 s wait */
+  /* freeing the client kills the command rather than leaving it to sleep its 30 s */
+  llm_client_free(f->client);
+  f->client = NULL;
+  int dead = 0;
+  for (int i = 0; i < 1000 && !dead; i++) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    dead = process_dead((pid_t)pid);
+    if (!dead) {
+      usleep(10000);
+    }
+  }
+  assert_true(dead);
   fx_free(f);
-  assert_true((uv_hrtime() - t0) / 1000000 < 1500);
   rec_free(&r);
 }
 
