@@ -35,12 +35,12 @@ fuzz:
 	mkdir -p build-fuzz/rpc build-fuzz/context build-fuzz/sse build-fuzz/prompt
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_rpc.c native/rpc/rpc.c native/util/buf.c \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv) -o build-fuzz/fuzz_rpc
-	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/util/buf.c \
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/core/tokens.c native/util/buf.c \
 	  native/util/text.c $$(pkg-config --cflags --libs jansson) -o build-fuzz/fuzz_context
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_sse.c native/http/sse.c native/http/ndjson.c \
 	  native/provider/stream*.c native/util/buf.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_sse
-	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_prompt.c native/prompt/*.c native/context/*.c \
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_prompt.c native/prompt/*.c native/context/*.c native/core/tokens.c \
 	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_prompt
 	build-fuzz/fuzz_sse tests/fuzz/regressions/sse-* >build-fuzz/regressions-sse.log 2>&1 \

@@ -1,4 +1,4 @@
-/* estimate: the calibration and measurement driver for native/context/tokens.c.
+/* estimate: the calibration and measurement driver for native/core/tokens.c.
  *
  *   estimate LANG [FILE...]            "<estimate>\t<bytes/4>\t<path>" per file
  *   estimate --features LANG [FILE...] "<path>\t<count of each piece class...>" per file
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "context/lang.h"
-#include "context/tokens.h"
+#include "core/tokens.h"
 
 static char *slurp(const char *path, size_t *len)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fits and reports the weights of native/context/tokens.c (driven by run.sh).
+"""Fits and reports the weights of native/core/tokens.c (driven by run.sh).
 
   fit.py fit WORK TOKENS_C LANG...   fit each language's weights on WORK/LANG.calib.* and
                                      rewrite the table between the WEIGHTS markers of TOKENS_C

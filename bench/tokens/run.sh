@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures native/context/tokens.c against the real o200k tokenizer on real source files, per
+# Measures native/core/tokens.c against the real o200k tokenizer on real source files, per
 # language, and compares it with the bytes/4 rule of thumb.
 #
 #   bench/tokens/run.sh          evaluate the weights in tokens.c on the evaluation files
@@ -26,7 +26,7 @@ fi
 
 build() {
   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$root/native" -o "$work/estimate" \
-    "$here/estimate.c" "$root/native/context/tokens.c" "$root/native/context/lang.c"
+    "$here/estimate.c" "$root/native/core/tokens.c" "$root/native/context/lang.c"
 }
 build
 
@@ -90,7 +90,7 @@ for lang in $langs; do
 done
 
 if ((fit)); then
-  /usr/bin/python3 "$here/fit.py" fit "$work" "$root/native/context/tokens.c" $present
+  /usr/bin/python3 "$here/fit.py" fit "$work" "$root/native/core/tokens.c" $present
   build
 fi
 /usr/bin/python3 "$here/fit.py" chunk "$work" $present

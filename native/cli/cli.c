@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "action/action.h"
-#include "action/run.h"
+#include "service/plan.h"
+#include "service/run.h"
 #include "config/config.h"
 #include "host/host.h"
 #include "ledger/ledger.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "route/prices.h"
+#include "core/prices.h"
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/file.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context/tokens.h"
+#include "core/tokens.h"
 #include "util/buf.h"
 
 /* Lines of context on each side of the cursor when no definition holds it. */

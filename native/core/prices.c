@@ -1,4 +1,4 @@
-#include "route/prices.h"
+#include "core/prices.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* prices: $ per 1M tokens for known models, overridable from the config. */
-#ifndef FRUGAL_ROUTE_PRICES_H
-#define FRUGAL_ROUTE_PRICES_H
+#ifndef FRUGAL_CORE_PRICES_H
+#define FRUGAL_CORE_PRICES_H
 
 #include "config/config.h"
 

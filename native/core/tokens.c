@@ -1,4 +1,4 @@
-#include "context/tokens.h"
+#include "core/tokens.h"
 
 #include <string.h>
 

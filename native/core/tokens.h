@@ -5,8 +5,8 @@
  * word runs (long identifiers split into several tokens), digit runs (o200k groups up to three
  * digits), punctuation and operators, and runs of whitespace/indentation, with weights
  * calibrated per language against a real o200k tokenizer (see bench/tokens/). */
-#ifndef FRUGAL_CONTEXT_TOKENS_H
-#define FRUGAL_CONTEXT_TOKENS_H
+#ifndef FRUGAL_CORE_TOKENS_H
+#define FRUGAL_CORE_TOKENS_H
 
 #include <stddef.h>
 

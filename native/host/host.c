@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "action/action.h"
-#include "action/run.h"
+#include "service/plan.h"
+#include "service/run.h"
 #include "http/curl_api.h"
 #include "ledger/ledger.h"
 #include "ledger/report.h"

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "route/prices.h"
+#include "core/prices.h"
 #include "util/text.h"
 
 /* A line longer than this is not one frugal wrote (an entry is well under 1 KiB plus the project

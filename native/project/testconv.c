@@ -1,4 +1,4 @@
-#include "context/testconv.h"
+#include "project/testconv.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -49,8 +49,8 @@
  *   files that are not UTF-8 text are skipped.
  * - why: "<framework> (<evidence>); <pattern> like N existing tests", e.g. "pytest (conftest.py
  *   at the root); tests/unit/test_<module>.py like 12 existing tests". */
-#ifndef FRUGAL_CONTEXT_TESTCONV_H
-#define FRUGAL_CONTEXT_TESTCONV_H
+#ifndef FRUGAL_PROJECT_TESTCONV_H
+#define FRUGAL_PROJECT_TESTCONV_H
 
 #include <stddef.h>
 

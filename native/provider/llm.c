@@ -25,7 +25,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "context/tokens.h"
+#include "core/tokens.h"
 #include "http/http.h"
 #include "provider/llm_int.h"
 #include "util/buf.h"

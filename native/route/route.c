@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "route/prices.h"
+#include "core/prices.h"
 
 /* The seed article's decision matrix, one row per action. `matrix_row` is the article's task
  * type the action corresponds to, quoted in the reasons so a user sees why. */

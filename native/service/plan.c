@@ -1,4 +1,4 @@
-#include "action/action.h"
+#include "service/plan.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "context/lang.h"
-#include "context/tokens.h"
+#include "core/tokens.h"
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/file.h"

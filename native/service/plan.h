@@ -2,15 +2,15 @@
  * routing decision. Shared by the RPC host and the command line, so both report the same
  * figures. Results are Jansson objects: the CLI prints them as JSON, the host packs them as
  * msgpack. */
-#ifndef FRUGAL_ACTION_ACTION_H
-#define FRUGAL_ACTION_ACTION_H
+#ifndef FRUGAL_SERVICE_PLAN_H
+#define FRUGAL_SERVICE_PLAN_H
 
 #include <jansson.h>
 #include <stddef.h>
 
 #include "config/config.h"
 #include "context/package.h"
-#include "context/testconv.h"
+#include "project/testconv.h"
 #include "prompt/prompt.h"
 #include "route/route.h"
 #include "util/text.h"

@@ -1,4 +1,4 @@
-#include "action/run.h"
+#include "service/run.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "ledger/ledger.h"
-#include "route/prices.h"
+#include "core/prices.h"
 #include "util/buf.h"
 
 /* What a follow-up needs of a conversation: the first request's plan and prompt, and the turns

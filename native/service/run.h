@@ -26,13 +26,13 @@
  * findings in the review format) and the tier was not forced, the same request goes once to the
  * Full tier with the problem explained at the end of the task. The result is then the Full
  * answer's, with the first attempt's figures under `escalated`. */
-#ifndef FRUGAL_ACTION_RUN_H
-#define FRUGAL_ACTION_RUN_H
+#ifndef FRUGAL_SERVICE_RUN_H
+#define FRUGAL_SERVICE_RUN_H
 
 #include <jansson.h>
 #include <stddef.h>
 
-#include "action/action.h"
+#include "service/plan.h"
 #include "provider/llm.h"
 
 typedef struct action_run action_run;

@@ -11,7 +11,7 @@
 
 #include "context/package.h"
 #include "context/scan.h"
-#include "context/tokens.h"
+#include "core/tokens.h"
 
 static const char *const actions[] = {"explain", "fix", "tests", "review", "design", "docs"};
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "context/package.h"
-#include "context/tokens.h"
+#include "core/tokens.h"
 #include "prompt/prompt.h"
 #include "util/buf.h"
 

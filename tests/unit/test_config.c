@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "route/prices.h"
+#include "core/prices.h"
 
 static int apply(frugal_config *cfg, const char *json, char *err)
 {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "context/tokens.h"
+#include "core/tokens.h"
 #include "http_test_server.h"
 #include "provider/llm.h"
 #include "util/buf.h"

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "context/package.h"
-#include "context/tokens.h"
+#include "core/tokens.h"
 #include "util/buf.h"
 
 #ifndef FRUGAL_SOURCE_DIR

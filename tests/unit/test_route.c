@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "route/prices.h"
+#include "core/prices.h"
 #include "route/route.h"
 
 static route_decision decide(const frugal_config *cfg, const char *action, int nfiles, int tokens,

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "context/testconv.h"
+#include "project/testconv.h"
 
 #ifndef FRUGAL_SOURCE_DIR
 #define FRUGAL_SOURCE_DIR "."

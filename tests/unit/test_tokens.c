@@ -1,4 +1,4 @@
-/* Tests for native/context/tokens.c: the o200k token estimate.
+/* Tests for native/core/tokens.c: the o200k token estimate.
  *
  * The pinned counts below are real o200k_base counts, produced by
  * `node bench/tokens/o200k.mjs --stdin-text < sample` (gpt-tokenizer 4.0.0) on exactly these
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "context/tokens.h"
+#include "core/tokens.h"
 
 typedef struct {
   lang_id lang;
