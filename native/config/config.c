@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/prices.h"
-#include "route/route.h"
+#include "core/catalogue.h"
 #include "util/buf.h"
 #include "util/file.h"
 
@@ -16,38 +16,10 @@
  * mistake (a wrong path), and reading it whole would be silly. */
 #define CONFIG_MAX_FILE (1024 * 1024)
 
-static const char *const tier_names[TIER__COUNT] = {"mini", "full"};
-static const char *const provider_names[] = {"openai", "openai-chat", "anthropic"};
-
-const char *tier_name(tier_id t)
+int config_price_lookup(const frugal_config *cfg, const char *model, provider_id provider,
+                        price_entry *out)
 {
-  return (unsigned)t < TIER__COUNT ? tier_names[t] : "?";
-}
-
-int tier_from_name(const char *name)
-{
-  for (int i = 0; i < TIER__COUNT; i++) {
-    if (name && strcmp(name, tier_names[i]) == 0) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-const char *provider_name(provider_id p)
-{
-  return (unsigned)p < sizeof(provider_names) / sizeof(provider_names[0]) ? provider_names[p]
-                                                                          : "?";
-}
-
-static int provider_from_name(const char *name)
-{
-  for (size_t i = 0; i < sizeof(provider_names) / sizeof(provider_names[0]); i++) {
-    if (strcmp(name, provider_names[i]) == 0) {
-      return (int)i;
-    }
-  }
-  return -1;
+  return prices_resolve(cfg->prices, cfg->nprices, model, provider, out);
 }
 
 const char *config_base_url(const tier_config *t)
@@ -428,9 +400,9 @@ static int apply_actions(vctx *v, frugal_config *cfg, const json_t *obj)
   json_object_foreach((json_t *)obj, action, entry) {
     char path[256];
     snprintf(path, sizeof(path), "actions.%s", action);
-    if (!route_action_known(action)) {
+    if (!catalogue_action_known(action)) {
       char list[300];
-      route_actions_join(list, sizeof(list));
+      catalogue_actions_join(list, sizeof(list));
       return fail(v, "unknown action '%s' (expected one of: %s)", path, list);
     }
     if (expect_object(v, entry, path) || check_keys(v, entry, path, keys)) {
@@ -474,9 +446,9 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
         return -1;
       }
       for (int i = 0; i < TIER__COUNT; i++) {
-        json_t *t = json_object_get(val, tier_names[i]);
+        json_t *t = json_object_get(val, tier_name((tier_id)i));
         char path[32];
-        snprintf(path, sizeof(path), "tiers.%s", tier_names[i]);
+        snprintf(path, sizeof(path), "tiers.%s", tier_name((tier_id)i));
         if (t && apply_tier(v, &cfg->tiers[i], t, path)) {
           return -1;
         }

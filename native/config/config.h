@@ -9,13 +9,8 @@
 
 #include <stddef.h>
 
-typedef enum { TIER_MINI = 0, TIER_FULL = 1, TIER__COUNT } tier_id;
-
-typedef enum {
-  PROVIDER_OPENAI = 0, /* OpenAI Responses API */
-  PROVIDER_OPENAI_CHAT, /* Chat Completions and compatible servers */
-  PROVIDER_ANTHROPIC,   /* Anthropic Messages */
-} provider_id;
+#include "core/prices.h"
+#include "core/vocab.h"
 
 typedef struct {
   provider_id provider;
@@ -27,14 +22,6 @@ typedef struct {
   long context_tokens;  /* the model's context window */
   long context_budget;  /* tokens of focused context this tier is given (routing input) */
 } tier_config;
-
-typedef struct {
-  char *model;
-  double input;        /* $ per 1M tokens */
-  double cached_input;
-  double output;
-  double cache_write;  /* < 0: not set (defaults to input, or 1.25x input for Anthropic) */
-} price_entry;
 
 typedef struct {
   char *action;
@@ -79,9 +66,9 @@ int config_action_tier(const frugal_config *cfg, const char *action);
 const char *config_base_url(const tier_config *t);
 const char *config_api_key_env(const tier_config *t);
 
-const char *tier_name(tier_id t);
-/* Parses "mini"/"full"; returns -1 for anything else. */
-int tier_from_name(const char *name);
-const char *provider_name(provider_id p);
+/* The price of `model`: the config's `prices` first, then the built-in table (see
+ * prices_resolve). Returns 0 and fills `out`, or -1 if the model has no known price. */
+int config_price_lookup(const frugal_config *cfg, const char *model, provider_id provider,
+                        price_entry *out);
 
 #endif

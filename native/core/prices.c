@@ -53,13 +53,13 @@ int prices_builtin(const char *model, price_entry *out)
   return 0;
 }
 
-int prices_lookup(const frugal_config *cfg, const char *model, provider_id provider,
-                  price_entry *out)
+int prices_resolve(const price_entry *user, size_t nuser, const char *model, provider_id provider,
+                   price_entry *out)
 {
   int found = -1;
-  for (size_t i = 0; i < cfg->nprices; i++) {
-    if (strcmp(cfg->prices[i].model, model) == 0) {
-      *out = cfg->prices[i];
+  for (size_t i = 0; i < nuser; i++) {
+    if (strcmp(user[i].model, model) == 0) {
+      *out = user[i];
       found = 0;
       break;
     }
@@ -90,4 +90,16 @@ double prices_cost(const price_entry *p, long input, long cached, long cache_wri
   return ((double)uncached * p->input + (double)cached * p->cached_input +
           (double)cache_write * p->cache_write + (double)output * p->output) /
          1e6;
+}
+
+int prices_usage_cost(const price_entry *p, const usage_counts *u, double *usd)
+{
+  if (u->input_tokens < 0 || u->output_tokens < 0) {
+    return -1;
+  }
+  long cached = u->cached_input_tokens > 0 ? (long)u->cached_input_tokens : 0;
+  long written = u->cache_write_tokens > 0 ? (long)u->cache_write_tokens : 0;
+  /* reasoning_tokens is deliberately not passed: output_tokens includes it. */
+  *usd = prices_cost(p, (long)u->input_tokens, cached, written, (long)u->output_tokens);
+  return 0;
 }

@@ -232,7 +232,7 @@ static int64_t known_or_unknown(int64_t v)
   return v < 0 ? LEDGER_UNKNOWN : v;
 }
 
-void ledger_entry_set_usage(ledger_entry *e, const stream_usage *u)
+void ledger_entry_set_usage(ledger_entry *e, const usage_counts *u)
 {
   e->input_tokens = known_or_unknown(u->input_tokens);
   e->cached_input_tokens = known_or_unknown(u->cached_input_tokens);
@@ -241,51 +241,33 @@ void ledger_entry_set_usage(ledger_entry *e, const stream_usage *u)
   e->reasoning_tokens = known_or_unknown(u->reasoning_tokens);
 }
 
-int ledger_cost(const ledger_price *p, const stream_usage *u, double *usd)
+static usage_counts entry_usage(const ledger_entry *e)
 {
-  if (u->input_tokens < 0 || u->output_tokens < 0) {
-    return -1;
-  }
-  price_entry pe = {NULL, p->input, p->cached_input, p->output, p->cache_write};
-  long cached = u->cached_input_tokens > 0 ? (long)u->cached_input_tokens : 0;
-  long written = u->cache_write_tokens > 0 ? (long)u->cache_write_tokens : 0;
-  /* prices_cost bills input - cached - written at the input price and output_tokens (reasoning
-   * included) once at the output price: reasoning_tokens is deliberately not passed. */
-  *usd = prices_cost(&pe, (long)u->input_tokens, cached, written, (long)u->output_tokens);
-  return 0;
-}
-
-static stream_usage entry_usage(const ledger_entry *e)
-{
-  stream_usage u = {e->input_tokens,     e->cached_input_tokens, e->cache_write_tokens,
-                    e->output_tokens,    e->reasoning_tokens,    STREAM_UNKNOWN,
+  usage_counts u = {e->input_tokens,  e->cached_input_tokens, e->cache_write_tokens,
+                    e->output_tokens, e->reasoning_tokens,    USAGE_UNKNOWN,
                     false};
   return u;
 }
 
-static int price_of(const frugal_config *cfg, const char *model, provider_id provider,
-                    ledger_price *out)
+void ledger_entry_set_cost(ledger_entry *e, const price_entry *price, const price_entry *full)
 {
-  price_entry pe;
-  if (!model || prices_lookup(cfg, model, provider, &pe) != 0) {
-    return -1;
+  usage_counts u = entry_usage(e);
+  e->price_known = price != NULL;
+  if (price) {
+    e->price = *price;
+    e->price.model = NULL;
   }
-  out->input = pe.input;
-  out->cached_input = pe.cached_input;
-  out->output = pe.output;
-  out->cache_write = pe.cache_write;
-  return 0;
+  e->cost_known = price && prices_usage_cost(price, &u, &e->cost_usd) == 0;
+  e->full_cost_known = full && prices_usage_cost(full, &u, &e->full_cost_usd) == 0;
 }
 
 void ledger_entry_price(ledger_entry *e, const frugal_config *cfg, provider_id provider)
 {
-  stream_usage u = entry_usage(e);
-  e->price_known = price_of(cfg, e->model, provider, &e->price) == 0;
-  e->cost_known = e->price_known && ledger_cost(&e->price, &u, &e->cost_usd) == 0;
+  price_entry p, fp;
   const tier_config *full = &cfg->tiers[TIER_FULL];
-  ledger_price fp;
-  e->full_cost_known = price_of(cfg, full->model, full->provider, &fp) == 0 &&
-                       ledger_cost(&fp, &u, &e->full_cost_usd) == 0;
+  int has = e->model && config_price_lookup(cfg, e->model, provider, &p) == 0;
+  int has_full = full->model && config_price_lookup(cfg, full->model, full->provider, &fp) == 0;
+  ledger_entry_set_cost(e, has ? &p : NULL, has_full ? &fp : NULL);
 }
 
 /* ---- writing ------------------------------------------------------------------------------- */

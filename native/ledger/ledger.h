@@ -33,7 +33,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "provider/stream.h"
+#include "core/prices.h"
+#include "core/vocab.h"
 #include "util/buf.h"
 
 /* A token count the provider did not report (written as null). */
@@ -56,13 +57,6 @@ typedef enum {
   LEDGER_OUTCOME__COUNT
 } ledger_outcome;
 
-typedef struct {
-  double input; /* $ per 1M tokens */
-  double cached_input;
-  double output;
-  double cache_write;
-} ledger_price;
-
 /* One request. Strings are borrowed: for ledger_append they belong to the caller; in entries
  * returned by ledger_read they belong to the ledger_entries (valid until ledger_entries_free).
  * Optional strings (project, error) may be NULL. */
@@ -82,7 +76,7 @@ typedef struct {
   int64_t reasoning_tokens;
   bool estimated; /* counts estimated by frugal: the provider sent no usage */
   bool price_known;
-  ledger_price price; /* meaningful when price_known */
+  price_entry price; /* meaningful when price_known; price.model is not used (NULL) */
   bool cost_known;
   double cost_usd;
   bool full_cost_known;
@@ -127,17 +121,16 @@ int ledger_entry_init(ledger_entry *e);
  * Returns 0, or -1 when the system gave no random bytes (id then from time and pid only). */
 int ledger_new_id(char out[LEDGER_ID_SIZE]);
 
-/* Copies usage into the entry's token counts (STREAM_UNKNOWN becomes LEDGER_UNKNOWN). */
-void ledger_entry_set_usage(ledger_entry *e, const stream_usage *u);
+/* Copies usage into the entry's token counts (USAGE_UNKNOWN becomes LEDGER_UNKNOWN). */
+void ledger_entry_set_usage(ledger_entry *e, const usage_counts *u);
 
-/* Cost in dollars of `u` at price `p`: uncached input at the input price, cached input at the
- * cached price, cache writes at the write price, output at the output price. Reasoning tokens
- * are part of output_tokens and are not added again. Unknown cached or cache-write counts count
- * as 0. Returns 0, or -1 (and *usd untouched) when input or output tokens are unknown. */
-int ledger_cost(const ledger_price *p, const stream_usage *u, double *usd);
+/* Prices the entry at `price` (its model's) and `full` (the Full tier's, the "Full for
+ * everything" counterfactual), either NULL when unknown: sets price, cost_usd and full_cost_usd
+ * (prices_usage_cost) with their _known flags. Needs the token counts filled in. */
+void ledger_entry_set_cost(ledger_entry *e, const price_entry *price, const price_entry *full);
 
 /* Prices the entry from the configuration: `price` and `cost_usd` at the entry's model (looked
- * up with prices_lookup for `provider`), `full_cost_usd` at the Full tier's model. A model
+ * up with config_price_lookup for `provider`), `full_cost_usd` at the Full tier's model. A model
  * without a known price leaves the matching fields unknown (null in the file). Needs model and
  * the token counts filled in. */
 void ledger_entry_price(ledger_entry *e, const frugal_config *cfg, provider_id provider);

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/vocab.h"
 #include "http/sse.h"
 
 typedef enum {
@@ -50,17 +51,9 @@ enum {
   STREAM_EFINISHED = -3, /* fed after stream_parser_finish() */
 };
 
-/* Token counts; each field is STREAM_UNKNOWN when the provider did not say (never a silent 0). */
-#define STREAM_UNKNOWN ((int64_t)-1)
-typedef struct {
-  int64_t input_tokens;        /* every prompt token, cached ones INCLUDED */
-  int64_t cached_input_tokens; /* read from the prompt cache */
-  int64_t cache_write_tokens;  /* written to the prompt cache (Anthropic cache creation) */
-  int64_t output_tokens;       /* reasoning tokens INCLUDED */
-  int64_t reasoning_tokens;
-  int64_t total_tokens; /* only when the provider reports it */
-  bool from_timings;    /* derived from llama.cpp `timings`, no usage object seen yet */
-} stream_usage;
+/* Token counts (core/vocab.h); each field is STREAM_UNKNOWN when the provider did not say. */
+#define STREAM_UNKNOWN USAGE_UNKNOWN
+typedef usage_counts stream_usage;
 
 typedef enum {
   STREAM_FINISH_STOP,   /* natural end, stop sequence */

@@ -5,74 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/catalogue.h"
 #include "core/prices.h"
-
-/* The seed article's decision matrix, one row per action. `matrix_row` is the article's task
- * type the action corresponds to, quoted in the reasons so a user sees why. */
-typedef struct {
-  const char *name;
-  tier_id tier;
-  const char *matrix_row; /* the task type and the article's "why" */
-  int prompt_tokens;      /* the fixed instructions the action's prompt adds to the package */
-  /* Expected answer: base + per_scope x (context tokens) / 100. */
-  int out_base;
-  int out_per_100;
-} action_row;
-
-static const action_row action_table[] = {
-  {"explain", TIER_MINI, "explain code: a single focused question about the code given", 260,
-   450, 25},
-  {"fix", TIER_MINI, "debug one error: focused, defined scope", 320, 150, 100},
-  {"refactor", TIER_MINI, "refactor a single file or function: limited context needed", 320, 150,
-   105},
-  {"docs", TIER_MINI, "documentation update: single step with clear requirements", 300, 200, 15},
-  {"implement", TIER_MINI, "write a specific function: single step with clear requirements", 320,
-   500, 60},
-  {"tests", TIER_MINI, "generate unit tests: clear, single-purpose task", 380, 600, 180},
-  {"review", TIER_MINI, "code review of one file: one file at a time", 300, 300, 8},
-  {"ask", TIER_MINI, "a question about the code at hand", 220, 500, 20},
-  {"design", TIER_FULL, "design system architecture: multi-step reasoning required", 300, 2000,
-   10},
-  {"optimize", TIER_FULL, "performance optimization: requires deep analysis", 320, 800, 60},
-  {"refactor-files", TIER_FULL, "multi-file refactoring: complex context", 340, 400, 90},
-  {"review-all", TIER_FULL, "review across files: analyse several files and the flow", 320, 1500,
-   5},
-  {"plan", TIER_FULL, "plan a change: Full designs the steps, Mini executes each", 340, 1200, 5},
-};
-
-#define NACTIONS (sizeof(action_table) / sizeof(action_table[0]))
-
-const char *const route_actions[] = {"explain",  "fix",      "refactor",       "docs",
-                                     "implement", "tests",   "review",         "ask",
-                                     "design",   "optimize", "refactor-files", "review-all",
-                                     "plan",     NULL};
-
-static const action_row *find_action(const char *name)
-{
-  for (size_t i = 0; name && i < NACTIONS; i++) {
-    if (strcmp(action_table[i].name, name) == 0) {
-      return &action_table[i];
-    }
-  }
-  return NULL;
-}
-
-void route_actions_join(char *out, size_t outlen)
-{
-  size_t o = 0;
-  if (outlen) {
-    out[0] = '\0';
-  }
-  for (const char *const *a = route_actions; *a && o < outlen; a++) {
-    int n = snprintf(out + o, outlen - o, "%s%s", a == route_actions ? "" : ", ", *a);
-    o += n > 0 ? (size_t)n : 0;
-  }
-}
-
-int route_action_known(const char *action)
-{
-  return find_action(action) != NULL;
-}
 
 static void reason(route_decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reason(route_decision *d, const char *fmt, ...)
@@ -100,7 +34,7 @@ static double estimate_usd(const frugal_config *cfg, tier_id tier, long in, long
 {
   const tier_config *t = &cfg->tiers[tier];
   price_entry p;
-  if (prices_lookup(cfg, t->model, t->provider, &p)) {
+  if (config_price_lookup(cfg, t->model, t->provider, &p)) {
     return -1;
   }
   return prices_cost(&p, in, 0, 0, out);
@@ -173,7 +107,7 @@ int route_request_is_specific(const char *text, const char *scope_name, char *wh
 int route_decide(const frugal_config *cfg, const route_input *in, route_decision *out, char *err,
                  size_t errlen)
 {
-  const action_row *row = find_action(in->action);
+  const catalogue_action *row = catalogue_action_find(in->action);
   if (!row) {
     snprintf(err, errlen, "unknown action '%s'", in->action ? in->action : "");
     return -1;

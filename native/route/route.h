@@ -29,15 +29,6 @@ typedef struct {
   double usd_full;        /* the same tokens on the full tier; < 0 when unknown */
 } route_decision;
 
-/* Known action names, NULL-terminated, in the order the editor completes them. */
-extern const char *const route_actions[];
-
-/* "explain, fix, ..." for error messages: appends the known action names to `out`. */
-void route_actions_join(char *out, size_t outlen);
-
-/* Returns 1 if `action` is a known action name. */
-int route_action_known(const char *action);
-
 /* How specific a free-form request is, by the seed article's rules: a named target, a defined
  * output, the code at hand, a bounded scope make it fit for Mini; multi-step verbs and vague
  * scopes ("review my entire ...", "fix the performance issues in my app") need Full. Returns 1

@@ -8,6 +8,7 @@
 
 #include "context/lang.h"
 #include "core/tokens.h"
+#include "core/catalogue.h"
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -232,9 +233,9 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
                       size_t len, int with_prompt, action_plan *out, char *err, size_t errlen)
 {
   memset(out, 0, sizeof(*out));
-  if (!route_action_known(req->action)) {
+  if (!catalogue_action_known(req->action)) {
     char list[300];
-    route_actions_join(list, sizeof(list));
+    catalogue_actions_join(list, sizeof(list));
     snprintf(err, errlen, "unknown action '%s' (expected one of: %s)",
              req->action ? req->action : "", list);
     return -1;

@@ -8,6 +8,7 @@
 
 #include "ledger/ledger.h"
 #include "core/prices.h"
+#include "core/tokens.h"
 #include "util/buf.h"
 
 /* What a follow-up needs of a conversation: the first request's plan and prompt, and the turns
@@ -112,14 +113,6 @@ static void run_free(action_run *r)
   free(r);
 }
 
-static void price_to_ledger(const price_entry *p, ledger_price *lp)
-{
-  lp->input = p->input;
-  lp->cached_input = p->cached_input;
-  lp->output = p->output;
-  lp->cache_write = p->cache_write;
-}
-
 /* Appends the call that just ended to the ledger. Returns its cost when known, else -1. */
 static double record(action_run *r, const llm_result *res, ledger_outcome outcome)
 {
@@ -143,24 +136,14 @@ static double record(action_run *r, const llm_result *res, ledger_outcome outcom
       u.input_tokens = r->conv->plan.route.input_tokens;
     }
     if (u.output_tokens == STREAM_UNKNOWN) {
-      u.output_tokens = (int64_t)(res->text_len / 4);
+      u.output_tokens = tokens_estimate(LANG_UNKNOWN, res->text ? res->text : "", res->text_len);
     }
     estimated = 1;
   }
   ledger_entry_set_usage(&e, &u);
   e.estimated = estimated;
-  double cost = -1;
-  if (r->has_price) {
-    price_to_ledger(&r->price, &e.price);
-    e.price_known = true;
-    e.cost_known = ledger_cost(&e.price, &u, &e.cost_usd) == 0;
-    cost = e.cost_known ? e.cost_usd : -1;
-  }
-  if (r->has_cf_price) {
-    ledger_price fp;
-    price_to_ledger(&r->cf_price, &fp);
-    e.full_cost_known = ledger_cost(&fp, &u, &e.full_cost_usd) == 0;
-  }
+  ledger_entry_set_cost(&e, r->has_price ? &r->price : NULL, r->has_cf_price ? &r->cf_price : NULL);
+  double cost = e.cost_known ? e.cost_usd : -1;
   e.latency_ms = (int64_t)res->latency_ms;
   e.outcome = outcome;
   e.error = res->status == LLM_OK || !res->message || !*res->message ? NULL : res->message;
@@ -496,15 +479,15 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
   r->max_turns = cfg->max_turns;
   const tier_config *t = &cfg->tiers[tier];
   config_tier_copy(&r->tier, t);
-  r->has_price = prices_lookup(cfg, t->model, t->provider, &r->price) == 0;
+  r->has_price = config_price_lookup(cfg, t->model, t->provider, &r->price) == 0;
   r->can_escalate = cfg->escalate && tier == TIER_MINI && !forced &&
                     conv->plan.prompt.output != PROMPT_OUT_MARKDOWN;
   const tier_config *full = &cfg->tiers[TIER_FULL];
   if (r->can_escalate) {
     config_tier_copy(&r->full, full);
-    r->has_full_price = prices_lookup(cfg, full->model, full->provider, &r->full_price) == 0;
+    r->has_full_price = config_price_lookup(cfg, full->model, full->provider, &r->full_price) == 0;
   }
-  r->has_cf_price = prices_lookup(cfg, full->model, full->provider, &r->cf_price) == 0;
+  r->has_cf_price = config_price_lookup(cfg, full->model, full->provider, &r->cf_price) == 0;
   char lpath[4096];
   if (ledger_path_resolve(ledger_path, cfg->ledger_path, lpath, sizeof(lpath)) == 0) {
     r->ledger_path = xstrdup(lpath);

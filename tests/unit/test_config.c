@@ -52,7 +52,7 @@ static void the_design_example_config_is_accepted(void **state)
   assert_int_equal(config_action_tier(&cfg, "review"), TIER_FULL);
   assert_int_equal(config_action_tier(&cfg, "tests"), -1);
   price_entry p;
-  assert_int_equal(prices_lookup(&cfg, "my-model", PROVIDER_OPENAI, &p), 0);
+  assert_int_equal(config_price_lookup(&cfg, "my-model", PROVIDER_OPENAI, &p), 0);
   assert_true(p.cache_write > 0.93 && p.cache_write < 0.94);
   config_free(&cfg);
 }
@@ -180,7 +180,7 @@ static void partial_price_override_keeps_builtin_fields(void **state)
   char err[600];
   assert_int_equal(apply(&cfg, "{\"prices\":{\"gpt-5.4\":{\"output\":12}}}", err), 0);
   price_entry p;
-  assert_int_equal(prices_lookup(&cfg, "gpt-5.4", PROVIDER_OPENAI, &p), 0);
+  assert_int_equal(config_price_lookup(&cfg, "gpt-5.4", PROVIDER_OPENAI, &p), 0);
   assert_true(p.input == 2.50 && p.cached_input == 0.25 && p.output == 12.0);
   config_free(&cfg);
 }

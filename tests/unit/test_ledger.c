@@ -82,7 +82,7 @@ static ledger_entry sample_entry(const char *id, const char *task)
   e.output_tokens = 1000;
   e.reasoning_tokens = 400;
   e.price_known = true;
-  e.price = (ledger_price){0.75, 0.075, 4.50, 0.75};
+  e.price = (price_entry){NULL, 0.75, 0.075, 4.50, 0.75};
   e.cost_known = true;
   e.cost_usd = 0.006600;
   e.full_cost_known = true;
@@ -583,25 +583,25 @@ static void read_back_matches_what_was_written(void **state)
   ledger_entries_free(&l);
 }
 
-static stream_usage usage(int64_t in, int64_t cached, int64_t written, int64_t out,
+static usage_counts usage(int64_t in, int64_t cached, int64_t written, int64_t out,
                           int64_t reasoning)
 {
-  stream_usage u = {in, cached, written, out, reasoning, STREAM_UNKNOWN, false};
+  usage_counts u = {in, cached, written, out, reasoning, USAGE_UNKNOWN, false};
   return u;
 }
 
-/* ledger_cost at `p` for the given counts; -1 when it refuses. */
-static double cost_of(const ledger_price *p, stream_usage u)
+/* prices_usage_cost at `p` for the given counts; -1 when it refuses. */
+static double cost_of(const price_entry *p, usage_counts u)
 {
   double usd = -1;
-  return ledger_cost(p, &u, &usd) == 0 ? usd : -1;
+  return prices_usage_cost(p, &u, &usd) == 0 ? usd : -1;
 }
 
 static void cost_prices_each_token_class_exactly(void **state)
 {
   /* gpt-5.4: 2.50 in, 0.25 cached, 15 out. 10k prompt of which 8k cached, 1k out. */
-  ledger_price full = {2.50, 0.25, 15.00, 2.50};
-  double usd = cost_of(&full, usage(10000, 8000, 0, 1000, STREAM_UNKNOWN));
+  price_entry full = {NULL, 2.50, 0.25, 15.00, 2.50};
+  double usd = cost_of(&full, usage(10000, 8000, 0, 1000, USAGE_UNKNOWN));
   assert_near(usd, (2000 * 2.50 + 8000 * 0.25 + 1000 * 15.00) / 1e6, 1e-15);
   assert_near(usd, 0.022, 1e-12);
   /* Cached tokens are never billed as full input: all cached costs a tenth. */
@@ -610,18 +610,18 @@ static void cost_prices_each_token_class_exactly(void **state)
   /* Reasoning tokens are inside output_tokens: 800 of the 1000 change nothing. */
   assert_near(cost_of(&full, usage(10000, 8000, 0, 1000, 800)), usd, 1e-15);
   /* Cache writes at their own price (Anthropic-style 1.25x input). */
-  ledger_price claude = {3.00, 0.30, 15.00, 3.75};
+  price_entry claude = {NULL, 3.00, 0.30, 15.00, 3.75};
   assert_near(cost_of(&claude, usage(10000, 2000, 6000, 0, 0)),
                       (2000 * 3.00 + 2000 * 0.30 + 6000 * 3.75) / 1e6, 1e-15);
   /* Unknown cached count: nothing is assumed cached. */
-  assert_near(cost_of(&full, usage(10000, STREAM_UNKNOWN, STREAM_UNKNOWN, 0, 0)), 0.025,
+  assert_near(cost_of(&full, usage(10000, USAGE_UNKNOWN, USAGE_UNKNOWN, 0, 0)), 0.025,
                       1e-12);
   /* No input or output count: no cost at all rather than a made-up one. */
-  stream_usage u = usage(STREAM_UNKNOWN, 0, 0, 10, 0);
+  usage_counts u = usage(USAGE_UNKNOWN, 0, 0, 10, 0);
   usd = 42;
-  assert_int_equal(ledger_cost(&full, &u, &usd), -1);
-  u = usage(10, 0, 0, STREAM_UNKNOWN, 0);
-  assert_int_equal(ledger_cost(&full, &u, &usd), -1);
+  assert_int_equal(prices_usage_cost(&full, &u, &usd), -1);
+  u = usage(10, 0, 0, USAGE_UNKNOWN, 0);
+  assert_int_equal(prices_usage_cost(&full, &u, &usd), -1);
   assert_true(usd == 42);
 }
 
@@ -639,7 +639,7 @@ static void entry_price_uses_the_tables_anthropic_cache_writes_and_full_tier(voi
   ledger_entry e;
   ledger_entry_init(&e);
   e.model = "my-claude";
-  stream_usage u = usage(10000, 4000, 5000, 200, STREAM_UNKNOWN);
+  usage_counts u = usage(10000, 4000, 5000, 200, USAGE_UNKNOWN);
   ledger_entry_set_usage(&e, &u);
   ledger_entry_price(&e, &cfg, PROVIDER_ANTHROPIC);
   assert_true(e.price_known);
@@ -656,7 +656,7 @@ static void entry_price_uses_the_tables_anthropic_cache_writes_and_full_tier(voi
   /* A built-in Anthropic price with its own cache write price. */
   ledger_entry_init(&e);
   e.model = "claude-sonnet-4-5";
-  u = usage(2000, 0, 2000, 100, STREAM_UNKNOWN);
+  u = usage(2000, 0, 2000, 100, USAGE_UNKNOWN);
   ledger_entry_set_usage(&e, &u);
   ledger_entry_price(&e, &cfg, PROVIDER_ANTHROPIC);
   assert_near(e.cost_usd, (2000 * 3.75 + 100 * 15.0) / 1e6, 1e-15);
@@ -664,7 +664,7 @@ static void entry_price_uses_the_tables_anthropic_cache_writes_and_full_tier(voi
   /* A model nobody priced: cost unknown, the Full comparison still known. */
   ledger_entry_init(&e);
   e.model = "llama-3.3-local";
-  u = usage(1000, STREAM_UNKNOWN, STREAM_UNKNOWN, 100, STREAM_UNKNOWN);
+  u = usage(1000, USAGE_UNKNOWN, USAGE_UNKNOWN, 100, USAGE_UNKNOWN);
   ledger_entry_set_usage(&e, &u);
   ledger_entry_price(&e, &cfg, PROVIDER_OPENAI_CHAT);
   assert_false(e.price_known);

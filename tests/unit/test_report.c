@@ -46,7 +46,7 @@ static ledger_entry request(const frugal_config *cfg, const char *ts, const char
   e.tier = tier;
   e.provider = "openai";
   e.model = model;
-  stream_usage u = {in, cached, 0, out, STREAM_UNKNOWN, STREAM_UNKNOWN, false};
+  usage_counts u = {in, cached, 0, out, USAGE_UNKNOWN, USAGE_UNKNOWN, false};
   ledger_entry_set_usage(&e, &u);
   e.latency_ms = 900;
   e.outcome = outcome;

@@ -143,10 +143,10 @@ static void prices_match_dated_snapshots_but_not_other_models(void **state)
   frugal_config cfg;
   config_init(&cfg);
   price_entry p;
-  assert_int_equal(prices_lookup(&cfg, "gpt-5.4-mini-2026-03-17", PROVIDER_OPENAI, &p), 0);
+  assert_int_equal(config_price_lookup(&cfg, "gpt-5.4-mini-2026-03-17", PROVIDER_OPENAI, &p), 0);
   assert_true(p.input == 0.75 && p.cached_input == 0.075 && p.output == 4.50);
-  assert_int_equal(prices_lookup(&cfg, "gpt-5.4-nano", PROVIDER_OPENAI, &p), -1);
-  assert_int_equal(prices_lookup(&cfg, "claude-sonnet-4-5-20250929", PROVIDER_ANTHROPIC, &p), 0);
+  assert_int_equal(config_price_lookup(&cfg, "gpt-5.4-nano", PROVIDER_OPENAI, &p), -1);
+  assert_int_equal(config_price_lookup(&cfg, "claude-sonnet-4-5-20250929", PROVIDER_ANTHROPIC, &p), 0);
   assert_true(p.cache_write == 3.75);
   config_free(&cfg);
 }
