@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ledger/budget.h"
 #include "ledger/ledger.h"
 #include "core/prices.h"
 #include "core/tokens.h"
@@ -160,67 +161,20 @@ static double record(action_run *r, const llm_result *res, ledger_outcome outcom
   return cost;
 }
 
-static void day_and_month_start(int64_t now_ms, int64_t *day, int64_t *month)
-{
-  int64_t days = now_ms / 86400000;
-  int64_t y;
-  int m, d;
-  ledger_civil_from_days(days, &y, &m, &d);
-  *day = days * 86400000;
-  *month = ledger_days_from_civil(y, m, 1) * 86400000;
-}
-
 /* Checks the budgets against the ledger. Returns 0 (r->warning set when past 80%), or -1 with
- * the refusal in `err`. */
+ * the refusal in `err`. An unreadable ledger counts what could be read. */
 static int check_budget(action_run *r, const frugal_config *cfg, int override, char *err,
                         size_t errlen)
 {
-  int64_t now = ledger_now_ms(), day0, month0;
-  day_and_month_start(now, &day0, &month0);
-  double today = 0, month = 0;
+  ledger_budget b = {cfg->budget_daily_usd, cfg->budget_monthly_usd};
+  ledger_spend spent = {0, 0};
   if (r->ledger_path) {
-    ledger_entries l;
     char rerr[256];
-    /* Today's spend is always wanted (the result reports it); the month only for a monthly
-     * budget, so without one only today's lines are parsed. */
-    int64_t since = cfg->budget_monthly_usd >= 0 && month0 < day0 ? month0 : day0;
-    ledger_read(r->ledger_path, since, LEDGER_TS_MAX, &l, rerr, sizeof(rerr));
-    for (size_t i = 0; i < l.count; i++) {
-      if (l.items[i].cost_known) {
-        month += l.items[i].cost_usd;
-        today += l.items[i].ts_ms >= day0 ? l.items[i].cost_usd : 0;
-      }
-    }
-    ledger_entries_free(&l);
+    ledger_spend_read(r->ledger_path, &b, ledger_now_ms(), &spent, rerr, sizeof(rerr));
   }
-  r->spent_today = today;
-  double est = r->conv->plan.route.usd > 0 ? r->conv->plan.route.usd : 0;
-  const struct {
-    const char *name;
-    double limit, spent;
-  } b[] = {{"daily", cfg->budget_daily_usd, today}, {"monthly", cfg->budget_monthly_usd, month}};
-  for (size_t i = 0; i < 2; i++) {
-    if (b[i].limit < 0) {
-      continue;
-    }
-    const char *when = i == 0 ? "today" : "this month";
-    if (b[i].spent + est > b[i].limit && !override) {
-      snprintf(err, errlen,
-               "%s budget of $%.2f %s: $%.4f spent %s and this request is estimated at $%.4f "
-               "(budget.%s_usd); add budget=ignore (frugal run --over-budget) to send it anyway",
-               b[i].name, b[i].limit, b[i].spent >= b[i].limit ? "reached" : "would be passed",
-               b[i].spent, when, est, b[i].name);
-      return -1;
-    }
-    if (b[i].spent + est > 0.8 * b[i].limit && !r->warning) {
-      buf_t w = BUF_INIT;
-      buf_printf(&w, "this request would bring %s spend to $%.4f of the $%.2f %s budget (%.0f%%)",
-                 i == 0 ? "today's" : "this month's", b[i].spent + est, b[i].limit, b[i].name,
-                 b[i].limit > 0 ? 100.0 * (b[i].spent + est) / b[i].limit : 100.0);
-      r->warning = buf_detach(&w);
-    }
-  }
-  return 0;
+  r->spent_today = spent.today_usd;
+  return ledger_budget_check(&b, &spent, r->conv->plan.route.usd, override, &r->warning, err,
+                             errlen);
 }
 
 const char *action_run_warning(const action_run *run)
