@@ -13,6 +13,7 @@
 #include "service/run.h"
 #include "config/config.h"
 #include "host/host.h"
+#include "service/service.h"
 #include "ledger/ledger.h"
 #include "ledger/report.h"
 #include "route/route.h"
@@ -580,38 +581,23 @@ static int cost_command(const cli_args *a)
   if (load_config(a, &cfg)) {
     return 2;
   }
-  char path[4096];
-  if (ledger_path_resolve(a->ledger, cfg.ledger_path, path, sizeof(path)) != 0) {
-    config_free(&cfg);
-    return cli_fail("no ledger: set ledger.path in the config, --ledger FILE, or HOME");
-  }
+  char err[600];
+  service_cost_request req = {.period = a->target ? a->target : a->period,
+                              .since = a->since,
+                              .ledger_path = a->ledger,
+                              .default_period = "all"};
+  service_cost_result res;
+  int rc = service_cost(&cfg, &req, &res, err, sizeof(err));
   config_free(&cfg);
-  char err[400];
-  int64_t since, until;
-  const char *spec = a->target ? a->target : a->period ? a->period : "all";
-  if (a->since) {
-    if (a->target || a->period) {
-      return cli_fail("give either a period or --since, not both");
-    }
-    char range[64];
-    snprintf(range, sizeof(range), "%s..9999-12-31", a->since);
-    spec = range;
-    if (ledger_period_parse(spec, ledger_now_ms(), &since, &until, err, sizeof(err))) {
-      return cli_fail("--since: %s", err);
-    }
-  } else if (ledger_period_parse(spec, ledger_now_ms(), &since, &until, err, sizeof(err))) {
+  if (rc) {
     return cli_fail("%s", err);
   }
-  ledger_entries l;
-  int rc = 0;
-  if (ledger_read(path, since, until, &l, err, sizeof(err))) {
-    fprintf(stderr, "frugal: %s\n", err);
+  if (res.read_error[0]) {
+    fprintf(stderr, "frugal: %s\n", res.read_error);
     rc = 1;
   }
-  ledger_report rep;
-  ledger_report_build(&rep, &l, since, until);
   if (a->json) {
-    json_t *j = ledger_report_json(&rep);
+    json_t *j = ledger_report_json(&res.report);
     char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
     if (s) {
       puts(s);
@@ -619,19 +605,15 @@ static int cost_command(const cli_args *a)
     }
     json_decref(j);
   } else {
-    buf_t out = BUF_INIT;
-    ledger_report_text(&rep, &out);
-    fputs(out.data ? out.data : "", stdout);
-    buf_free(&out);
+    fputs(res.text.data ? res.text.data : "", stdout);
   }
-  ledger_report_free(&rep);
-  ledger_entries_free(&l);
+  service_cost_result_free(&res);
   return rc;
 }
 
 static int print_version(int json)
 {
-  json_t *o = host_version_json();
+  json_t *o = service_version_json();
   if (json) {
     print_json(o);
   } else {

@@ -27,16 +27,19 @@ typedef struct host host;
  * `loop` runs model calls and stream batching; NULL makes `run` answer with an error (tests of
  * the other methods). Free with host_free() before freeing the channel. */
 host *host_new(frugal_config *cfg, rpc_channel *ch, uv_loop_t *loop);
+/* Where the host reports what it cannot answer to anyone (a malformed notification, the editor
+ * rejecting a stream event): one line, without a trailing newline, valid during the call. The
+ * library never prints; without a log these lines are dropped. */
+typedef void (*host_log_fn)(void *data, const char *line);
+void host_set_log(host *h, host_log_fn log, void *data);
+
 /* Stops work in flight (model calls are cancelled, nothing more is sent to the editor) while the
  * loop still runs, so its handles can close; host_free() does it too if not done. */
 void host_shutdown(host *h);
-/* Marks the host as closing (work still waiting on the editor is dropped, not answered) and
- * frees it once no callback refers to it any more; safe to call before rpc_channel_free(). */
+/* Shuts the host down if not done, and frees it once no callback refers to it any more (at once,
+ * or when the loop or rpc_channel_free() runs the last of them); call it once, before
+ * rpc_channel_free(). */
 void host_free(host *h);
-
-/* {version, libuv, msgpack, curl, jansson}: this build's version and its libraries' (new
- * reference). */
-json_t *host_version_json(void);
 
 /* Serves RPC on fds 0 and 1 until stdin closes. Takes ownership of `cfg` (it is freed on
  * return). Returns the process exit status: 0 after a clean EOF, 1 if the streams could not be

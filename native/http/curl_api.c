@@ -87,3 +87,14 @@ void curl_api_unload(curl_api *api)
   }
   memset(api, 0, sizeof(*api));
 }
+
+int curl_api_version(char *out, size_t n)
+{
+  curl_api curl = {0};
+  if (curl_api_load(&curl, out, n)) {
+    return -1;
+  }
+  snprintf(out, n, "%s", curl.version_info(CURLVERSION_NOW)->version);
+  curl_api_unload(&curl);
+  return 0;
+}

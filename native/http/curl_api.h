@@ -57,4 +57,9 @@ int curl_api_global_init(curl_api *api, char *err, size_t errlen);
  * the table is unusable until loaded again. Safe on a table that was never loaded. */
 void curl_api_unload(curl_api *api);
 
+/* The version of the libcurl this process would load ("8.14.1"), written to out[0..n): loads
+ * the library, reads it and unloads it again. Returns 0, or -1 with the reason it cannot be
+ * loaded in `out` instead. */
+int curl_api_version(char *out, size_t n);
+
 #endif

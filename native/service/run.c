@@ -472,9 +472,8 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
   return r;
 }
 
-action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
-                             const char *text, size_t len, const action_run_callbacks *cb,
-                             void *data, char *err, size_t errlen)
+action_conv *action_run_prepare(const frugal_config *cfg, const action_request *req,
+                                const char *text, size_t len, char *err, size_t errlen)
 {
   action_conv *c = xcalloc(1, sizeof(*c));
   c->action = xstrdup(req->action ? req->action : "");
@@ -486,10 +485,28 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
     free(c);
     return NULL;
   }
-  c->refs = 1; /* dropped below: the run holds its own reference */
-  action_run *r = launch(llm, cfg, c, c->plan.route.tier, req->forced_tier >= 0,
-                         req->budget_override, req->ledger_path, cb, data, err, errlen);
-  action_conv_unref(c);
+  c->refs = 1;
+  return c;
+}
+
+action_run *action_run_launch(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                              const action_request *req, const action_run_callbacks *cb,
+                              void *data, char *err, size_t errlen)
+{
+  return launch(llm, cfg, conv, conv->plan.route.tier, req->forced_tier >= 0,
+                req->budget_override, req->ledger_path, cb, data, err, errlen);
+}
+
+action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
+                             const char *text, size_t len, const action_run_callbacks *cb,
+                             void *data, char *err, size_t errlen)
+{
+  action_conv *c = action_run_prepare(cfg, req, text, len, err, errlen);
+  if (!c) {
+    return NULL;
+  }
+  action_run *r = action_run_launch(llm, cfg, c, req, cb, data, err, errlen);
+  action_conv_unref(c); /* the run holds its own reference */
   return r;
 }
 

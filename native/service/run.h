@@ -64,6 +64,21 @@ typedef struct {
 action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
                              const char *text, size_t len, const action_run_callbacks *cb,
                              void *data, char *err, size_t errlen);
+/* action_run_start in two halves, for callers that keep their loop free of disk work:
+ * action_run_prepare packages the request, reads the other files in scope and finds the
+ * project's test conventions, and writes the prompt. It touches no loop and no shared state, so
+ * it may run on a worker thread (uv_queue_work) while the loop goes on; `cfg` must stay unchanged
+ * meanwhile. Returns the conversation (one reference, drop it with action_conv_unref), or NULL
+ * with a one-line message. */
+action_conv *action_run_prepare(const frugal_config *cfg, const action_request *req,
+                                const char *text, size_t len, char *err, size_t errlen);
+/* On the loop: prices, budgets, the ledger, then the model call, for a prepared conversation
+ * (which the run references; the caller keeps its own reference). Returns NULL with a one-line
+ * message when the run cannot start (budget, prompt larger than the tier's context). */
+action_run *action_run_launch(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                              const action_request *req, const action_run_callbacks *cb,
+                              void *data, char *err, size_t errlen);
+
 /* Continues the conversation of an earlier run (`:Frugal again`): the model sees the first
  * question, every answer and follow-up since, then `instruction`. The output kind and the region
  * are the first run's. The tier is the first run's unless `forced_tier` >= 0; on the mini tier a

@@ -220,13 +220,47 @@ static void build_lines_response(msgpack_packer *pk)
   }
 }
 
+static uint64_t size_request_id;
+static int64_t size_lines, size_bytes;
+
+/* The editor's answer to the host's size question: [line count, byte size]. */
+static void build_size_response(msgpack_packer *pk)
+{
+  msgpack_pack_array(pk, 4);
+  msgpack_pack_int(pk, 1);
+  msgpack_pack_uint64(pk, size_request_id);
+  msgpack_pack_nil(pk);
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_int64(pk, size_lines);
+  msgpack_pack_int64(pk, size_bytes);
+}
+
+/* Checks that msgs[i] asks the editor for buffer 7's size, and answers it. */
+static void answer_size_question(fixture *f, size_t i, int64_t lines, int64_t bytes)
+{
+  const msgpack_object *q = &f->cap.msgs[i].data;
+  assert_int_equal(q->via.array.ptr[0].via.u64, 0);
+  str_equal(&q->via.array.ptr[2], "nvim_exec_lua");
+  const msgpack_object *qa = &q->via.array.ptr[3];
+  assert_non_null(memmem(qa->via.array.ptr[0].via.str.ptr, qa->via.array.ptr[0].via.str.size,
+                         "nvim_buf_get_offset", 19));
+  assert_int_equal(qa->via.array.ptr[1].via.array.ptr[0].via.i64, 7);
+  size_request_id = q->via.array.ptr[1].via.u64;
+  size_lines = lines;
+  size_bytes = bytes;
+  feed(f, build_size_response);
+}
+
 static void frugal_call_reads_the_buffer_then_replies_through_exec_lua(void **state)
 {
   fixture *f = *state;
   feed(f, build_frugal_call_bufnr);
   cap_decode(&f->cap);
   assert_int_equal(f->cap.nmsgs, 1);
-  const msgpack_object *req = &f->cap.msgs[0].data;
+  answer_size_question(f, 0, 12, (int64_t)strlen(source));
+  cap_decode(&f->cap);
+  assert_int_equal(f->cap.nmsgs, 2);
+  const msgpack_object *req = &f->cap.msgs[1].data;
   assert_int_equal(req->via.array.ptr[0].via.u64, 0); /* a request to the editor */
   str_equal(&req->via.array.ptr[2], "nvim_buf_get_lines");
   const msgpack_object *args = &req->via.array.ptr[3];
@@ -236,8 +270,8 @@ static void frugal_call_reads_the_buffer_then_replies_through_exec_lua(void **st
 
   feed(f, build_lines_response);
   cap_decode(&f->cap);
-  assert_int_equal(f->cap.nmsgs, 2);
-  const msgpack_object *reply = &f->cap.msgs[1].data;
+  assert_int_equal(f->cap.nmsgs, 3);
+  const msgpack_object *reply = &f->cap.msgs[2].data;
   str_equal(&reply->via.array.ptr[2], "nvim_exec_lua");
   const msgpack_object *params = &reply->via.array.ptr[3];
   str_equal(&params->via.array.ptr[0], "return require('frugal.host')._reply(...)");
@@ -349,6 +383,25 @@ static void configure_validates_and_then_applies(void **state)
   str_equal(map_get(route, "model"), "gpt-4.1-mini");
 }
 
+static void a_buffer_too_large_for_one_frame_is_refused_by_size_not_read(void **state)
+{
+  fixture *f = *state;
+  feed(f, build_frugal_call_bufnr);
+  cap_decode(&f->cap);
+  answer_size_question(f, 0, 3, 70LL * 1000 * 1000);
+  cap_decode(&f->cap);
+  assert_int_equal(f->cap.nmsgs, 2); /* the reply: no nvim_buf_get_lines */
+  const msgpack_object *params = &f->cap.msgs[1].data.via.array.ptr[3];
+  str_equal(&params->via.array.ptr[0], "return require('frugal.host')._reply(...)");
+  const msgpack_object *err = &params->via.array.ptr[1].via.array.ptr[1];
+  assert_int_equal(err->type, MSGPACK_OBJECT_STR);
+  char text[400];
+  snprintf(text, sizeof(text), "%.*s", (int)err->via.str.size, err->via.str.ptr);
+  assert_string_equal(text, "buffer 7 is 70.0 MB (3 lines): larger than the 48 MB frugal reads "
+                            "from the editor; select the part you mean, or use the CLI on the "
+                            "file");
+}
+
 static void pending_buffer_read_is_dropped_when_the_host_closes(void **state)
 {
   fixture *f = *state;
@@ -367,6 +420,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(bad_params_get_an_error_naming_the_key, setup, teardown),
     cmocka_unit_test_setup_teardown(cursor_past_the_end_is_an_error, setup, teardown),
     cmocka_unit_test_setup_teardown(configure_validates_and_then_applies, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_buffer_too_large_for_one_frame_is_refused_by_size_not_read,
+                                    setup, teardown),
     cmocka_unit_test_setup_teardown(pending_buffer_read_is_dropped_when_the_host_closes, setup,
                                     teardown),
   };

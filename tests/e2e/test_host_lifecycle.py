@@ -1,0 +1,115 @@
+"""`frugal --stdio` when the world goes wrong around it: the editor leaving mid-run, buffers too
+large for one frame, prompts too large for the tier, files that are not files."""
+import json
+import os
+import subprocess
+import threading
+import time
+
+import msgpack
+import pytest
+
+from conftest import wait_for
+from test_actions import Server, config
+from test_stdio import EXAMPLE, FRUGAL, Host
+
+pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
+                                reason="host binary not built: run `make` first")
+KEY = "sk-lifecycle-test-5678"
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def host(monkeypatch):
+    monkeypatch.setenv("FRUGAL_E2E_KEY", KEY)
+    h = Host()
+    yield h
+    if h.p.poll() is None:
+        h.p.kill()
+        h.p.wait()
+
+
+class Peer:
+    """Plays the editor: answers the host's nvim_exec_lua calls and collects _event/_reply."""
+
+    def __init__(self, host):
+        self.host = host
+        self.events = []   # (id, event)
+        self.replies = {}  # id -> (error, result)
+        self.responses = {}  # msgid -> (error, result)
+        self.requests = []   # (method, params) the host sent us, other than _event/_reply
+        self.answer = None   # callable(method, params) -> (error, result) for other requests
+
+    def send(self, msg):
+        self.host.send(msgpack.packb(msg))
+
+    def pump(self, until, timeout=20.0, what="the host"):
+        deadline = time.monotonic() + timeout
+        while not until():
+            left = deadline - time.monotonic()
+            assert left > 0, "timed out waiting for " + what
+            for msg in self.host.read(1, timeout=left):
+                self.handle(msg)
+
+    def handle(self, msg):
+        if msg[0] == 1:
+            self.responses[msg[1]] = (msg[2], msg[3])
+            return
+        if msg[0] != 0:
+            return
+        msgid, method, params = msg[1], msg[2], msg[3]
+        if method == "nvim_exec_lua" and "_event" in params[0]:
+            self.events.append(tuple(params[1]))
+            self.send([1, msgid, None, None])
+        elif method == "nvim_exec_lua" and "_reply" in params[0]:
+            call_id, err, result = params[1]
+            self.replies[call_id] = (err, result)
+            self.send([1, msgid, None, None])
+        else:
+            self.requests.append((method, params))
+            err, result = self.answer(method, params) if self.answer else ("unexpected", None)
+            self.send([1, msgid, err, result])
+
+
+def configure(peer, cfg, msgid=100):
+    peer.send([0, msgid, "configure", [{"config_json": json.dumps(cfg)}]])
+    peer.pump(lambda: msgid in peer.responses)
+    assert peer.responses[msgid][0] is None, peer.responses[msgid]
+
+
+def example_text():
+    with open(EXAMPLE) as f:
+        return f.read()
+
+
+def ledger_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_stdin_closing_mid_run_cancels_the_run_records_it_and_exits_0(host, server, tmp_path):
+    # a slow answer: 40 events 250 ms apart
+    server.script({"words": 200, "events": 40, "delay_ms": 250})
+    ledger = tmp_path / "ledger.jsonl"
+    cfg = config(server)
+    cfg["ledger"] = {"path": str(ledger)}
+    peer = Peer(host)
+    configure(peer, cfg)
+    peer.send([2, "frugal_call", [7, "run", {"path": EXAMPLE, "action": "explain", "line": 70,
+                                             "text": example_text()}]])
+    peer.pump(lambda: any(e[1]["kind"] == "text" for e in peer.events), what="the first text")
+    host.p.stdin.close()  # the editor goes away mid-answer
+    rc = host.p.wait(timeout=20)
+    err = host.p.stderr.read().decode()
+    assert rc == 0, err
+    assert "AddressSanitizer" not in err and "double free" not in err
+    lines = ledger_lines(ledger)
+    assert [(l["action"], l["outcome"]) for l in lines] == [("explain", "cancelled")]
