@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/prices.h"
+#include "util/file.h"
 #include "util/text.h"
 
 /* A line longer than this is not one frugal wrote (an entry is well under 1 KiB plus the project
@@ -465,9 +466,11 @@ static int append_line(const char *path, buf_t *line, char *err, size_t errlen)
   }
   /* 0600 is only the creation mode (narrowed further by the umask); an existing file keeps its
    * own. O_RDWR rather than O_WRONLY so the last byte can be checked below. */
-  int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  char oerr[400];
+  int fd = file_open_regular(path, O_RDWR | O_APPEND | O_CREAT, 0600, "ledger", oerr,
+                             sizeof(oerr));
   if (fd < 0) {
-    snprintf(err, errlen, "ledger: cannot open '%s': %s", path, strerror(errno));
+    snprintf(err, errlen, "ledger: %s", oerr);
     return -1;
   }
   /* A crash mid-write leaves a last line without its newline. Starting this record on a fresh
@@ -949,12 +952,13 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
 {
   memset(out, 0, sizeof(*out));
   out->pool = xcalloc(1, sizeof(*out->pool));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char oerr[400];
+  int fd = file_open_regular(path, O_RDONLY, 0, "ledger", oerr, sizeof(oerr));
   if (fd < 0) {
-    if (errno == ENOENT) {
+    if (fd == -1 && errno == ENOENT) {
       return 0; /* nothing recorded yet */
     }
-    snprintf(err, errlen, "ledger: cannot read '%s': %s", path, strerror(errno));
+    snprintf(err, errlen, "ledger: %s", oerr);
     return -1;
   }
   read_state st = {out, since_ms, until_ms, NULL, 0, 0};

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
  * milliseconds, not a walk of the whole disk. */
 #define TC_MAX_DEPTH 6
 #define TC_MAX_ENTRIES 5000
+/* A walk on a slow or huge file system stops after this long, whatever it has seen. */
+#define TC_MAX_WALK_MS 2000
 #define TC_MANIFEST_MAX 65536
 /* Imports and #includes sit at the top of a test file. */
 #define TC_SNIFF_MAX 16384
@@ -410,7 +413,9 @@ typedef struct {
   tc_strs linked; /* folders reached through a symlink, walked after the real ones */
   int *linked_depth;
   size_t entries;
-  int truncated;
+  int truncated;    /* stopped at TC_MAX_ENTRIES */
+  int timed_out;    /* stopped at TC_MAX_WALK_MS */
+  struct timespec started;
 } tc_tree;
 
 static int skip_dir(const char *name)
@@ -493,8 +498,20 @@ static void tree_entry(tc_tree *t, size_t di, const char *abs, int dfd, const ch
   }
 }
 
+static int64_t ms_since(const struct timespec *t0)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 static void tree_read_dir(tc_tree *t, size_t i)
 {
+  if (ms_since(&t->started) > TC_MAX_WALK_MS) {
+    t->timed_out = 1;
+    t->truncated = 1;
+    return;
+  }
   char *abs = path_join(t->root, t->dirs.v[i]);
   DIR *d = opendir(abs);
   if (!d) {
@@ -532,6 +549,7 @@ static void tree_walk(tc_tree *t, const char *root)
 {
   memset(t, 0, sizeof(*t));
   t->root = root;
+  clock_gettime(CLOCK_MONOTONIC, &t->started);
   struct stat st;
   if (stat(root, &st) != 0) {
     return;
@@ -2068,7 +2086,9 @@ int testconv_discover(const char *source_path, lang_id lang, const char *functio
   if (c.lang == LANG_GO && out->sample && go_table_driven(out->sample)) {
     buf_puts(&why, "; table-driven style");
   }
-  if (c.tree.truncated) {
+  if (c.tree.timed_out) {
+    buf_printf(&why, " (scan stopped after %d s)", TC_MAX_WALK_MS / 1000);
+  } else if (c.tree.truncated) {
     buf_printf(&why, " (scan stopped at %d entries)", TC_MAX_ENTRIES);
   }
   out->why = one_line(&why);

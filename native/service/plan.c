@@ -118,7 +118,8 @@ static json_t *route_json(const route_decision *d)
  * something to paste into a prompt. */
 #define ACTION_FILE_MAX (512 * 1024)
 
-static void add_other_files(const action_request *req, int budget, pkg_result *pkg);
+static int add_other_files(const action_request *req, int budget, pkg_result *pkg, char *ferr,
+                           size_t ferrlen);
 
 static int build_package(const text_t *t, const action_request *req, lang_id lang, int budget,
                          pkg_result *pkg, char *err, size_t errlen)
@@ -138,7 +139,10 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
   if (package_build(t, &pr, pkg, err, errlen)) {
     return -1;
   }
-  add_other_files(req, budget, pkg);
+  if (add_other_files(req, budget, pkg, err, errlen)) {
+    pkg_result_free(pkg);
+    return -1;
+  }
   return 0;
 }
 
@@ -187,8 +191,11 @@ static int build_prompt(const action_request *req, action_plan *plan, char *err,
 
 /* Appends each other file in scope as a "file" item, in the order given, while the package
  * stays within `budget`; a file that does not fit, cannot be read or is too large is left out
- * and counted in `dropped`. */
-static void add_other_files(const action_request *req, int budget, pkg_result *pkg)
+ * and counted in `dropped`. Returns 0, or -1 with the message in `err` when a path names
+ * something that is not a regular file (a FIFO, /dev/stdin, a device): that is a mistake to
+ * say, not a file to skip quietly. */
+static int add_other_files(const action_request *req, int budget, pkg_result *pkg, char *ferr,
+                           size_t ferrlen)
 {
   char cwd[PATH_MAX];
   const char *base = getcwd(cwd, sizeof(cwd));
@@ -198,8 +205,13 @@ static void add_other_files(const action_request *req, int budget, pkg_result *p
       continue;
     }
     file_contents f;
-    char err[256];
-    if (file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err))) {
+    char err[600];
+    int rc = file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err));
+    if (rc == FILE_ENOTREG) {
+      snprintf(ferr, ferrlen, "%s", err);
+      return -1;
+    }
+    if (rc) {
       pkg->dropped++;
       continue;
     }
@@ -227,6 +239,7 @@ static void add_other_files(const action_request *req, int budget, pkg_result *p
     pkg->tokens += tokens;
     file_release(&f);
   }
+  return 0;
 }
 
 int action_plan_build(const frugal_config *cfg, const action_request *req, const char *text,

@@ -17,7 +17,46 @@ static int too_large(const char *path, size_t max, char *err, size_t errlen)
   return -1;
 }
 
-/* Reads a stream whose size is unknown (a pipe, /dev/stdin). */
+static const char *kind_of(mode_t m)
+{
+  return S_ISDIR(m)    ? "a directory"
+         : S_ISFIFO(m) ? "a FIFO"
+         : S_ISCHR(m)  ? "a character device"
+         : S_ISBLK(m)  ? "a block device"
+         : S_ISSOCK(m) ? "a socket"
+                       : "not a regular file";
+}
+
+int file_open_regular(const char *path, int flags, int mode, const char *what, char *err,
+                      size_t errlen)
+{
+  int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode);
+  if (fd < 0) {
+    int e = errno;
+    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(e));
+    errno = e; /* callers tell a missing file from the rest */
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "cannot use '%s' as a %s: it is %s; frugal reads only regular files",
+             path, what, kind_of(st.st_mode));
+    close(fd);
+    return FILE_ENOTREG;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) {
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  return fd;
+}
+
+/* Reads a regular file whose size is unknown (st_size 0 but content, as in /proc). */
 static int read_all(int fd, file_contents *f, const char *path, size_t max, char *err,
                     size_t errlen)
 {
@@ -52,10 +91,9 @@ int file_load(file_contents *f, const char *path, size_t max, char *err, size_t 
 {
   memset(f, 0, sizeof(*f));
   f->data = "";
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = file_open_regular(path, O_RDONLY, 0, "file", err, errlen);
   if (fd < 0) {
-    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-    return -1;
+    return fd;
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -64,14 +102,11 @@ int file_load(file_contents *f, const char *path, size_t max, char *err, size_t 
     return -1;
   }
   int rc = 0;
-  if (S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "cannot read '%s': it is a directory", path);
-    rc = -1;
-  } else if (!S_ISREG(st.st_mode)) {
+  if (st.st_size == 0) {
     rc = read_all(fd, f, path, max, err, errlen);
   } else if ((size_t)st.st_size > max) {
     rc = too_large(path, max, err, errlen);
-  } else if (st.st_size > 0) {
+  } else {
     /* Mapping avoids copying the file; MAP_POPULATE faults it in with one call instead of a
      * page fault per 4 KiB as the scanner walks it. */
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);

@@ -11,9 +11,21 @@ typedef struct {
   char *owned;
 } file_contents;
 
-/* Opens `path` and makes its contents available, refusing files over `max` bytes and
- * directories. Returns 0, or -1 with a one-line message in `err` naming the file and the reason.
- * Release with file_release(). */
+/* Opens `path` (open(2) `flags` and `mode`, O_CLOEXEC added) and checks that it is a regular
+ * file. Anything else (a FIFO, a terminal, /dev/stdin, a socket, a directory) is refused before
+ * a byte is read, because reading it could block forever, read the host's own RPC stream, or
+ * never end: the open itself does not block (O_NONBLOCK, cleared again once the file is known to
+ * be regular). Returns the descriptor, or with a one-line message in `err` naming the file:
+ * FILE_ENOTREG when it is not a regular file (saying what it is; `what` says what the file was
+ * for: "ledger", "file"), -1 when it cannot be opened (errno kept). */
+#define FILE_ENOTREG (-2)
+int file_open_regular(const char *path, int flags, int mode, const char *what, char *err,
+                      size_t errlen);
+
+/* Opens `path` and makes its contents available, refusing files over `max` bytes and anything
+ * that is not a regular file (file_open_regular). A regular file that says its size is 0 (as
+ * /proc files do) is read to its end. Returns 0, or FILE_ENOTREG or -1 with a one-line message
+ * in `err` naming the file and the reason. Release with file_release(). */
 int file_load(file_contents *f, const char *path, size_t max, char *err, size_t errlen);
 void file_release(file_contents *f);
 

@@ -113,3 +113,67 @@ def test_stdin_closing_mid_run_cancels_the_run_records_it_and_exits_0(host, serv
     assert "AddressSanitizer" not in err and "double free" not in err
     lines = ledger_lines(ledger)
     assert [(l["action"], l["outcome"]) for l in lines] == [("explain", "cancelled")]
+
+
+def test_a_preview_on_a_fifo_gets_an_error_while_the_next_request_is_answered(host, tmp_path):
+    fifo = tmp_path / "pipe.c"
+    os.mkfifo(fifo)  # nobody ever writes to it: opening it for reading would wait forever
+    peer = Peer(host)
+    params = {"path": EXAMPLE, "action": "refactor-files", "line": 70, "text": example_text(),
+              "files": [str(fifo)]}
+    peer.send([0, 1, "preview", [params]])
+    peer.send([0, 2, "version", []])
+    peer.pump(lambda: 1 in peer.responses and 2 in peer.responses)
+    assert peer.responses[2][0] is None and peer.responses[2][1]["version"]
+    err = peer.responses[1][0][1]
+    assert err == ("cannot use '%s' as a file: it is a FIFO; frugal reads only regular files"
+                   % fifo)
+
+
+def test_dev_stdin_as_a_file_is_refused_not_read_from_the_rpc_stream(host):
+    peer = Peer(host)
+    params = {"path": EXAMPLE, "action": "refactor-files", "line": 70, "text": example_text(),
+              "files": ["/dev/stdin"]}
+    peer.send([0, 1, "preview", [params]])
+    peer.send([0, 2, "version", []])
+    peer.pump(lambda: 1 in peer.responses and 2 in peer.responses)
+    assert "'/dev/stdin'" in peer.responses[1][0][1]
+    assert "frugal reads only regular files" in peer.responses[1][0][1]
+    assert peer.responses[2][0] is None
+
+
+def test_a_fifo_as_the_ledger_is_named_in_the_cost_answer(host, tmp_path):
+    fifo = tmp_path / "ledger.jsonl"
+    os.mkfifo(fifo)
+    peer = Peer(host)
+    configure(peer, {"ledger": {"path": str(fifo)},
+                     "tiers": {"mini": {"base_url": "http://127.0.0.1:9/v1"},
+                               "full": {"base_url": "http://127.0.0.1:9/v1"}}})
+    peer.send([0, 1, "cost", [{"period": "all"}]])
+    peer.send([0, 2, "version", []])
+    peer.pump(lambda: 1 in peer.responses and 2 in peer.responses)
+    err, result = peer.responses[1]
+    assert err is None
+    assert result["error"] == ("ledger: cannot use '%s' as a ledger: it is a FIFO; frugal reads "
+                               "only regular files" % fifo)
+    assert result["report"]["entries"] == 0
+
+
+def test_a_proc_file_that_says_it_is_empty_is_read_to_its_end():
+    # /proc files report st_size 0 yet have content
+    p = subprocess.run([FRUGAL, "context", "/proc/self/status:2", "--json"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["scope"]["start_line"] == 1 and out["scope"]["end_line"] > 10
+    assert out["file_tokens"] > 0
+
+
+def test_a_fifo_as_the_cli_file_is_refused_by_name(tmp_path):
+    fifo = tmp_path / "x.c"
+    os.mkfifo(fifo)
+    p = subprocess.run([FRUGAL, "context", "%s:1" % fifo], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 2
+    assert p.stderr.strip() == ("frugal: cannot use '%s' as a file: it is a FIFO; frugal reads "
+                                "only regular files" % fifo)
