@@ -415,12 +415,44 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
 
 static const llm_callbacks llm_cb = {on_delta, on_retry, on_done};
 
+/* The prompt's tokens as the model will see them: the first question (the plan's estimate) and
+ * every turn since. */
+static long conv_tokens(const action_conv *c)
+{
+  long n = c->plan.route.input_tokens;
+  for (size_t i = 0; i < c->nturns; i++) {
+    n += tokens_estimate(LANG_UNKNOWN, c->turns[i].text, strlen(c->turns[i].text));
+  }
+  return n;
+}
+
+/* Refuses a prompt larger than the tier's context window before anything is sent: the
+ * provider would reject it after the upload, or silently cut it. Returns 0, or -1 with the
+ * message in `err`. */
+static int check_context(const action_conv *c, tier_id tier, const tier_config *t, char *err,
+                         size_t errlen)
+{
+  long need = conv_tokens(c);
+  if (t->context_tokens <= 0 || need <= t->context_tokens) {
+    return 0;
+  }
+  snprintf(err, errlen,
+           "the prompt is about %ld tokens, more than the %ld of %s's context window "
+           "(tiers.%s.context_tokens, model %s): select the part you mean, run it on one "
+           "function, or use a tier with a larger window",
+           need, t->context_tokens, tier_name(tier), tier_name(tier), t->model);
+  return -1;
+}
+
 /* Everything a run needs past its conversation: tier, prices, ledger, budget, cache key; then
  * the call. `conv` is referenced by the run. Returns NULL with a message (the run is freed). */
 static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv *conv,
                           tier_id tier, int forced, int budget_override, const char *ledger_path,
                           const action_run_callbacks *cb, void *data, char *err, size_t errlen)
 {
+  if (check_context(conv, tier, &cfg->tiers[tier], err, errlen)) {
+    return NULL;
+  }
   action_run *r = xcalloc(1, sizeof(*r));
   r->llm = llm;
   r->cb = *cb;

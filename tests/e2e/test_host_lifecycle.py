@@ -177,3 +177,21 @@ def test_a_fifo_as_the_cli_file_is_refused_by_name(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip() == ("frugal: cannot use '%s' as a file: it is a FIFO; frugal reads "
                                 "only regular files" % fifo)
+
+
+def test_a_prompt_larger_than_the_tiers_context_is_refused_before_sending(server, tmp_path):
+    server.script({"text": "never sent"})
+    cfg = config(server)
+    cfg["tiers"]["mini"]["context_tokens"] = 300
+    cfg["ledger"] = {"path": str(tmp_path / "ledger.jsonl")}
+    path = tmp_path / "frugal.json"
+    path.write_text(json.dumps(cfg))
+    env = dict(os.environ, FRUGAL_E2E_KEY=KEY)
+    p = subprocess.run([FRUGAL, "run", "explain", EXAMPLE + ":70", "--config", str(path),
+                        "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode != 0
+    msg = p.stderr.strip()
+    assert "more than the 300 of mini's context window (tiers.mini.context_tokens, model " \
+           "gpt-5.4-mini)" in msg, msg
+    assert "the prompt is about " in msg and "select the part you mean" in msg
+    assert server.requests() == []
