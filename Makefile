@@ -26,36 +26,42 @@ asan:
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure
 
-# libFuzzer targets (clang and libclang-rt-14-dev); see tests/fuzz/README.md.
+# libFuzzer targets (clang and libclang-rt-14-dev); see tests/fuzz/README.md. Each target's
+# regression inputs (tests/fuzz/regressions/TARGET-*) are replayed before it is fuzzed.
 FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = rpc context sse prompt host
 FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Iinclude -Inative
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
+FUZZ_LIB_SOURCES = $(filter-out native/main.c,$(wildcard native/*/*.c))
 fuzz:
-	mkdir -p build-fuzz/rpc build-fuzz/context build-fuzz/sse build-fuzz/prompt
+	mkdir -p $(addprefix build-fuzz/,$(FUZZ_TARGETS))
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_rpc.c native/rpc/rpc.c native/util/buf.c \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv) -o build-fuzz/fuzz_rpc
-	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/core/tokens.c native/util/buf.c \
-	  native/util/text.c $$(pkg-config --cflags --libs jansson) -o build-fuzz/fuzz_context
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/core/tokens.c \
+	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
+	  -o build-fuzz/fuzz_context
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_sse.c native/http/sse.c native/http/ndjson.c \
 	  native/provider/stream*.c native/util/buf.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_sse
-	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_prompt.c native/prompt/*.c native/context/*.c native/core/tokens.c \
-	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
-	  -o build-fuzz/fuzz_prompt
-	build-fuzz/fuzz_sse tests/fuzz/regressions/sse-* >build-fuzz/regressions-sse.log 2>&1 \
-	  || { tail -n 30 build-fuzz/regressions-sse.log; exit 1; }
-	build-fuzz/fuzz_context tests/fuzz/regressions/context-* >build-fuzz/regressions.log 2>&1 \
-	  || { tail -n 30 build-fuzz/regressions.log; exit 1; }
-	cd build-fuzz && ./fuzz_rpc -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 rpc \
-	  >rpc.log 2>&1 || { tail -n 30 rpc.log; exit 1; }
-	cd build-fuzz && ./fuzz_context -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	  -print_final_stats=1 context >context.log 2>&1 || { tail -n 30 context.log; exit 1; }
-	cd build-fuzz && ./fuzz_sse -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 sse \
-	  >sse.log 2>&1 || { tail -n 30 sse.log; exit 1; }
-	cd build-fuzz && ./fuzz_prompt -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 prompt \
-	  >prompt.log 2>&1 || { tail -n 30 prompt.log; exit 1; }
-	grep -h "number_of_executed_units" build-fuzz/*.log
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_prompt.c native/prompt/*.c native/context/*.c \
+	  native/core/tokens.c native/util/buf.c native/util/text.c \
+	  $$(pkg-config --cflags --libs jansson) -o build-fuzz/fuzz_prompt
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_host.c $(FUZZ_LIB_SOURCES) \
+	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv jansson libcurl) -ldl -lm \
+	  -o build-fuzz/fuzz_host
+	for t in $(FUZZ_TARGETS); do \
+	  set -- tests/fuzz/regressions/$$t-*; \
+	  [ -e "$$1" ] || { echo "fuzz: no regression inputs for $$t"; exit 1; }; \
+	  build-fuzz/fuzz_$$t "$$@" >build-fuzz/regressions-$$t.log 2>&1 \
+	    || { tail -n 30 build-fuzz/regressions-$$t.log; exit 1; }; \
+	done
+	for t in $(FUZZ_TARGETS); do \
+	  max=; [ $$t = context ] && max=-max_len=8192; \
+	  (cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $$max -print_final_stats=1 \
+	    $$t >$$t.log 2>&1) || { tail -n 30 build-fuzz/$$t.log; exit 1; }; \
+	done
+	grep -h "number_of_executed_units" $(addprefix build-fuzz/,$(addsuffix .log,$(FUZZ_TARGETS)))
 
 bench: build
 	bash bench/run.sh

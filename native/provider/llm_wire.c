@@ -322,158 +322,34 @@ char *llm_request_body(const llm_request *req, char *err, size_t errlen)
 
 /* ---- whole JSON answers ---- */
 
-/* A non-negative integer field, or STREAM_UNKNOWN. */
-static int64_t count(json_t *obj, const char *key)
-{
-  json_t *v = json_object_get(obj, key);
-  return json_is_integer(v) && json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v)
-                                                          : STREAM_UNKNOWN;
-}
+/* Collects a whole body's events (stream_parse_body) into an llm_complete. */
+typedef struct {
+  llm_complete *out;
+  buf_t text;
+  int error; /* the body held a provider error or data that could not be read */
+} complete_sink;
 
-static int64_t sum_known(int64_t a, int64_t b)
+static int on_body_event(void *data, const stream_event *ev)
 {
-  if (a == STREAM_UNKNOWN) {
-    return b;
-  }
-  return b == STREAM_UNKNOWN ? a : a + b;
-}
-
-static void append_text(buf_t *b, json_t *v)
-{
-  if (json_is_string(v)) {
-    buf_append(b, json_string_value(v), json_string_length(v));
-  }
-}
-
-static stream_finish finish_of(const char *raw)
-{
-  static const struct {
-    const char *word;
-    stream_finish f;
-  } map[] = {
-      {"stop", STREAM_FINISH_STOP},
-      {"end_turn", STREAM_FINISH_STOP},
-      {"stop_sequence", STREAM_FINISH_STOP},
-      {"completed", STREAM_FINISH_STOP},
-      {"length", STREAM_FINISH_LENGTH},
-      {"max_tokens", STREAM_FINISH_LENGTH},
-      {"max_output_tokens", STREAM_FINISH_LENGTH},
-      {"model_context_window_exceeded", STREAM_FINISH_LENGTH},
-      {"tool_calls", STREAM_FINISH_TOOL_CALLS},
-      {"function_call", STREAM_FINISH_TOOL_CALLS},
-      {"tool_use", STREAM_FINISH_TOOL_CALLS},
-      {"content_filter", STREAM_FINISH_CONTENT_FILTER},
-      {"refusal", STREAM_FINISH_REFUSAL},
-      {"failed", STREAM_FINISH_FAILED},
-  };
-  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-    if (strcmp(raw, map[i].word) == 0) {
-      return map[i].f;
-    }
-  }
-  return STREAM_FINISH_OTHER;
-}
-
-static int parse_chat(json_t *root, buf_t *text, llm_complete *out)
-{
-  json_t *choices = json_object_get(root, "choices");
-  if (!json_is_array(choices)) {
-    return -1;
-  }
-  json_t *c0 = json_array_get(choices, 0);
-  json_t *msg = json_object_get(c0, "message");
-  append_text(text, json_object_get(msg, "content"));
-  append_text(text, json_object_get(msg, "refusal"));
-  json_t *fr = json_object_get(c0, "finish_reason");
-  if (json_is_string(fr)) {
-    out->finish_raw = xstrdup(json_string_value(fr));
-  }
-  json_t *u = json_object_get(root, "usage");
-  if (json_is_object(u)) {
-    out->usage.input_tokens = count(u, "prompt_tokens");
-    out->usage.output_tokens = count(u, "completion_tokens");
-    out->usage.total_tokens = count(u, "total_tokens");
-    out->usage.cached_input_tokens =
-        count(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
-    out->usage.reasoning_tokens =
-        count(json_object_get(u, "completion_tokens_details"), "reasoning_tokens");
-  }
-  return 0;
-}
-
-static int parse_responses(json_t *root, buf_t *text, llm_complete *out)
-{
-  json_t *output = json_object_get(root, "output");
-  json_t *status = json_object_get(root, "status");
-  if (!json_is_array(output) || !json_is_string(status)) {
-    return -1;
-  }
-  size_t i;
-  json_t *item;
-  json_array_foreach(output, i, item)
-  {
-    if (!json_is_string(json_object_get(item, "type")) ||
-        strcmp(json_string_value(json_object_get(item, "type")), "message") != 0) {
-      continue;
-    }
-    size_t j;
-    json_t *part;
-    json_array_foreach(json_object_get(item, "content"), j, part)
-    {
-      json_t *type = json_object_get(part, "type");
-      if (json_is_string(type) && strcmp(json_string_value(type), "output_text") == 0) {
-        append_text(text, json_object_get(part, "text"));
-      } else if (json_is_string(type) && strcmp(json_string_value(type), "refusal") == 0) {
-        append_text(text, json_object_get(part, "refusal"));
-      }
-    }
-  }
-  const char *st = json_string_value(status);
-  json_t *reason = json_object_get(json_object_get(root, "incomplete_details"), "reason");
-  out->finish_raw = xstrdup(
-      strcmp(st, "incomplete") == 0 && json_is_string(reason) ? json_string_value(reason) : st);
-  json_t *u = json_object_get(root, "usage");
-  if (json_is_object(u)) {
-    out->usage.input_tokens = count(u, "input_tokens");
-    out->usage.output_tokens = count(u, "output_tokens");
-    out->usage.total_tokens = count(u, "total_tokens");
-    json_t *in = json_object_get(u, "input_tokens_details");
-    out->usage.cached_input_tokens = count(in, "cached_tokens");
-    out->usage.cache_write_tokens = count(in, "cache_write_tokens");
-    out->usage.reasoning_tokens =
-        count(json_object_get(u, "output_tokens_details"), "reasoning_tokens");
-  }
-  return 0;
-}
-
-static int parse_anthropic(json_t *root, buf_t *text, llm_complete *out)
-{
-  json_t *content = json_object_get(root, "content");
-  if (!json_is_array(content)) {
-    return -1;
-  }
-  size_t i;
-  json_t *block;
-  json_array_foreach(content, i, block)
-  {
-    json_t *type = json_object_get(block, "type");
-    if (json_is_string(type) && strcmp(json_string_value(type), "text") == 0) {
-      append_text(text, json_object_get(block, "text"));
-    }
-  }
-  json_t *sr = json_object_get(root, "stop_reason");
-  if (json_is_string(sr)) {
-    out->finish_raw = xstrdup(json_string_value(sr));
-  }
-  json_t *u = json_object_get(root, "usage");
-  if (json_is_object(u)) {
-    /* Anthropic counts cached and cache-written tokens apart from input_tokens. */
-    int64_t read = count(u, "cache_read_input_tokens");
-    int64_t write = count(u, "cache_creation_input_tokens");
-    out->usage.input_tokens = sum_known(sum_known(count(u, "input_tokens"), read), write);
-    out->usage.cached_input_tokens = read;
-    out->usage.cache_write_tokens = write;
-    out->usage.output_tokens = count(u, "output_tokens");
+  complete_sink *c = data;
+  switch (ev->kind) {
+  case STREAM_EV_TEXT:
+  case STREAM_EV_REFUSAL:
+    buf_append(&c->text, ev->text, ev->len);
+    break;
+  case STREAM_EV_USAGE:
+    c->out->usage = ev->usage;
+    break;
+  case STREAM_EV_FINISH:
+    free(c->out->finish_raw);
+    c->out->finish_raw = xstrdup(ev->finish_raw);
+    c->out->finish = ev->finish;
+    break;
+  case STREAM_EV_ERROR:
+    c->error = 1;
+    break;
+  default:
+    break;
   }
   return 0;
 }
@@ -481,39 +357,17 @@ static int parse_anthropic(json_t *root, buf_t *text, llm_complete *out)
 int llm__complete_parse(stream_api api, const char *body, size_t len, llm_complete *out)
 {
   memset(out, 0, sizeof(*out));
-  json_t *root = json_loadb(body, len, 0, NULL);
-  if (!json_is_object(root)) {
-    json_decref(root);
-    return -1;
-  }
-  out->usage.input_tokens = out->usage.cached_input_tokens = STREAM_UNKNOWN;
-  out->usage.cache_write_tokens = out->usage.output_tokens = STREAM_UNKNOWN;
-  out->usage.reasoning_tokens = out->usage.total_tokens = STREAM_UNKNOWN;
-  buf_t text = BUF_INIT;
-  int rc;
-  switch (api) {
-  case STREAM_API_OPENAI_CHAT:
-    rc = parse_chat(root, &text, out);
-    break;
-  case STREAM_API_ANTHROPIC:
-    rc = parse_anthropic(root, &text, out);
-    break;
-  case STREAM_API_OPENAI_RESPONSES:
-    rc = parse_responses(root, &text, out);
-    break;
-  default:
-    rc = -1;
-    break;
-  }
-  json_decref(root);
-  if (rc != 0) {
-    buf_free(&text);
+  out->usage = (stream_usage){STREAM_UNKNOWN, STREAM_UNKNOWN, STREAM_UNKNOWN, STREAM_UNKNOWN,
+                              STREAM_UNKNOWN, STREAM_UNKNOWN, false};
+  out->finish = STREAM_FINISH_OTHER;
+  complete_sink c = {out, BUF_INIT, 0};
+  if (stream_parse_body(api, body, len, on_body_event, &c) != STREAM_OK || c.error) {
+    buf_free(&c.text);
     free(out->finish_raw);
     memset(out, 0, sizeof(*out));
     return -1;
   }
-  out->text = text.data ? buf_detach(&text) : xstrdup("");
-  out->finish = out->finish_raw ? finish_of(out->finish_raw) : STREAM_FINISH_OTHER;
+  out->text = c.text.data ? buf_detach(&c.text) : xstrdup("");
   return 0;
 }
 

@@ -482,3 +482,36 @@ json_t *stream_typed_event(stream_parser *p, const char *event, const char *data
   *type = t;
   return root;
 }
+
+int stream_parse_body(stream_api api, const char *body, size_t len, stream_event_cb cb,
+                      void *userdata)
+{
+  json_t *root = json_loadb(body, len, 0, NULL);
+  if (!json_is_object(root)) {
+    json_decref(root);
+    return STREAM_ENOTBODY;
+  }
+  stream_parser *p = stream_parser_new(api, cb, userdata, 0);
+  int rc;
+  switch (api) {
+  case STREAM_API_OPENAI_CHAT:
+    rc = stream_openai_chat_body(p, root);
+    break;
+  case STREAM_API_OPENAI_RESPONSES:
+    rc = stream_openai_responses_body(p, root);
+    break;
+  case STREAM_API_ANTHROPIC:
+    rc = stream_anthropic_body(p, root);
+    break;
+  default:
+    rc = -1;
+    break;
+  }
+  json_decref(root);
+  if (rc == 0) {
+    stream_terminal(p, "body");
+  }
+  int stopped = p->stopped;
+  stream_parser_free(p);
+  return rc ? STREAM_ENOTBODY : stopped ? STREAM_ESTOPPED : STREAM_OK;
+}

@@ -147,6 +147,17 @@ int stream_parser_feed(stream_parser *p, const void *bytes, size_t len);
  * with truncated set is still emitted unless the callback stopped the parser). */
 int stream_parser_finish(stream_parser *p);
 
+/* Parses a whole non-streamed response body (a server that ignored "stream": true) with the
+ * same field readers as the stream, so usage, finish reasons and errors mean the same either way:
+ * calls `cb` with the events the stream would have given (TEXT / REASONING / REFUSAL, USAGE,
+ * FINISH, ERROR) and END with terminator "body". Returns STREAM_OK, STREAM_ESTOPPED when the
+ * callback stopped it, or -4 when the body is not a JSON response of `api` (then nothing was
+ * emitted; it may be an error envelope: see stream_http_error_parse). Ollama's native API has
+ * no non-streamed form here (-4). */
+#define STREAM_ENOTBODY (-4)
+int stream_parse_body(stream_api api, const char *body, size_t len, stream_event_cb cb,
+                      void *userdata);
+
 /* What the SSE decoder discarded at EOF (valid after stream_parser_finish() until
  * stream_parser_free()), or NULL when nothing was discarded or the API is not SSE. */
 const sse_discarded *stream_parser_discarded(const stream_parser *p);

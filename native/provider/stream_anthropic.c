@@ -180,3 +180,42 @@ void stream_anthropic_event(stream_parser *p, const char *event, const char *dat
   }
   json_decref(root);
 }
+
+/* A whole message: its text and thinking blocks, its stop reason and usage. */
+int stream_anthropic_body(stream_parser *p, json_t *root)
+{
+  json_t *content = json_object_get(root, "content");
+  if (!json_is_array(content)) {
+    return -1;
+  }
+  size_t i;
+  json_t *block;
+  json_array_foreach(content, i, block)
+  {
+    const char *type = NULL, *s;
+    size_t n;
+    if (!json_is_object(block) || stream_get_str(p, block, "content[]", "type", &type, &n) <= 0) {
+      continue;
+    }
+    if (strcmp(type, "text") == 0 && stream_get_str(p, block, "content[]", "text", &s, &n) > 0) {
+      stream_emit_text(p, STREAM_EV_TEXT, 0, s, n);
+    } else if (strcmp(type, "thinking") == 0 &&
+               stream_get_str(p, block, "content[]", "thinking", &s, &n) > 0) {
+      stream_emit_text(p, STREAM_EV_REASONING, 0, s, n);
+    }
+  }
+  json_t *usage = NULL;
+  const char *reason = NULL;
+  size_t n;
+  if (stream_get_obj(p, root, "message", "usage", &usage) < 0 ||
+      stream_get_str(p, root, "message", "stop_reason", &reason, &n) < 0) {
+    return 0;
+  }
+  if (usage && merge_usage(p, usage, "message.usage") < 0) {
+    return 0;
+  }
+  if (reason) {
+    stream_emit_finish(p, 0, reason, finish_class(reason));
+  }
+  return 0;
+}

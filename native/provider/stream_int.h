@@ -117,6 +117,11 @@ void stream_openai_chat_event(stream_parser *p, const char *data, size_t len);
 void stream_openai_responses_event(stream_parser *p, const char *event, const char *data,
                                    size_t len);
 void stream_anthropic_event(stream_parser *p, const char *event, const char *data, size_t len);
+/* Whole (non-streamed) bodies, read with the same field readers: return 0, or -1 when `root`
+ * is not a response of that API (nothing emitted then). */
+int stream_openai_chat_body(stream_parser *p, json_t *root);
+int stream_openai_responses_body(stream_parser *p, json_t *root);
+int stream_anthropic_body(stream_parser *p, json_t *root);
 void stream_ollama_line(stream_parser *p, const char *line, size_t len);
 
 #endif

@@ -82,6 +82,10 @@ static int one_choice(stream_parser *p, json_t *c, size_t pos)
       stream_get_obj(p, c, "choices[]", "delta", &delta) < 0) {
     return -1;
   }
+  /* A whole (non-streamed) completion says `message` where a chunk says `delta`. */
+  if (!delta && stream_get_obj(p, c, "choices[]", "message", &delta) < 0) {
+    return -1;
+  }
   if (delta) {
     const char *s;
     size_t n;
@@ -231,4 +235,13 @@ void stream_openai_chat_event(stream_parser *p, const char *data, size_t len)
     chunk(p, root);
     json_decref(root);
   }
+}
+
+int stream_openai_chat_body(stream_parser *p, json_t *root)
+{
+  if (!json_is_array(json_object_get(root, "choices"))) {
+    return -1;
+  }
+  chunk(p, root);
+  return 0;
 }

@@ -207,3 +207,53 @@ void stream_openai_responses_event(stream_parser *p, const char *event, const ch
   }
   json_decref(root);
 }
+
+/* A whole response object: the texts of its output items, then what response.completed would
+ * say of it. */
+int stream_openai_responses_body(stream_parser *p, json_t *root)
+{
+  json_t *output = json_object_get(root, "output");
+  if (!json_is_array(output) || !json_is_string(json_object_get(root, "status"))) {
+    return -1;
+  }
+  size_t i;
+  json_t *item;
+  json_array_foreach(output, i, item)
+  {
+    const char *type = NULL, *s;
+    size_t n;
+    json_t *content = NULL;
+    if (!json_is_object(item) || stream_get_str(p, item, "output[]", "type", &type, &n) <= 0) {
+      continue;
+    }
+    if (strcmp(type, "function_call") == 0) {
+      p->function_call_seen = true;
+      continue;
+    }
+    if (strcmp(type, "message") != 0 ||
+        stream_get_arr(p, item, "output[]", "content", &content) <= 0) {
+      continue;
+    }
+    size_t j;
+    json_t *part;
+    json_array_foreach(content, j, part)
+    {
+      const char *ptype = NULL;
+      if (!json_is_object(part) ||
+          stream_get_str(p, part, "output[].content[]", "type", &ptype, &n) <= 0) {
+        continue;
+      }
+      if (strcmp(ptype, "output_text") == 0 &&
+          stream_get_str(p, part, "output[].content[]", "text", &s, &n) > 0) {
+        stream_emit_text(p, STREAM_EV_TEXT, 0, s, n);
+      } else if (strcmp(ptype, "refusal") == 0 &&
+                 stream_get_str(p, part, "output[].content[]", "refusal", &s, &n) > 0) {
+        stream_emit_text(p, STREAM_EV_REFUSAL, 0, s, n);
+      }
+    }
+  }
+  json_t *wrapped = json_pack("{s:O}", "response", root);
+  final_response(p, "response.completed", wrapped);
+  json_decref(wrapped);
+  return 0;
+}
