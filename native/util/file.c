@@ -123,6 +123,41 @@ int file_load(file_contents *f, const char *path, size_t max, char *err, size_t 
   return rc;
 }
 
+char *file_read_prefix(const char *path, size_t max, size_t *len, int *complete)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return NULL;
+  }
+  size_t want = (size_t)st.st_size < max ? (size_t)st.st_size : max;
+  char *data = xmalloc(want + 1);
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = read(fd, data + got, want - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    got += (size_t)n;
+  }
+  close(fd);
+  data[got] = '\0';
+  if (len) {
+    *len = got;
+  }
+  if (complete) {
+    *complete = (size_t)st.st_size <= max && got == (size_t)st.st_size;
+  }
+  return data;
+}
+
 void file_release(file_contents *f)
 {
   if (f->map) {

@@ -29,4 +29,10 @@ int file_open_regular(const char *path, int flags, int mode, const char *what, c
 int file_load(file_contents *f, const char *path, size_t max, char *err, size_t errlen);
 void file_release(file_contents *f);
 
+/* Reads at most `max` bytes of the regular file `path` into a NUL-terminated buffer (caller
+ * frees). Returns NULL when the file is missing, unreadable or not a regular file (the open does
+ * not block on a FIFO). `*len` (may be NULL) gets the bytes read; `*complete` (may be NULL)
+ * whether that was the whole file. */
+char *file_read_prefix(const char *path, size_t max, size_t *len, int *complete);
+
 #endif
