@@ -342,9 +342,16 @@ static void call_cost(host *h, uint64_t msgid, int64_t call_id, const msgpack_ob
     host_answer(h, msgid, call_id, err, NULL);
     return;
   }
-  json_t *o = service_cost_json(&res);
-  host_answer(h, msgid, call_id, NULL, o);
-  json_decref(o);
+  /* A ledger that cannot be read is an error here as in `frugal cost` (which also prints the
+   * part it read and exits 1): the editor shows the error rather than a report that looks
+   * complete. */
+  if (res.read_error[0]) {
+    host_answer(h, msgid, call_id, res.read_error, NULL);
+  } else {
+    json_t *o = service_cost_json(&res);
+    host_answer(h, msgid, call_id, NULL, o);
+    json_decref(o);
+  }
   service_cost_result_free(&res);
 }
 

@@ -52,8 +52,5 @@ json_t *service_cost_json(const service_cost_result *r)
   json_object_set_new(o, "report", ledger_report_json(&r->report));
   json_object_set_new(o, "text", action_json_text(r->text.data ? r->text.data : "", r->text.len));
   json_object_set_new(o, "path", json_string(r->path));
-  json_object_set_new(o, "error", r->read_error[0] ? action_json_text(r->read_error,
-                                                                      strlen(r->read_error))
-                                                   : json_null());
   return o;
 }

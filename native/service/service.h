@@ -52,7 +52,7 @@ typedef struct {
 int service_cost(const frugal_config *cfg, const service_cost_request *req,
                  service_cost_result *out, char *err, size_t errlen);
 void service_cost_result_free(service_cost_result *r);
-/* {report, text, path, error: string|null} as the host's `cost` method answers (new ref). */
+/* {report, text, path} as the host's `cost` method answers (new reference). */
 json_t *service_cost_json(const service_cost_result *r);
 
 /* ---- outcome: what the user did with a proposal ---- */
