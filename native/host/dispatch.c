@@ -169,15 +169,26 @@ static void op_submit(host_op *op)
 
 /* ---- reading the editor's buffer --------------------------------------------------------- */
 
+/* An editor answer for `op` arrived: drops the op's hold on the host. Returns 1 when the host is
+ * closing (the op is then freed, and the host with it if that was the last hold). */
+static int op_answer_dropped(host_op *op)
+{
+  host *h = op->h;
+  h->live_ops--;
+  if (!h->closing) {
+    return 0;
+  }
+  host_op_free(op);
+  host_release(h);
+  return 1;
+}
+
 static void on_buf_lines(rpc_channel *ch, const msgpack_object *error,
                          const msgpack_object *result, void *data)
 {
   host_op *op = data;
   host *h = op->h;
-  h->live_ops--;
-  if (h->closing) {
-    host_op_free(op);
-    host_release(h);
+  if (op_answer_dropped(op)) {
     return;
   }
   char err[512];
@@ -229,10 +240,7 @@ static void on_buf_size(rpc_channel *ch, const msgpack_object *error,
 {
   host_op *op = data;
   host *h = op->h;
-  h->live_ops--;
-  if (h->closing) {
-    host_op_free(op);
-    host_release(h);
+  if (op_answer_dropped(op)) {
     return;
   }
   int64_t lines = -1, bytes = -1;

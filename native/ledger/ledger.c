@@ -273,17 +273,6 @@ void ledger_entry_price(ledger_entry *e, const frugal_config *cfg, provider_id p
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if the bytes there are not one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-  size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-                                : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-  if (len == 0 || len > n || !utf8_valid((const char *)s, len)) {
-    return 0;
-  }
-  return len;
-}
-
 /* Jansson refuses strings that are not UTF-8; a project path on Linux may be any bytes. Invalid
  * bytes become '?', and the text is cut at `max` bytes on a character boundary. */
 static json_t *json_text(const char *s, size_t max)
@@ -294,19 +283,7 @@ static json_t *json_text(const char *s, size_t max)
   size_t n = strlen(s);
   buf_t b = BUF_INIT;
   buf_reserve(&b, n < max ? n : max);
-  for (size_t i = 0; i < n;) {
-    size_t k = utf8_seq_len((const unsigned char *)s + i, n - i);
-    if (b.len + (k ? k : 1) > max) {
-      break;
-    }
-    if (k == 0) {
-      buf_putc(&b, '?');
-      i++;
-    } else {
-      buf_append(&b, s + i, k);
-      i += k;
-    }
-  }
+  utf8_append_repaired(&b, s, n, "?", max);
   json_t *j = json_stringn(b.data ? b.data : "", b.len);
   buf_free(&b);
   return j;

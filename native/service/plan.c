@@ -1,6 +1,7 @@
 #include "service/plan.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +21,7 @@ json_t *action_json_text(const char *s, size_t n)
     return json_stringn(s, n);
   }
   buf_t b = BUF_INIT;
-  size_t i = 0;
-  while (i < n) {
-    /* Find the longest valid prefix of at most 4 bytes starting here. */
-    size_t k = 1;
-    unsigned char c = (unsigned char)s[i];
-    size_t want = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    if (want > 1 && i + want <= n && utf8_valid(s + i, want)) {
-      k = want;
-    } else if (want > 1) {
-      buf_puts(&b, "\xEF\xBF\xBD");
-      i++;
-      continue;
-    }
-    buf_append(&b, s + i, k);
-    i += k;
-  }
+  utf8_append_repaired(&b, s, n, "\xEF\xBF\xBD", SIZE_MAX);
   json_t *j = json_stringn(b.data ? b.data : "", b.len);
   buf_free(&b);
   return j;

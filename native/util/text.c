@@ -125,3 +125,35 @@ int utf8_valid(const char *str, size_t n)
   }
   return 1;
 }
+
+size_t utf8_seq_len(const char *str, size_t n)
+{
+  const unsigned char *s = (const unsigned char *)str;
+  size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+                                : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+  if (len == 0 || len > n || !utf8_valid(str, len)) {
+    return 0;
+  }
+  return len;
+}
+
+size_t utf8_append_repaired(buf_t *out, const char *s, size_t n, const char *repl, size_t max)
+{
+  size_t rlen = strlen(repl), added = 0, i = 0;
+  while (i < n) {
+    size_t k = utf8_seq_len(s + i, n - i);
+    if (added + (k ? k : rlen) > max) {
+      break;
+    }
+    if (k == 0) {
+      buf_append(out, repl, rlen);
+      added += rlen;
+      i++;
+    } else {
+      buf_append(out, s + i, k);
+      added += k;
+      i += k;
+    }
+  }
+  return i;
+}

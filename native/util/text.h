@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "util/buf.h"
+
 typedef struct {
   const char *data;
   size_t len;
@@ -27,5 +29,15 @@ size_t text_line_end(const text_t *t, int line);
 
 /* Returns 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates), else 0. */
 int utf8_valid(const char *s, size_t n);
+
+/* Length of the valid UTF-8 sequence at s[0..n) (1 to 4), or 0 if the bytes there are not one
+ * (n > 0). */
+size_t utf8_seq_len(const char *s, size_t n);
+
+/* The one UTF-8 sanitiser: appends s[0..n) to `out` with every byte that does not start a valid
+ * sequence replaced by `repl` (U+FFFD "\xEF\xBF\xBD", or "?" where the reader wants ASCII),
+ * stopping at a character boundary before the bytes appended would pass `max` (SIZE_MAX: no
+ * cut). Returns the number of bytes of `s` consumed. */
+size_t utf8_append_repaired(buf_t *out, const char *s, size_t n, const char *repl, size_t max);
 
 #endif

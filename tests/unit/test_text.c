@@ -56,12 +56,35 @@ static void utf8_validation_rejects_what_json_cannot_carry(void **state)
   assert_false(utf8_valid("ab\xff", 3));
 }
 
+static void repair_replaces_each_bad_byte_and_cuts_on_a_character_boundary(void **state)
+{
+  buf_t b = BUF_INIT;
+  /* 0xff is never UTF-8; 0xc3 0x28 is a lead byte without its continuation */
+  const char in[] = "a\xff\xc3\x28\xc3\xa9z";
+  assert_int_equal(utf8_append_repaired(&b, in, sizeof(in) - 1, "\xEF\xBF\xBD", SIZE_MAX),
+                   sizeof(in) - 1);
+  const char want[] = "a\xEF\xBF\xBD\xEF\xBF\xBD(\xc3\xa9z";
+  assert_int_equal(b.len, sizeof(want) - 1);
+  assert_memory_equal(b.data, want, b.len);
+  assert_true(utf8_valid(b.data, b.len));
+  buf_clear(&b);
+  /* "?" and a cut at 3 bytes: the two-byte character that would pass it is left out */
+  assert_int_equal(utf8_append_repaired(&b, "x\xff\xc3\xa9", 4, "?", 3), 2);
+  assert_int_equal(b.len, 2);
+  assert_memory_equal(b.data, "x?", 2);
+  assert_int_equal(utf8_seq_len("\xe2\x82\xac", 3), 3);
+  assert_int_equal(utf8_seq_len("\xe2\x82", 2), 0);
+  assert_int_equal(utf8_seq_len("\xed\xa0\x80", 3), 0); /* a surrogate */
+  buf_free(&b);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(lines_are_counted_like_an_editor),
     cmocka_unit_test(line_offsets_and_lookup_agree),
     cmocka_unit_test(utf8_validation_rejects_what_json_cannot_carry),
+    cmocka_unit_test(repair_replaces_each_bad_byte_and_cuts_on_a_character_boundary),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
