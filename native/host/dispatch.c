@@ -330,37 +330,95 @@ static void call_configure(host *h, uint64_t msgid, int64_t call_id,
   json_decref(ok);
 }
 
+/* ---- cost and outcome: the ledger, off the loop ------------------------------------------- */
+
+typedef struct {
+  host *h;
+  host_cfg *cfg;
+  uint64_t msgid;
+  int64_t call_id;
+  int is_cost;
+  char spec[64];
+  char id[LEDGER_ID_SIZE];
+  ledger_outcome outcome;
+  int rc;
+  service_cost_result cost;
+  char err[600];
+  uv_work_t work;
+} ledger_job;
+
+static void ledger_work(uv_work_t *w)
+{
+  ledger_job *j = w->data;
+  if (j->is_cost) {
+    service_cost_request req = {.period = j->spec};
+    j->rc = service_cost(&j->cfg->cfg, &req, &j->cost, j->err, sizeof(j->err));
+    if (j->rc == 0 && j->cost.read_error[0]) {
+      /* A ledger that cannot be read is an error here as in `frugal cost` (which also prints
+       * the part it read and exits 1): the editor shows the error rather than a report that
+       * looks complete. */
+      snprintf(j->err, sizeof(j->err), "%s", j->cost.read_error);
+      service_cost_result_free(&j->cost);
+      j->rc = -1;
+    }
+  } else {
+    service_outcome_request req = {j->id, j->outcome};
+    j->rc = service_outcome(&j->cfg->cfg, &req, j->err, sizeof(j->err));
+  }
+}
+
+static void ledger_done(uv_work_t *w, int status)
+{
+  ledger_job *j = w->data;
+  host *h = j->h;
+  h->live_ops--;
+  if (status == 0 && j->rc) {
+    host_answer(h, j->msgid, j->call_id, j->err, NULL);
+  } else if (status == 0) {
+    json_t *o = j->is_cost ? service_cost_json(&j->cost) : json_pack("{s:b}", "ok", 1);
+    host_answer(h, j->msgid, j->call_id, NULL, o);
+    json_decref(o);
+  }
+  if (j->is_cost && j->rc == 0) {
+    service_cost_result_free(&j->cost);
+  }
+  host_cfg_unref(j->cfg);
+  free(j);
+  host_release(h);
+}
+
+static void ledger_submit(ledger_job *j)
+{
+  host *h = j->h;
+  j->cfg = cfg_ref(h->cfg);
+  j->work.data = j;
+  h->live_ops++;
+  if (!h->loop) {
+    ledger_work(&j->work);
+    ledger_done(&j->work, 0);
+  } else if (uv_queue_work(h->loop, &j->work, ledger_work, ledger_done)) {
+    j->rc = -1;
+    snprintf(j->err, sizeof(j->err), "cannot start reading the ledger");
+    ledger_done(&j->work, 0);
+  }
+}
+
 /* cost {period}: the ledger's report for a period, as data and as the readable table. */
 static void call_cost(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
 {
-  char spec[64] = "today", err[400];
   const char *s;
   size_t n;
   int rc = rpc_map_str(params, "period", &s, &n);
-  if (rc == RPC_GET_WRONG_TYPE || (rc == RPC_GET_OK && n >= sizeof(spec))) {
+  ledger_job *j = xcalloc(1, sizeof(*j));
+  if (rc == RPC_GET_WRONG_TYPE || (rc == RPC_GET_OK && n >= sizeof(j->spec))) {
+    free(j);
     host_answer(h, msgid, call_id, "'period' must be today, week, month, all or a date", NULL);
     return;
   }
-  if (rc == RPC_GET_OK) {
-    snprintf(spec, sizeof(spec), "%.*s", (int)n, s);
-  }
-  service_cost_request req = {.period = spec};
-  service_cost_result res;
-  if (service_cost(&h->cfg->cfg, &req, &res, err, sizeof(err))) {
-    host_answer(h, msgid, call_id, err, NULL);
-    return;
-  }
-  /* A ledger that cannot be read is an error here as in `frugal cost` (which also prints the
-   * part it read and exits 1): the editor shows the error rather than a report that looks
-   * complete. */
-  if (res.read_error[0]) {
-    host_answer(h, msgid, call_id, res.read_error, NULL);
-  } else {
-    json_t *o = service_cost_json(&res);
-    host_answer(h, msgid, call_id, NULL, o);
-    json_decref(o);
-  }
-  service_cost_result_free(&res);
+  *j = (ledger_job){.h = h, .msgid = msgid, .call_id = call_id, .is_cost = 1};
+  snprintf(j->spec, sizeof(j->spec), "%.*s", rc == RPC_GET_OK ? (int)n : 5,
+           rc == RPC_GET_OK ? s : "today");
+  ledger_submit(j);
 }
 
 /* outcome {id, outcome = "applied"|"rejected"}: what the user did with a proposal. */
@@ -368,22 +426,22 @@ static void call_outcome(host *h, uint64_t msgid, int64_t call_id, const msgpack
 {
   const char *id, *oc;
   size_t idn, ocn;
-  char idbuf[LEDGER_ID_SIZE], ocbuf[16], err[600];
-  if (rpc_map_str(params, "id", &id, &idn) != RPC_GET_OK || idn == 0 || idn >= sizeof(idbuf) ||
+  char ocbuf[16];
+  if (rpc_map_str(params, "id", &id, &idn) != RPC_GET_OK || idn == 0 || idn >= LEDGER_ID_SIZE ||
       rpc_map_str(params, "outcome", &oc, &ocn) != RPC_GET_OK || ocn >= sizeof(ocbuf)) {
     host_answer(h, msgid, call_id, "outcome needs 'id' (a ledger id) and 'outcome'", NULL);
     return;
   }
-  snprintf(idbuf, sizeof(idbuf), "%.*s", (int)idn, id);
   snprintf(ocbuf, sizeof(ocbuf), "%.*s", (int)ocn, oc);
-  service_outcome_request req = {idbuf, (ledger_outcome)ledger_outcome_from_name(ocbuf)};
-  if (service_outcome(&h->cfg->cfg, &req, err, sizeof(err))) {
-    host_answer(h, msgid, call_id, err, NULL);
+  int o = ledger_outcome_from_name(ocbuf);
+  if (o != LEDGER_APPLIED && o != LEDGER_REJECTED) {
+    host_answer(h, msgid, call_id, "'outcome' must be \"applied\" or \"rejected\"", NULL);
     return;
   }
-  json_t *r = json_pack("{s:b}", "ok", 1);
-  host_answer(h, msgid, call_id, NULL, r);
-  json_decref(r);
+  ledger_job *j = xcalloc(1, sizeof(*j));
+  *j = (ledger_job){.h = h, .msgid = msgid, .call_id = call_id, .outcome = (ledger_outcome)o};
+  snprintf(j->id, sizeof(j->id), "%.*s", (int)idn, id);
+  ledger_submit(j);
 }
 
 /* Runs `method` with `params`; answers through host_answer (now or later). */

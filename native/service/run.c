@@ -24,6 +24,10 @@ struct action_conv {
   size_t nturns;
   size_t cap;
   int answers;        /* model answers so far: the conversation's turn count */
+  /* The ledger's spend read by action_run_prepare (off the loop), used once by the launch that
+   * follows it; a follow-up reads it again. */
+  int have_spend;
+  ledger_spend spend;
 };
 
 static void conv_push(action_conv *c, int assistant, const char *text, size_t len)
@@ -168,7 +172,10 @@ static int check_budget(action_run *r, const frugal_config *cfg, int override, c
 {
   ledger_budget b = {cfg->budget_daily_usd, cfg->budget_monthly_usd};
   ledger_spend spent = {0, 0};
-  if (r->ledger_path) {
+  if (r->conv->have_spend) {
+    spent = r->conv->spend;
+    r->conv->have_spend = 0;
+  } else if (r->ledger_path) {
     char rerr[256];
     ledger_spend_read(r->ledger_path, &b, ledger_now_ms(), &spent, rerr, sizeof(rerr));
   }
@@ -518,6 +525,14 @@ action_conv *action_run_prepare(const frugal_config *cfg, const action_request *
     return NULL;
   }
   c->refs = 1;
+  /* The budget's reading of the ledger, here rather than at launch: a slow disk then costs the
+   * worker thread, not the loop. */
+  char lpath[4096], rerr[256];
+  ledger_budget b = {cfg->budget_daily_usd, cfg->budget_monthly_usd};
+  if (ledger_path_resolve(req->ledger_path, cfg->ledger_path, lpath, sizeof(lpath)) == 0) {
+    ledger_spend_read(lpath, &b, ledger_now_ms(), &c->spend, rerr, sizeof(rerr));
+  }
+  c->have_spend = 1;
   return c;
 }
 

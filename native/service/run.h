@@ -66,7 +66,8 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
                              void *data, char *err, size_t errlen);
 /* action_run_start in two halves, for callers that keep their loop free of disk work:
  * action_run_prepare packages the request, reads the other files in scope and finds the
- * project's test conventions, and writes the prompt. It touches no loop and no shared state, so
+ * project's test conventions, writes the prompt, and reads the day's spend from the ledger for
+ * the budget check. It touches no loop and no shared state, so
  * it may run on a worker thread (uv_queue_work) while the loop goes on; `cfg` must stay unchanged
  * meanwhile. Returns the conversation (one reference, drop it with action_conv_unref), or NULL
  * with a one-line message. */
