@@ -500,6 +500,15 @@ int ledger_append(const char *path, const ledger_entry *e, char *err, size_t err
   return rc;
 }
 
+int ledger_append_line(const char *path, const char *line, size_t len, char *err, size_t errlen)
+{
+  buf_t b = BUF_INIT;
+  buf_append(&b, line, len);
+  int rc = append_line(path, &b, err, errlen);
+  buf_free(&b);
+  return rc;
+}
+
 int ledger_append_outcome(const char *path, const char *id, ledger_outcome outcome, char *err,
                           size_t errlen)
 {

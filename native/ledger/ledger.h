@@ -140,6 +140,11 @@ void ledger_entry_price(ledger_entry *e, const frugal_config *cfg, provider_id p
  * with a one-line message in `err` (missing field, cannot create, disk full). */
 int ledger_append(const char *path, const ledger_entry *e, char *err, size_t errlen);
 
+/* The write half of ledger_append, for a line made earlier with ledger_format_entry (so the
+ * formatting can happen where the entry's strings live and the write on another thread).
+ * Returns 0, or -1 with a one-line message in `err`. */
+int ledger_append_line(const char *path, const char *line, size_t len, char *err, size_t errlen);
+
 /* Appends an outcome update for the request `id` (outcome must be LEDGER_APPLIED or
  * LEDGER_REJECTED), stamped now. Returns 0, or -1 with a message in `err`. */
 int ledger_append_outcome(const char *path, const char *id, ledger_outcome outcome, char *err,

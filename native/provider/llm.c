@@ -1028,6 +1028,11 @@ llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *e
   return c;
 }
 
+uv_loop_t *llm_client_loop(const llm_client *c)
+{
+  return c->loop;
+}
+
 void llm_client_free(llm_client *c)
 {
   if (!c || c->freeing) {

@@ -59,6 +59,9 @@ typedef struct {
  * libcurl cannot be loaded. Free with llm_client_free() (cancels calls in flight; their
  * on_done runs with LLM_CANCELLED, from the loop: run it before uv_loop_close(), which also
  * lets running key commands be killed and reaped). Safe to call from any callback. */
+/* The loop the client runs on (for callers that queue their own work beside its calls). */
+uv_loop_t *llm_client_loop(const llm_client *c);
+
 llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *err,
                            size_t errlen);
 void llm_client_free(llm_client *c);

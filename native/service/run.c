@@ -97,6 +97,14 @@ struct action_run {
   int has_cf_price;
   char task_id[LEDGER_ID_SIZE];
   json_t *ledger;     /* {id, task_id, path} of the last entry, or {error} */
+  buf_t pending;      /* ledger lines made but not yet written (an escalated attempt's waits
+                         for the final one's, so they land in order) */
+  /* the end of the run, kept while its ledger lines are written off the loop */
+  uv_work_t work;
+  json_t *result;
+  char *error;
+  char write_err[400];
+  int write_rc;
   double spent_today; /* before this run */
   char *warning;      /* budget warning, or NULL */
   int max_turns;      /* conversation.max_turns, for the result */
@@ -112,13 +120,17 @@ static void run_free(action_run *r)
   }
   json_decref(r->escalated);
   json_decref(r->ledger);
+  json_decref(r->result);
+  free(r->error);
+  buf_free(&r->pending);
   free(r->ledger_path);
   free(r->project);
   free(r->warning);
   free(r);
 }
 
-/* Appends the call that just ended to the ledger. Returns its cost when known, else -1. */
+/* Makes the ledger line of the call that just ended (written by write_ledger). Returns its cost
+ * when known, else -1. */
 static double record(action_run *r, const llm_result *res, ledger_outcome outcome)
 {
   ledger_entry e;
@@ -156,7 +168,7 @@ static double record(action_run *r, const llm_result *res, ledger_outcome outcom
   char err[400];
   if (!r->ledger_path) {
     r->ledger = json_pack("{s:s}", "error", "no ledger path: set ledger.path or HOME");
-  } else if (ledger_append(r->ledger_path, &e, err, sizeof(err)) != 0) {
+  } else if (ledger_format_entry(&e, &r->pending, err, sizeof(err)) != 0) {
     r->ledger = json_pack("{s:s}", "error", err);
   } else {
     r->ledger = json_pack("{s:s,s:s,s:s}", "id", e.id, "task_id", e.task_id, "path",
@@ -313,6 +325,7 @@ static void on_retry(llm_call *call, int attempt, double delay_ms, const char *w
 }
 
 static const llm_callbacks llm_cb;
+static void write_ledger(action_run *r);
 
 /* Calls the model with the conversation so far. Returns 0, or -1 with a message. */
 static int call_model(action_run *r, char *err, size_t errlen)
@@ -365,6 +378,48 @@ static int escalate(action_run *r, const llm_result *res, const char *problem)
   return call_model(r, err, sizeof(err));
 }
 
+/* Worker thread: writes the run's pending ledger lines, in order, one write() each. */
+static void ledger_work(uv_work_t *w)
+{
+  action_run *r = w->data;
+  const char *p = r->pending.data, *end = p + r->pending.len;
+  r->write_rc = 0;
+  while (p < end && r->write_rc == 0) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+    r->write_rc = ledger_append_line(r->ledger_path, p, n, r->write_err, sizeof(r->write_err));
+    p += n;
+  }
+}
+
+/* Loop: the run's end, once its lines are on disk (or failed to get there). */
+static void ledger_written(uv_work_t *w, int status)
+{
+  action_run *r = w->data;
+  if (status == 0 && r->write_rc) {
+    json_decref(r->ledger);
+    r->ledger = json_pack("{s:s}", "error", r->write_err);
+  }
+  json_object_set(r->result, "ledger", r->ledger ? r->ledger : json_null());
+  r->cb.on_done(r, r->error, r->result, r->data);
+  run_free(r);
+}
+
+/* Writes the pending ledger lines on the loop's thread pool, then ends the run (on_done). The
+ * append is one small write to a regular file, but a slow or full disk must cost a worker
+ * thread, not the editor's stream of answers. */
+static void write_ledger(action_run *r)
+{
+  r->work.data = r;
+  if (r->pending.len == 0 || !r->ledger_path ||
+      uv_queue_work(llm_client_loop(r->llm), &r->work, ledger_work, ledger_written) != 0) {
+    if (r->pending.len && r->ledger_path) {
+      ledger_work(&r->work); /* no thread to be had: write here rather than lose the lines */
+    }
+    ledger_written(&r->work, 0);
+  }
+}
+
 static void on_done(llm_call *call, const llm_result *res, void *data)
 {
   action_run *r = data;
@@ -399,7 +454,6 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
   if (parsed) {
     prompt_answer_free(&a);
   }
-  json_object_set(result, "ledger", r->ledger ? r->ledger : json_null());
   json_object_set_new(result, "spent_today_usd",
                       json_real(r->spent_today + (cost > 0 ? cost : 0) +
                                 (r->escalated ? json_number_value(json_object_get(
@@ -409,15 +463,13 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
                       r->warning ? json_string(r->warning) : json_null());
   json_object_set_new(result, "turn", json_integer(r->conv->answers));
   json_object_set_new(result, "max_turns", json_integer(r->max_turns));
-  const char *error = NULL;
   if (res->status == LLM_CANCELLED) {
-    error = "cancelled";
+    r->error = xstrdup("cancelled");
   } else if (res->status != LLM_OK) {
-    error = res->message && *res->message ? res->message : "the model call failed";
+    r->error = xstrdup(res->message && *res->message ? res->message : "the model call failed");
   }
-  r->cb.on_done(r, error, result, r->data);
-  json_decref(result);
-  run_free(r);
+  r->result = result;
+  write_ledger(r);
 }
 
 static const llm_callbacks llm_cb = {on_delta, on_retry, on_done};
