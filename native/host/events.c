@@ -307,6 +307,65 @@ void host_start_run(host_op *op)
 }
 
 /* again {id, instruction, tier?, budget_override?}: continues a kept conversation. */
+/* An `again` waiting for the ledger's spend, read on the thread pool. */
+typedef struct {
+  host *h;
+  host_cfg *cfg;
+  uint64_t msgid;
+  int64_t call_id;
+  int64_t conv_id;
+  char *instruction;
+  int forced, bo;
+  ledger_spend spent;
+  uv_work_t work;
+} again_job;
+
+static void again_work(uv_work_t *w)
+{
+  again_job *j = w->data;
+  const frugal_config *cfg = &j->cfg->cfg;
+  ledger_budget b = {cfg->budget_daily_usd, cfg->budget_monthly_usd};
+  char path[4096], err[256];
+  memset(&j->spent, 0, sizeof(j->spent));
+  if (ledger_path_resolve(NULL, cfg->ledger_path, path, sizeof(path)) == 0) {
+    ledger_spend_read(path, &b, ledger_now_ms(), &j->spent, err, sizeof(err));
+  }
+}
+
+static void again_done(uv_work_t *w, int status)
+{
+  again_job *j = w->data;
+  host *h = j->h;
+  h->live_ops--;
+  char err[512];
+  action_conv *conv = NULL;
+  for (size_t i = 0; i < HOST_CONVERSATIONS; i++) {
+    if (h->convs[i].conv && h->convs[i].id == j->conv_id) {
+      conv = h->convs[i].conv;
+    }
+  }
+  if (h->closing || status != 0) {
+    /* nothing to answer */
+  } else if (!conv) {
+    snprintf(err, sizeof(err), "no conversation %lld (it ended or the host restarted)",
+             (long long)j->conv_id);
+    host_answer(h, j->msgid, j->call_id, err, NULL);
+  } else if (ensure_llm(h, err, sizeof(err))) {
+    host_answer(h, j->msgid, j->call_id, err, NULL);
+  } else {
+    host_stream *st = stream_new(h, j->call_id);
+    st->run = action_run_continue_spent(h->llm, &j->cfg->cfg, conv, j->instruction, j->forced,
+                                        j->bo, &j->spent, &stream_cb, st, err, sizeof(err));
+    if (!st->run) {
+      stream_abort(st, j->msgid, err);
+    }
+  }
+  free(j->instruction);
+  host_cfg_unref(j->cfg);
+  free(j);
+  host_release(h);
+}
+
 void host_call_again(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params)
 {
   char err[512] = "";
@@ -342,13 +401,17 @@ void host_call_again(host *h, uint64_t msgid, int64_t call_id, const msgpack_obj
     snprintf(err, sizeof(err), "no conversation %lld (it ended or the host restarted)",
              (long long)id);
   } else if (ensure_llm(h, err, sizeof(err)) == 0) {
-    host_stream *st = stream_new(h, call_id);
-    st->run = action_run_continue(h->llm, &h->cfg->cfg, conv, instruction, forced, bo, &stream_cb, st,
-                                  err, sizeof(err));
-    if (!st->run) {
-      stream_abort(st, msgid, err);
+    /* The budget needs the day's spend: read off the loop, then continue. */
+    again_job *j = xcalloc(1, sizeof(*j));
+    *j = (again_job){.h = h, .cfg = h->cfg, .msgid = msgid, .call_id = call_id, .conv_id = id,
+                     .instruction = instruction, .forced = forced, .bo = bo};
+    j->cfg->refs++;
+    j->work.data = j;
+    h->live_ops++;
+    if (uv_queue_work(h->loop, &j->work, again_work, again_done)) {
+      again_work(&j->work);
+      again_done(&j->work, 0);
     }
-    free(instruction);
     free(tier);
     return;
   }

@@ -592,8 +592,10 @@ action_run *action_run_launch(llm_client *llm, const frugal_config *cfg, action_
                               const action_request *req, const action_run_callbacks *cb,
                               void *data, char *err, size_t errlen)
 {
-  return launch(llm, cfg, conv, conv->plan.route.tier, req->forced_tier >= 0,
-                req->budget_override, req->ledger_path, cb, data, err, errlen);
+  action_run *r = launch(llm, cfg, conv, conv->plan.route.tier, req->forced_tier >= 0,
+                         req->budget_override, req->ledger_path, cb, data, err, errlen);
+  conv->have_spend = 0; /* used, or stale once the launch failed */
+  return r;
 }
 
 action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const action_request *req,
@@ -609,10 +611,11 @@ action_run *action_run_start(llm_client *llm, const frugal_config *cfg, const ac
   return r;
 }
 
-action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, action_conv *conv,
-                                const char *instruction, int forced_tier, int budget_override,
-                                const action_run_callbacks *cb, void *data, char *err,
-                                size_t errlen)
+action_run *action_run_continue_spent(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                                      const char *instruction, int forced_tier,
+                                      int budget_override, const ledger_spend *spent,
+                                      const action_run_callbacks *cb, void *data, char *err,
+                                      size_t errlen)
 {
   if (conv->busy) {
     snprintf(err, errlen, "that conversation is still answering; wait or cancel it first");
@@ -630,16 +633,30 @@ action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, actio
              cfg->max_turns, conv->action);
     return NULL;
   }
+  if (spent) {
+    conv->spend = *spent;
+    conv->have_spend = 1;
+  }
   conv_push(conv, 0, instruction, strlen(instruction));
   /* turns_before must not count the follow-up: a failed call drops it again */
   action_run *r = launch(llm, cfg, conv, tier, forced_tier >= 0, budget_override, NULL, cb, data,
                          err, errlen);
+  conv->have_spend = 0; /* used, or stale once the launch failed */
   if (r) {
     r->turns_before = conv->nturns - 1;
   } else {
     conv_truncate(conv, conv->nturns - 1);
   }
   return r;
+}
+
+action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                                const char *instruction, int forced_tier, int budget_override,
+                                const action_run_callbacks *cb, void *data, char *err,
+                                size_t errlen)
+{
+  return action_run_continue_spent(llm, cfg, conv, instruction, forced_tier, budget_override,
+                                   NULL, cb, data, err, errlen);
 }
 
 action_conv *action_run_conversation(action_run *run)

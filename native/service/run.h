@@ -33,6 +33,7 @@
 #include <stddef.h>
 
 #include "service/plan.h"
+#include "ledger/budget.h"
 #include "provider/llm.h"
 
 typedef struct action_run action_run;
@@ -90,6 +91,13 @@ action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, actio
                                 const char *instruction, int forced_tier, int budget_override,
                                 const action_run_callbacks *cb, void *data, char *err,
                                 size_t errlen);
+/* The same with the day's spend already read (ledger_spend_read, e.g. on a worker thread) for
+ * the budget check, instead of reading the ledger here. */
+action_run *action_run_continue_spent(llm_client *llm, const frugal_config *cfg, action_conv *conv,
+                                      const char *instruction, int forced_tier,
+                                      int budget_override, const ledger_spend *spent,
+                                      const action_run_callbacks *cb, void *data, char *err,
+                                      size_t errlen);
 
 /* The run's conversation (valid while the run lives). To keep it past on_done, take a
  * reference with action_conv_ref() there, and drop it with action_conv_unref(). */
