@@ -1,4 +1,4 @@
-/* Tests for native/context/testconv.c: a project's test conventions, discovered from its files.
+/* Tests for native/project/testconv.c: a project's test conventions, discovered from its files.
  *
  * Small fake projects live in tests/fixtures/testconv/<name>/ (each with its own manifest, so
  * the repository's own root never wins); trees that git cannot hold or that are large (symlink
@@ -490,7 +490,7 @@ static void test_this_repository_is_discovered_like_any_project(void **state)
   (void)state;
   char *root = realpath(FRUGAL_SOURCE_DIR, NULL);
   assert_non_null(root);
-  char *src = cat(root, "native/context/testconv.c");
+  char *src = cat(root, "native/project/testconv.c");
   testconv t;
   discover_ok(src, LANG_C, "testconv_discover", &t);
   assert_string_equal(t.root, root);
@@ -499,7 +499,7 @@ static void test_this_repository_is_discovered_like_any_project(void **state)
   assert_string_equal(t.test_path, want);
   assert_int_equal(t.exists, 1);
   assert_string_equal(t.sample_path, want);
-  assert_non_null(strstr(t.sample, "Tests for native/context/testconv.c"));
+  assert_non_null(strstr(t.sample, "Tests for native/project/testconv.c"));
   /* the count moves as the suite grows; the fixtures' test_*.c files are data, not tests */
   assert_true(strncmp(t.why, "cmocka (#include <cmocka.h> in ", 31) == 0);
   assert_non_null(strstr(t.why, "); tests/unit/test_<module>.c like "));
