@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "route/prices.h"
+#include "util/path.h"
 #include "util/text.h"
 
 /* A line longer than this is not one frugal wrote (an entry is well under 1 KiB plus the project
@@ -1063,8 +1064,57 @@ int ledger_path_resolve(const char *chosen, const char *configured, char *out, s
 {
   const char *p = chosen ? chosen : configured;
   if (p) {
-    int w = snprintf(out, n, "%s", p);
-    return w >= 0 && (size_t)w < n ? 0 : -1;
+    char err[160];
+    return path_expand(p, out, n, err, sizeof(err));
   }
   return ledger_default_path(out, n);
+}
+
+int ledger_path_check(const char *path, char *err, size_t errlen)
+{
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "%s is a directory", path);
+      return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      snprintf(err, errlen, "%s is not a regular file", path);
+      return -1;
+    }
+    if (access(path, W_OK) != 0) {
+      snprintf(err, errlen, "%s is not writable", path);
+      return -1;
+    }
+    return 0;
+  }
+  /* Missing: ledger_append creates the missing folders under the nearest existing one. */
+  buf_t dir = BUF_INIT;
+  buf_puts(&dir, path);
+  int rc = 0;
+  for (;;) {
+    char *slash = strrchr(dir.data, '/');
+    if (!slash) {
+      buf_clear(&dir);
+      buf_puts(&dir, ".");
+    } else {
+      slash[slash == dir.data ? 1 : 0] = '\0';
+      dir.len = strlen(dir.data);
+    }
+    if (stat(dir.data, &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s cannot be created: %s is not a directory", path, dir.data);
+        rc = -1;
+      } else if (access(dir.data, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "%s cannot be created: %s is not writable", path, dir.data);
+        rc = -1;
+      }
+      break;
+    }
+    if (!slash || strcmp(dir.data, "/") == 0) {
+      break;
+    }
+  }
+  buf_free(&dir);
+  return rc;
 }

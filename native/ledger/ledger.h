@@ -114,8 +114,17 @@ typedef struct {
 int ledger_default_path(char *out, size_t n);
 
 /* The ledger to use: `chosen` (a --ledger argument) if given, else `configured` (the config's
- * ledger.path), else the default. Returns 0, or -1 as ledger_default_path does. */
+ * ledger.path), else the default. The chosen or configured name is expanded by path_expand
+ * ("~/x.jsonl", "$XDG_STATE_HOME/..."); a relative one stays relative to the working directory.
+ * Returns 0, or -1 as ledger_default_path does, or when the expansion fails. */
 int ledger_path_resolve(const char *chosen, const char *configured, char *out, size_t n);
+
+/* Whether ledger_append on `path` can work: 0 when the file is a writable regular file, or is
+ * missing and the nearest existing folder above it is a writable directory; else -1 with a
+ * message naming what is in the way ("/x/ledger is a directory", "/x/f/l.jsonl cannot be
+ * created: /x/f is not a directory"). A quick look (stat, access), not a promise: the disk may
+ * still be full. */
+int ledger_path_check(const char *path, char *err, size_t errlen);
 
 /* Fills `e` for a new request: ts = now, a fresh id, task_id = id, input and output 0, the
  * cached, cache-write and reasoning counts unknown, no price, outcome "answered", every string
