@@ -753,14 +753,17 @@ static int get_count(json_t *o, const char *key, bool nullable, int64_t *out)
     *out = LEDGER_UNKNOWN;
     return 0;
   }
-  if (!json_is_integer(v) || json_integer_value(v) < 0) {
+  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+      json_integer_value(v) > LEDGER_TOKENS_MAX) {
     return -1;
   }
   *out = (int64_t)json_integer_value(v);
   return 0;
 }
 
-static int get_money(json_t *o, const char *key, bool *known, double *out)
+/* An amount of at most `max` (LEDGER_COST_MAX, LEDGER_PRICE_MAX): more is not a price or a
+ * cost anyone paid, and summing such amounts would overflow to inf. */
+static int get_money(json_t *o, const char *key, double max, bool *known, double *out)
 {
   json_t *v = json_object_get(o, key);
   if (json_is_null(v)) {
@@ -768,7 +771,7 @@ static int get_money(json_t *o, const char *key, bool *known, double *out)
     *out = 0;
     return 0;
   }
-  if (!json_is_number(v) || !money_ok(json_number_value(v))) {
+  if (!json_is_number(v) || !money_ok(json_number_value(v)) || json_number_value(v) > max) {
     return -1;
   }
   *known = true;
@@ -791,7 +794,7 @@ static int get_price(json_t *o, ledger_entry *e)
                    &e->price.cache_write};
   for (size_t i = 0; i < 4; i++) {
     bool known;
-    if (get_money(p, keys[i], &known, dst[i]) != 0 || !known) {
+    if (get_money(p, keys[i], LEDGER_PRICE_MAX, &known, dst[i]) != 0 || !known) {
       return -1;
     }
   }
@@ -827,8 +830,8 @@ static int parse_request(json_t *o, ledger_entry *e, span strs[6])
       get_count(o, "cache_write_tokens", true, &e->cache_write_tokens) ||
       get_count(o, "output_tokens", false, &e->output_tokens) ||
       get_count(o, "reasoning_tokens", true, &e->reasoning_tokens) || !json_is_boolean(est) ||
-      get_price(o, e) || get_money(o, "cost_usd", &e->cost_known, &e->cost_usd) ||
-      get_money(o, "full_cost_usd", &e->full_cost_known, &e->full_cost_usd) ||
+      get_price(o, e) || get_money(o, "cost_usd", LEDGER_COST_MAX, &e->cost_known, &e->cost_usd) ||
+      get_money(o, "full_cost_usd", LEDGER_COST_MAX, &e->full_cost_known, &e->full_cost_usd) ||
       !json_is_integer(lat) || json_integer_value(lat) < 0 ||
       get_string(o, "outcome", false, &outcome, &outlen)) {
     return -1;

@@ -42,6 +42,14 @@
 #define LEDGER_ID_SIZE 48
 /* Error texts are cut (at a UTF-8 boundary) to this many bytes when written. */
 #define LEDGER_ERROR_MAX 300
+/* The reader's bounds of plausibility: a request line with a cost (or full cost) above
+ * LEDGER_COST_MAX dollars, a price above LEDGER_PRICE_MAX $ per 1M tokens, or a token count above
+ * LEDGER_TOKENS_MAX is skipped as corrupt, like a torn line. No single model request comes near
+ * them (a 2M-token prompt at $100 per 1M is $200), and below them no sum over any ledger can
+ * overflow, so a report never shows inf or nan and a budget is never blocked by one bad line. */
+#define LEDGER_COST_MAX 10000.0
+#define LEDGER_PRICE_MAX 100000.0
+#define LEDGER_TOKENS_MAX ((int64_t)10000000000)
 /* Bounds of the whole time line, for open periods. */
 #define LEDGER_TS_MIN INT64_MIN
 #define LEDGER_TS_MAX INT64_MAX
@@ -170,7 +178,8 @@ int ledger_format_entry(const ledger_entry *e, buf_t *out, char *err, size_t err
  * in blocks, one line at a time; every field's type is checked, and a line that is torn, not
  * JSON, or has a field of the wrong type is skipped and counted in out->corrupt, never fatal.
  * A request line whose leading ts is well formed and outside the period is passed over without
- * being parsed (so its other faults are not counted).
+ * being parsed (so its other faults are not counted). Amounts past the bounds of plausibility
+ * (LEDGER_COST_MAX, ...) are faults too.
  * A missing file is an empty ledger. Returns 0, or -1 with a message in `err` when the file
  * exists but cannot be read (then `out` holds what was read before; free it anyway).
  * `out` is initialised by this call; free with ledger_entries_free(). */

@@ -1239,6 +1239,38 @@ static void test_impossible_usage_is_replaced_by_an_estimate_and_said_so(void **
   }
 }
 
+static void test_anthropic_counts_near_int64_max_do_not_overflow(void **state)
+{
+  fx *f = fx_new(route_body, NULL);
+  const char *body =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":"
+      "\"message\",\"role\":\"assistant\",\"model\":\"x\",\"content\":[],\"stop_reason\":null,"
+      "\"usage\":{\"input_tokens\":9223372036854775807,\"cache_read_input_tokens\":"
+      "9223372036854775807,\"cache_creation_input_tokens\":5,\"output_tokens\":1}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+      "{\"type\":\"text_delta\",\"text\":\"Four\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+      "\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  f->body = body;
+  f->body_len = strlen(body);
+  tier_config t;
+  tier_set(f, &t, PROVIDER_ANTHROPIC, NULL);
+  llm_request q = request(&t, &PROMPT);
+  rec r = {0};
+  start(f, &r, &q);
+  run_until(f, &r.done, 1, 3000);
+  assert_int_equal(r.status, LLM_OK);
+  assert_int_equal(r.usage_estimated, 1);
+  assert_non_null(strstr(r.usage_note, "9223372036854775807 input tokens"));
+  assert_true(r.usage.input_tokens > 0 && r.usage.input_tokens < 1000);
+  rec_free(&r);
+  fx_free(f);
+}
+
 static void test_a_key_never_goes_in_clear_to_a_remote_host(void **state)
 {
   fx *f = fx_new(route_body, NULL);
@@ -1613,6 +1645,7 @@ int main(void)
       cmocka_unit_test(test_an_answer_past_the_output_cap_is_stopped_at_once),
       cmocka_unit_test(test_oversized_bodies_stop_downloading_at_their_cap),
       cmocka_unit_test(test_impossible_usage_is_replaced_by_an_estimate_and_said_so),
+      cmocka_unit_test(test_anthropic_counts_near_int64_max_do_not_overflow),
       cmocka_unit_test(test_a_key_never_goes_in_clear_to_a_remote_host),
       cmocka_unit_test(test_api_key_cmd_runs_once_for_concurrent_and_later_calls),
       cmocka_unit_test(test_failing_api_key_cmd_is_a_key_error_without_its_output),
