@@ -195,19 +195,11 @@ static int check_budget(action_run *r, const frugal_config *cfg, int override, c
   day_and_month_start(now, &day0, &month0);
   double today = 0, month = 0;
   if (r->ledger_path) {
-    ledger_entries l;
     char rerr[256];
     /* Today's spend is always wanted (the result reports it); the month only for a monthly
      * budget, so without one only today's lines are parsed. */
     int64_t since = cfg->budget_monthly_usd >= 0 && month0 < day0 ? month0 : day0;
-    ledger_read(r->ledger_path, since, LEDGER_TS_MAX, &l, rerr, sizeof(rerr));
-    for (size_t i = 0; i < l.count; i++) {
-      if (l.items[i].cost_known) {
-        month += l.items[i].cost_usd;
-        today += l.items[i].ts_ms >= day0 ? l.items[i].cost_usd : 0;
-      }
-    }
-    ledger_entries_free(&l);
+    ledger_sum_cost(r->ledger_path, since, day0, &month, &today, rerr, sizeof(rerr));
   }
   r->spent_today = today;
   double est = r->conv->plan.route.usd > 0 ? r->conv->plan.route.usd : 0;

@@ -696,6 +696,13 @@ typedef struct {
   ledger_outcome outcome;
 } outcome_update;
 
+/* ledger_sum_cost's running sums (the entries are not kept). */
+typedef struct {
+  int64_t split_ms;
+  double total;
+  double from_split;
+} cost_sums;
+
 typedef struct {
   ledger_entries *out;
   int64_t since_ms;
@@ -703,6 +710,7 @@ typedef struct {
   outcome_update *updates;
   size_t nupdates;
   size_t cap_updates;
+  cost_sums *sums; /* NULL: keep the entries; else only add up their costs */
 } read_state;
 
 static void note_corrupt(ledger_entries *l, size_t lineno)
@@ -915,12 +923,17 @@ static void handle_line(read_state *st, const char *s, size_t n, size_t lineno)
       memset(&e, 0, sizeof(e));
       bad = parse_request(o, &e, strs) != 0;
       if (!bad && e.ts_ms >= st->since_ms && e.ts_ms < st->until_ms) {
-        keep_entry(st, &e, strs);
+        if (!st->sums) {
+          keep_entry(st, &e, strs);
+        } else if (e.cost_known) {
+          st->sums->total += e.cost_usd;
+          st->sums->from_split += e.ts_ms >= st->sums->split_ms ? e.cost_usd : 0;
+        }
       }
     } else if (!json_is_string(type)) {
       bad = 1;
     } else if (strcmp(json_string_value(type), "outcome") == 0) {
-      bad = parse_outcome(st, o) != 0;
+      bad = st->sums ? 0 : parse_outcome(st, o) != 0; /* an outcome changes no cost */
     } else {
       l->unknown_type++;
     }
@@ -966,11 +979,11 @@ static void apply_updates(read_state *st)
   free(slots);
 }
 
-int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_entries *out,
-                char *err, size_t errlen)
+/* Reads the file line by line into handle_line. Returns 0 (a missing file reads as empty), or
+ * -1 with a message. */
+static int read_lines(const char *path, read_state *st, char *err, size_t errlen)
 {
-  memset(out, 0, sizeof(*out));
-  out->pool = xcalloc(1, sizeof(*out->pool));
+  ledger_entries *out = st->out;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
@@ -979,7 +992,6 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
     snprintf(err, errlen, "ledger: cannot read '%s': %s", path, strerror(errno));
     return -1;
   }
-  read_state st = {out, since_ms, until_ms, NULL, 0, 0};
   buf_t pending = BUF_INIT;
   size_t lineno = 0;
   bool skipping = false; /* inside an overlong line, already counted */
@@ -1012,7 +1024,7 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
       if (skipping) {
         skipping = false;
       } else {
-        handle_line(&st, pending.data + start, end - start, lineno);
+        handle_line(st, pending.data + start, end - start, lineno);
       }
       start = scan_from = end + 1;
     }
@@ -1028,12 +1040,35 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
   }
   if (rc == 0 && pending.len > 0 && !skipping) {
     /* No newline at the end: a crash mid-write, unless the record happens to be whole. */
-    handle_line(&st, pending.data, pending.len, lineno + 1);
+    handle_line(st, pending.data, pending.len, lineno + 1);
   }
   close(fd);
   buf_free(&pending);
+  return rc;
+}
+
+int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_entries *out,
+                char *err, size_t errlen)
+{
+  memset(out, 0, sizeof(*out));
+  out->pool = xcalloc(1, sizeof(*out->pool));
+  read_state st = {out, since_ms, until_ms, NULL, 0, 0, NULL};
+  int rc = read_lines(path, &st, err, errlen);
   apply_updates(&st);
   free(st.updates);
+  return rc;
+}
+
+int ledger_sum_cost(const char *path, int64_t since_ms, int64_t split_ms, double *total,
+                    double *from_split, char *err, size_t errlen)
+{
+  ledger_entries counts;
+  memset(&counts, 0, sizeof(counts));
+  cost_sums sums = {split_ms, 0, 0};
+  read_state st = {&counts, since_ms, LEDGER_TS_MAX, NULL, 0, 0, &sums};
+  int rc = read_lines(path, &st, err, errlen);
+  *total = sums.total;
+  *from_split = sums.from_split;
   return rc;
 }
 

@@ -187,6 +187,14 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
                 char *err, size_t errlen);
 void ledger_entries_free(ledger_entries *l);
 
+/* The sum of the known cost_usd of the requests from since_ms on, and the part of it from
+ * split_ms on (today within the month, say), read as ledger_read reads but without keeping a
+ * single entry: memory stays the same however long the ledger grows (the budget check runs
+ * before every request). Corrupt lines count nothing. Returns 0, or -1 with a message when the
+ * file exists but cannot be read (the sums then hold what was read before). */
+int ledger_sum_cost(const char *path, int64_t since_ms, int64_t split_ms, double *total,
+                    double *from_split, char *err, size_t errlen);
+
 /* Calls `add` once per kind of skipped record with a one-line text ("skipped 2 corrupt lines
  * (line 17, 40)"); the text is valid during the call only. Returns the number of warnings. */
 size_t ledger_warnings(const ledger_entries *l, void (*add)(void *data, const char *text),
