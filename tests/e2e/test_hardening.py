@@ -165,3 +165,43 @@ def test_an_unwritable_ledger_is_a_visible_warning(server, tmp_path, kind):
     warn = [l for l in p.stderr.splitlines() if "ledger" in l]
     assert warn and str(bad) in warn[0]
     assert ("is a directory" if kind == "directory" else "not a directory") in warn[0]
+
+
+# ---- the same through the editor ----
+
+from test_actions import cursor, ed  # noqa: E402,F401  (pytest fixture)
+from test_run import stream_text, wait_idle  # noqa: E402
+
+
+def editor_config(ed, host_bin, **extra):
+    cfg = config(ed.server)
+    cfg["editor"] = {"host_cmd": [host_bin]}
+    cfg.update(extra)
+    ed.setup(cfg)
+
+
+def test_the_editor_is_warned_when_the_ledger_cannot_be_written(ed, host_bin, tmp_path):
+    bad = tmp_path / "ledger_is_a_dir"
+    bad.mkdir()
+    editor_config(ed, host_bin, ledger={"path": str(bad)})
+    ed.server.script({"text": "Still answered."})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    wait_idle(ed)
+    assert "Still answered." in stream_text(ed)
+    warns = [n["msg"] for n in ed.notes(3) if "ledger" in n["msg"]]
+    assert warns and "is a directory" in warns[0] and str(bad) in warns[0]
+
+
+def test_the_editor_shows_why_an_endless_answer_was_stopped(ed, host_bin):
+    cfg = config(ed.server)
+    cfg["tiers"]["mini"]["max_output_tokens"] = 50
+    cfg["editor"] = {"host_cmd": [host_bin]}
+    ed.setup(cfg)
+    ed.server.script({"words": 200000, "events": 20000})
+    cursor(ed, 6)
+    ed.nvim.command("Frugal explain")
+    msg = ed.wait_error("max_output_tokens")[0]
+    assert "(50)" in msg
+    wait_idle(ed)
+    assert ed.server.requests()[-1]["outcome"] == "client_closed"
