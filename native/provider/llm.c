@@ -1118,7 +1118,8 @@ static void key_resolve(llm_call *call, const tier_config *t)
 }
 
 /* 1 (with the refusal in err) when the call would send the tier's key as clear text to
- * another machine: a plain http:// URL whose host is not loopback, and a key to send. Decided before api_key_cmd runs, so no key is even fetched. */
+ * another machine: a plain http:// URL whose host is not loopback, and a key to send. Decided
+ * before api_key_cmd runs, so no key is even fetched. */
 static int key_in_clear(const tier_config *t, const char *url, char *err, size_t errlen)
 {
   if (strncasecmp(url, "http://", 7) != 0) {

@@ -1087,13 +1087,15 @@ static void route_endless_chat(fx *f, ts_conn *conn, const ts_request *r, int n)
   memset(text, 'a', 1024);
   text[1024] = '\0';
   buf_t ev = BUF_INIT;
-  buf_printf(&ev, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
-                  "\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
+  buf_printf(&ev,
+             "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\""
+             ":0,\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
              text);
-  const char *end = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\""
-                    ":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+  const char *end = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{"
+                    "\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
   size_t total = ev.len * 2000 + strlen(end);
-  ts_writef(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %zu\r\n\r\n",
+  ts_writef(conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %zu\r\n\r\n",
             total);
   for (int i = 0; i < 2000; i++) {
     ts_write(conn, ev.data, ev.len);
