@@ -205,3 +205,15 @@ def test_the_editor_shows_why_an_endless_answer_was_stopped(ed, host_bin):
     assert "(50)" in msg
     wait_idle(ed)
     assert ed.server.requests()[-1]["outcome"] == "client_closed"
+
+
+def test_setup_takes_allow_insecure_key_as_a_boolean(editor):
+    sent = editor.lua("""
+      require('frugal').setup({ http = { allow_insecure_key = true },
+                                editor = { host_cmd = '/bin/true' } })
+      return vim.fn.json_decode(require('frugal.host')._state.config_json)""")
+    assert sent["http"] == {"allow_insecure_key": True}
+    err = editor.lua("""
+      local ok, err = pcall(require('frugal').setup, { http = { allow_insecure_key = 'yes' } })
+      return ok and 'accepted' or err""")
+    assert "`http.allow_insecure_key` should be true or false" in err
