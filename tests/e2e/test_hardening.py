@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from conftest import wait_for
 from test_actions import Server, config
 from test_cli import EXAMPLE, FRUGAL
 
@@ -32,6 +33,13 @@ def frugal(tmp_path, cfg, *args, env=None):
                           text=True, env=e, timeout=60, cwd=str(tmp_path))
 
 
+def last_outcome(server):
+    """The last request's outcome once the server has decided it (a response being written is
+    "pending" until its last byte or the client's close)."""
+    return wait_for(lambda: [r["outcome"] for r in server.requests()[-1:]
+                             if r["outcome"] != "pending"], 10, "the last response's end")[0]
+
+
 def ledger_lines(path):
     with open(path) as f:
         return [json.loads(l) for l in f]
@@ -48,7 +56,7 @@ def test_an_endless_answer_is_cut_at_the_output_cap_and_the_transfer_stopped(ser
     out = json.loads(p.stdout)
     assert 0 < len(out["text"].encode()) <= 50 * 16 + 64 * 1024
     # the client went away mid-response: the server did not send the rest
-    assert server.requests()[-1]["outcome"] == "client_closed"
+    assert last_outcome(server) == "client_closed"
     assert ledger_lines(ledger)[-1]["outcome"] == "failed"
 
 
@@ -58,7 +66,7 @@ def test_a_huge_non_streamed_body_stops_downloading_at_the_cap(server, tmp_path)
     p = frugal(tmp_path, config(server, mini="openai-chat"), "run", "explain", EXAMPLE + ":70",
                "--ledger", str(tmp_path / "l.jsonl"))
     assert p.returncode == 1 and "larger than 8 MB" in p.stderr
-    assert server.requests()[-1]["outcome"] == "client_closed"
+    assert last_outcome(server) == "client_closed"
 
 
 def test_absurd_usage_is_an_estimate_marked_and_said(server, tmp_path):
@@ -204,7 +212,7 @@ def test_the_editor_shows_why_an_endless_answer_was_stopped(ed, host_bin):
     msg = ed.wait_error("max_output_tokens")[0]
     assert "(50)" in msg
     wait_idle(ed)
-    assert ed.server.requests()[-1]["outcome"] == "client_closed"
+    assert last_outcome(ed.server) == "client_closed"
 
 
 def test_setup_takes_allow_insecure_key_as_a_boolean(editor):
