@@ -225,3 +225,25 @@ def test_setup_takes_allow_insecure_key_as_a_boolean(editor):
       local ok, err = pcall(require('frugal').setup, { http = { allow_insecure_key = 'yes' } })
       return ok and 'accepted' or err""")
     assert "`http.allow_insecure_key` should be true or false" in err
+
+
+def test_cost_report_skips_absurd_amounts_as_corrupt_lines(server, tmp_path):
+    ledger = tmp_path / "l.jsonl"
+    server.script({"text": "ok"})
+    p = frugal(tmp_path, config(server), "run", "explain", EXAMPLE + ":70", "--ledger",
+               str(ledger))
+    assert p.returncode == 0, p.stderr
+    good = ledger_lines(str(ledger))[0]
+    with open(ledger, "a") as f:
+        for i in range(2):
+            bad = dict(good, id="bad%d" % i, task_id="bad%d" % i, cost_usd=1e308,
+                       full_cost_usd=1e308)
+            f.write(json.dumps(bad) + "\n")
+    p = frugal(tmp_path, config(server), "cost", "all", "--json", "--ledger", str(ledger))
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert rep["entries"] == 1 and abs(rep["cost_usd"] - good["cost_usd"]) < 1e-12
+    assert any("skipped 2 corrupt lines" in w for w in rep["warnings"])
+    p = frugal(tmp_path, config(server), "cost", "all", "--ledger", str(ledger))
+    assert p.returncode == 0 and "inf" not in p.stdout and "nan" not in p.stdout
+    assert "skipped 2 corrupt lines" in p.stdout + p.stderr
