@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/packaging.py "$@"
 /usr/bin/python3 bench/memory.py
+/usr/bin/python3 bench/soak/soak.py
 bash bench/tokens/run.sh
 /usr/bin/python3 bench/share.py
 /usr/bin/python3 bench/boundaries/compare.py

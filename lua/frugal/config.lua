@@ -203,6 +203,7 @@ local schema = record({
   http = record({
     proxy = nullable(any_string),
     ca_file = nullable(string_v),
+    allow_insecure_key = bool_v,
   }),
   editor = record({
     host_cmd = argv,

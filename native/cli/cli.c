@@ -478,8 +478,8 @@ static void cli_on_delta(action_run *run, stream_event_kind kind, const char *te
 static void cli_on_retry(action_run *run, int attempt, double delay_ms, const char *why,
                          void *data)
 {
-  fprintf(stderr, "frugal: retrying in %.1f s (attempt %d): %s\n", delay_ms / 1000.0,
-          attempt + 1, why);
+  fprintf(stderr, "frugal: retrying in %.1f s (attempt %d): %s\n", delay_ms / 1000.0, attempt,
+          why);
 }
 
 static void cli_on_escalate(action_run *run, const char *why, const char *model, void *data)
@@ -496,7 +496,7 @@ static void cli_on_start(action_run *run, const action_plan *plan, void *data)
 {
   const char *w = action_run_warning(run);
   if (w) {
-    fprintf(stderr, "frugal: budget: %s\n", w);
+    fprintf(stderr, "frugal: warning: %s\n", w);
   }
 }
 
@@ -532,6 +532,10 @@ static void cli_on_done(action_run *run, const char *error, json_t *result, void
             jstr(result, "model"), thousands(t1, sizeof(t1), jint(u, "input_tokens")),
             thousands(t2, sizeof(t2), jint(u, "output_tokens")),
             json_is_true(json_object_get(u, "estimated")) ? " (estimated)" : "", price);
+    const json_t *note = json_object_get(u, "note");
+    if (json_is_string(note)) {
+      fprintf(stderr, "frugal: %s\n", json_string_value(note));
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include "core/catalogue.h"
 #include "util/buf.h"
 #include "util/file.h"
+#include "util/path.h"
 
 /* Largest config file we read: configs are a few hundred bytes; anything this large is a
  * mistake (a wrong path), and reading it whole would be silly. */
@@ -471,6 +472,11 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
       if (p && get_string(v, p, "ledger.path", 1, &s)) {
         return -1;
       }
+      char expanded[4096], why[200];
+      if (s && path_expand(s, expanded, sizeof(expanded), why, sizeof(why)) != 0) {
+        free(s);
+        return fail(v, "'ledger.path': %s", why);
+      }
       if (p) {
         replace_str(&cfg->ledger_path, s);
       }
@@ -512,7 +518,7 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
         cfg->escalate = json_is_true(e);
       }
     } else if (strcmp(key, "http") == 0) {
-      static const char *const hkeys[] = {"proxy", "ca_file", NULL};
+      static const char *const hkeys[] = {"proxy", "ca_file", "allow_insecure_key", NULL};
       if (expect_object(v, val, "http") || check_keys(v, val, "http", hkeys)) {
         return -1;
       }
@@ -531,6 +537,13 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
           return -1;
         }
         replace_str(&cfg->http_ca_file, s);
+      }
+      json_t *ak = json_object_get(val, "allow_insecure_key");
+      if (ak && !json_is_boolean(ak)) {
+        return fail(v, "'http.allow_insecure_key' must be true or false, got %s", json_kind(ak));
+      }
+      if (ak) {
+        cfg->http_allow_insecure_key = json_is_true(ak);
       }
     } else if (strcmp(key, "editor") == 0) {
       /* Editor-only options (windows, host command): the plugin validates them. */

@@ -39,6 +39,8 @@ typedef struct {
   int max_turns;       /* conversation.max_turns: answers a Mini conversation may have */
   char *http_proxy;    /* http.proxy: NULL: the usual proxy environment variables; "": none */
   char *http_ca_file;  /* http.ca_file: a PEM bundle trusted in addition to the system's */
+  int http_allow_insecure_key; /* http.allow_insecure_key: send a key over plain http:// to a
+                                  host that is not loopback (default 0: refused) */
   double budget_daily_usd;   /* < 0: no budget */
   double budget_monthly_usd;
 } frugal_config;

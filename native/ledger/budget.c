@@ -26,15 +26,9 @@ int ledger_spend_read(const char *path, const ledger_budget *b, int64_t now_ms, 
   /* Today's spend is always wanted (a run's result reports it); the month only for a monthly
    * budget, so without one only today's lines are parsed. */
   int64_t since = b->monthly_usd >= 0 && month0 < day0 ? month0 : day0;
-  ledger_entries l;
-  int rc = ledger_read(path, since, LEDGER_TS_MAX, &l, err, errlen);
-  for (size_t i = 0; i < l.count; i++) {
-    if (l.items[i].cost_known) {
-      out->month_usd += l.items[i].cost_usd;
-      out->today_usd += l.items[i].ts_ms >= day0 ? l.items[i].cost_usd : 0;
-    }
-  }
-  ledger_entries_free(&l);
+  /* Summed as it is read, never held: the check runs before every request and a busy day's
+   * ledger would otherwise grow the host with it. */
+  int rc = ledger_sum_cost(path, since, day0, &out->month_usd, &out->today_usd, err, errlen);
   return rc;
 }
 

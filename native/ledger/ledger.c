@@ -14,6 +14,7 @@
 
 #include "core/prices.h"
 #include "util/file.h"
+#include "util/path.h"
 #include "util/text.h"
 
 /* A line longer than this is not one frugal wrote (an entry is well under 1 KiB plus the project
@@ -666,6 +667,13 @@ typedef struct {
   ledger_outcome outcome;
 } outcome_update;
 
+/* ledger_sum_cost's running sums (the entries are not kept). */
+typedef struct {
+  int64_t split_ms;
+  double total;
+  double from_split;
+} cost_sums;
+
 typedef struct {
   ledger_entries *out;
   int64_t since_ms;
@@ -673,6 +681,7 @@ typedef struct {
   outcome_update *updates;
   size_t nupdates;
   size_t cap_updates;
+  cost_sums *sums; /* NULL: keep the entries; else only add up their costs */
 } read_state;
 
 static void note_corrupt(ledger_entries *l, size_t lineno)
@@ -723,14 +732,17 @@ static int get_count(json_t *o, const char *key, bool nullable, int64_t *out)
     *out = LEDGER_UNKNOWN;
     return 0;
   }
-  if (!json_is_integer(v) || json_integer_value(v) < 0) {
+  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+      json_integer_value(v) > LEDGER_TOKENS_MAX) {
     return -1;
   }
   *out = (int64_t)json_integer_value(v);
   return 0;
 }
 
-static int get_money(json_t *o, const char *key, bool *known, double *out)
+/* An amount of at most `max` (LEDGER_COST_MAX, LEDGER_PRICE_MAX): more is not a price or a
+ * cost anyone paid, and summing such amounts would overflow to inf. */
+static int get_money(json_t *o, const char *key, double max, bool *known, double *out)
 {
   json_t *v = json_object_get(o, key);
   if (json_is_null(v)) {
@@ -738,7 +750,7 @@ static int get_money(json_t *o, const char *key, bool *known, double *out)
     *out = 0;
     return 0;
   }
-  if (!json_is_number(v) || !money_ok(json_number_value(v))) {
+  if (!json_is_number(v) || !money_ok(json_number_value(v)) || json_number_value(v) > max) {
     return -1;
   }
   *known = true;
@@ -761,7 +773,7 @@ static int get_price(json_t *o, ledger_entry *e)
                    &e->price.cache_write};
   for (size_t i = 0; i < 4; i++) {
     bool known;
-    if (get_money(p, keys[i], &known, dst[i]) != 0 || !known) {
+    if (get_money(p, keys[i], LEDGER_PRICE_MAX, &known, dst[i]) != 0 || !known) {
       return -1;
     }
   }
@@ -797,8 +809,8 @@ static int parse_request(json_t *o, ledger_entry *e, span strs[6])
       get_count(o, "cache_write_tokens", true, &e->cache_write_tokens) ||
       get_count(o, "output_tokens", false, &e->output_tokens) ||
       get_count(o, "reasoning_tokens", true, &e->reasoning_tokens) || !json_is_boolean(est) ||
-      get_price(o, e) || get_money(o, "cost_usd", &e->cost_known, &e->cost_usd) ||
-      get_money(o, "full_cost_usd", &e->full_cost_known, &e->full_cost_usd) ||
+      get_price(o, e) || get_money(o, "cost_usd", LEDGER_COST_MAX, &e->cost_known, &e->cost_usd) ||
+      get_money(o, "full_cost_usd", LEDGER_COST_MAX, &e->full_cost_known, &e->full_cost_usd) ||
       !json_is_integer(lat) || json_integer_value(lat) < 0 ||
       get_string(o, "outcome", false, &outcome, &outlen)) {
     return -1;
@@ -882,12 +894,17 @@ static void handle_line(read_state *st, const char *s, size_t n, size_t lineno)
       memset(&e, 0, sizeof(e));
       bad = parse_request(o, &e, strs) != 0;
       if (!bad && e.ts_ms >= st->since_ms && e.ts_ms < st->until_ms) {
-        keep_entry(st, &e, strs);
+        if (!st->sums) {
+          keep_entry(st, &e, strs);
+        } else if (e.cost_known) {
+          st->sums->total += e.cost_usd;
+          st->sums->from_split += e.ts_ms >= st->sums->split_ms ? e.cost_usd : 0;
+        }
       }
     } else if (!json_is_string(type)) {
       bad = 1;
     } else if (strcmp(json_string_value(type), "outcome") == 0) {
-      bad = parse_outcome(st, o) != 0;
+      bad = st->sums ? 0 : parse_outcome(st, o) != 0; /* an outcome changes no cost */
     } else {
       l->unknown_type++;
     }
@@ -933,11 +950,11 @@ static void apply_updates(read_state *st)
   free(slots);
 }
 
-int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_entries *out,
-                char *err, size_t errlen)
+/* Reads the file line by line into handle_line. Returns 0 (a missing file reads as empty), or
+ * -1 with a message. */
+static int read_lines(const char *path, read_state *st, char *err, size_t errlen)
 {
-  memset(out, 0, sizeof(*out));
-  out->pool = xcalloc(1, sizeof(*out->pool));
+  ledger_entries *out = st->out;
   char oerr[400];
   int fd = file_open_regular(path, O_RDONLY, 0, "ledger", oerr, sizeof(oerr));
   if (fd < 0) {
@@ -947,7 +964,6 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
     snprintf(err, errlen, "ledger: %s", oerr);
     return -1;
   }
-  read_state st = {out, since_ms, until_ms, NULL, 0, 0};
   buf_t pending = BUF_INIT;
   size_t lineno = 0;
   bool skipping = false; /* inside an overlong line, already counted */
@@ -980,7 +996,7 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
       if (skipping) {
         skipping = false;
       } else {
-        handle_line(&st, pending.data + start, end - start, lineno);
+        handle_line(st, pending.data + start, end - start, lineno);
       }
       start = scan_from = end + 1;
     }
@@ -996,12 +1012,35 @@ int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_ent
   }
   if (rc == 0 && pending.len > 0 && !skipping) {
     /* No newline at the end: a crash mid-write, unless the record happens to be whole. */
-    handle_line(&st, pending.data, pending.len, lineno + 1);
+    handle_line(st, pending.data, pending.len, lineno + 1);
   }
   close(fd);
   buf_free(&pending);
+  return rc;
+}
+
+int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_entries *out,
+                char *err, size_t errlen)
+{
+  memset(out, 0, sizeof(*out));
+  out->pool = xcalloc(1, sizeof(*out->pool));
+  read_state st = {out, since_ms, until_ms, NULL, 0, 0, NULL};
+  int rc = read_lines(path, &st, err, errlen);
   apply_updates(&st);
   free(st.updates);
+  return rc;
+}
+
+int ledger_sum_cost(const char *path, int64_t since_ms, int64_t split_ms, double *total,
+                    double *from_split, char *err, size_t errlen)
+{
+  ledger_entries counts;
+  memset(&counts, 0, sizeof(counts));
+  cost_sums sums = {split_ms, 0, 0};
+  read_state st = {&counts, since_ms, LEDGER_TS_MAX, NULL, 0, 0, &sums};
+  int rc = read_lines(path, &st, err, errlen);
+  *total = sums.total;
+  *from_split = sums.from_split;
   return rc;
 }
 
@@ -1035,8 +1074,57 @@ int ledger_path_resolve(const char *chosen, const char *configured, char *out, s
 {
   const char *p = chosen ? chosen : configured;
   if (p) {
-    int w = snprintf(out, n, "%s", p);
-    return w >= 0 && (size_t)w < n ? 0 : -1;
+    char err[160];
+    return path_expand(p, out, n, err, sizeof(err));
   }
   return ledger_default_path(out, n);
+}
+
+int ledger_path_check(const char *path, char *err, size_t errlen)
+{
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "%s is a directory", path);
+      return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      snprintf(err, errlen, "%s is not a regular file", path);
+      return -1;
+    }
+    if (access(path, W_OK) != 0) {
+      snprintf(err, errlen, "%s is not writable", path);
+      return -1;
+    }
+    return 0;
+  }
+  /* Missing: ledger_append creates the missing folders under the nearest existing one. */
+  buf_t dir = BUF_INIT;
+  buf_puts(&dir, path);
+  int rc = 0;
+  for (;;) {
+    char *slash = strrchr(dir.data, '/');
+    if (!slash) {
+      buf_clear(&dir);
+      buf_puts(&dir, ".");
+    } else {
+      slash[slash == dir.data ? 1 : 0] = '\0';
+      dir.len = strlen(dir.data);
+    }
+    if (stat(dir.data, &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s cannot be created: %s is not a directory", path, dir.data);
+        rc = -1;
+      } else if (access(dir.data, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "%s cannot be created: %s is not writable", path, dir.data);
+        rc = -1;
+      }
+      break;
+    }
+    if (!slash || strcmp(dir.data, "/") == 0) {
+      break;
+    }
+  }
+  buf_free(&dir);
+  return rc;
 }

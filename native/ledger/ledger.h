@@ -43,6 +43,14 @@
 #define LEDGER_ID_SIZE 48
 /* Error texts are cut (at a UTF-8 boundary) to this many bytes when written. */
 #define LEDGER_ERROR_MAX 300
+/* The reader's bounds of plausibility: a request line with a cost (or full cost) above
+ * LEDGER_COST_MAX dollars, a price above LEDGER_PRICE_MAX $ per 1M tokens, or a token count above
+ * LEDGER_TOKENS_MAX is skipped as corrupt, like a torn line. No single model request comes near
+ * them (a 2M-token prompt at $100 per 1M is $200), and below them no sum over any ledger can
+ * overflow, so a report never shows inf or nan and a budget is never blocked by one bad line. */
+#define LEDGER_COST_MAX 10000.0
+#define LEDGER_PRICE_MAX 100000.0
+#define LEDGER_TOKENS_MAX ((int64_t)10000000000)
 /* Bounds of the whole time line, for open periods. */
 #define LEDGER_TS_MIN INT64_MIN
 #define LEDGER_TS_MAX INT64_MAX
@@ -108,8 +116,17 @@ typedef struct {
 int ledger_default_path(char *out, size_t n);
 
 /* The ledger to use: `chosen` (a --ledger argument) if given, else `configured` (the config's
- * ledger.path), else the default. Returns 0, or -1 as ledger_default_path does. */
+ * ledger.path), else the default. The chosen or configured name is expanded by path_expand
+ * ("~/x.jsonl", "$XDG_STATE_HOME/..."); a relative one stays relative to the working directory.
+ * Returns 0, or -1 as ledger_default_path does, or when the expansion fails. */
 int ledger_path_resolve(const char *chosen, const char *configured, char *out, size_t n);
+
+/* Whether ledger_append on `path` can work: 0 when the file is a writable regular file, or is
+ * missing and the nearest existing folder above it is a writable directory; else -1 with a
+ * message naming what is in the way ("/x/ledger is a directory", "/x/f/l.jsonl cannot be
+ * created: /x/f is not a directory"). A quick look (stat, access), not a promise: the disk may
+ * still be full. */
+int ledger_path_check(const char *path, char *err, size_t errlen);
 
 /* Fills `e` for a new request: ts = now, a fresh id, task_id = id, input and output 0, the
  * cached, cache-write and reasoning counts unknown, no price, outcome "answered", every string
@@ -159,13 +176,22 @@ int ledger_format_entry(const ledger_entry *e, buf_t *out, char *err, size_t err
  * in blocks, one line at a time; every field's type is checked, and a line that is torn, not
  * JSON, or has a field of the wrong type is skipped and counted in out->corrupt, never fatal.
  * A request line whose leading ts is well formed and outside the period is passed over without
- * being parsed (so its other faults are not counted).
+ * being parsed (so its other faults are not counted). Amounts past the bounds of plausibility
+ * (LEDGER_COST_MAX, ...) are faults too.
  * A missing file is an empty ledger. Returns 0, or -1 with a message in `err` when the file
  * exists but cannot be read (then `out` holds what was read before; free it anyway).
  * `out` is initialised by this call; free with ledger_entries_free(). */
 int ledger_read(const char *path, int64_t since_ms, int64_t until_ms, ledger_entries *out,
                 char *err, size_t errlen);
 void ledger_entries_free(ledger_entries *l);
+
+/* The sum of the known cost_usd of the requests from since_ms on, and the part of it from
+ * split_ms on (today within the month, say), read as ledger_read reads but without keeping a
+ * single entry: memory stays the same however long the ledger grows (the budget check runs
+ * before every request). Corrupt lines count nothing. Returns 0, or -1 with a message when the
+ * file exists but cannot be read (the sums then hold what was read before). */
+int ledger_sum_cost(const char *path, int64_t since_ms, int64_t split_ms, double *total,
+                    double *from_split, char *err, size_t errlen);
 
 /* Calls `add` once per kind of skipped record with a one-line text ("skipped 2 corrupt lines
  * (line 17, 40)"); the text is valid during the call only. Returns the number of warnings. */

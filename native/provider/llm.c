@@ -89,6 +89,8 @@ struct llm_call {
   int max_attempts;
   double backoff_base_ms;
   int64_t prompt_tokens; /* estimate, for a provider that reports no usage */
+  long max_out;          /* the output limit the request asks for */
+  size_t answer_cap;     /* bytes of text and reasoning kept and shown per attempt */
 
   /* the current attempt */
   http_request *req;
@@ -107,6 +109,9 @@ struct llm_call {
   stream_error_class ev_class;
   int ev_retryable;
   int ended, truncated;
+  size_t answer_bytes; /* text and reasoning admitted so far (<= answer_cap) */
+  int over_cap;        /* the answer passed answer_cap */
+  int stopped;         /* we stopped the transfer (a cap was passed); not a cancel */
 
   /* across attempts */
   buf_t text;
@@ -120,6 +125,7 @@ struct llm_call {
   stream_error_class err_class;
   int http_status;
   char *message;
+  char *usage_note; /* why the provider's usage was replaced by an estimate, or NULL */
 };
 
 static void attempt_begin(llm_call *call);
@@ -160,6 +166,7 @@ static void call_unref(llm_call *call)
   free(call->finish_raw);
   free(call->ev_message);
   free(call->message);
+  free(call->usage_note);
   free(call->url);
   free(call->model);
   free(call->body);
@@ -358,6 +365,57 @@ static void set_outcome(llm_call *call, llm_status st, stream_error_class cls, c
   call->message = message;
 }
 
+static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Replaces usage that cannot be true for what this call sent and received by the library's
+ * estimates and says why in call->usage_note (llm.h, "Limits"). A provider that counts more
+ * input tokens than the request had bytes, or more output tokens than both the limit it was
+ * given and the bytes it sent, is broken or hostile: believing it would put any amount in the
+ * ledger and block every later request on the budget. */
+static void usage_check(llm_call *call, llm_result *r)
+{
+  const stream_usage *u = &r->usage;
+  int64_t in_lim = (int64_t)strlen(call->body) + LLM_USAGE_SLACK;
+  int64_t out_lim = ((int64_t)call->answer_bytes > (int64_t)call->max_out
+                         ? (int64_t)call->answer_bytes
+                         : (int64_t)call->max_out) +
+                    LLM_USAGE_SLACK;
+  const struct {
+    const char *what;
+    int64_t v, lim;
+  } f[] = {
+    {"input", u->input_tokens, in_lim},
+    {"cached input", u->cached_input_tokens, in_lim},
+    {"cache-write", u->cache_write_tokens, in_lim},
+    {"output", u->output_tokens, out_lim},
+    {"reasoning", u->reasoning_tokens, out_lim},
+  };
+  size_t i = 0;
+  while (i < sizeof(f) / sizeof(f[0]) && f[i].v <= f[i].lim) {
+    i++;
+  }
+  if (i == sizeof(f) / sizeof(f[0])) {
+    return;
+  }
+  free(call->usage_note);
+  if (i < 3) {
+    call->usage_note = strf("%s reported %lld %s tokens for a request of %zu bytes; estimated "
+                            "instead",
+                            call->host, (long long)f[i].v, f[i].what, strlen(call->body));
+  } else {
+    call->usage_note = strf("%s reported %lld %s tokens for an answer of %zu bytes "
+                            "(max_output_tokens %ld); estimated instead",
+                            call->host, (long long)f[i].v, f[i].what, call->answer_bytes,
+                            call->max_out);
+  }
+  r->usage.cached_input_tokens = r->usage.cache_write_tokens = STREAM_UNKNOWN;
+  r->usage.reasoning_tokens = r->usage.total_tokens = STREAM_UNKNOWN;
+  r->usage.from_timings = false;
+  r->usage.input_tokens = call->prompt_tokens;
+  r->usage.output_tokens = tokens_estimate(LANG_UNKNOWN, r->text, r->text_len);
+  r->usage_estimated = 1;
+}
+
 /* Runs on_done (from the loop) and lets the call go. */
 static void deliver(llm_call *call)
 {
@@ -377,6 +435,7 @@ static void deliver(llm_call *call)
   r.text = call->text.data ? call->text.data : "";
   r.text_len = call->text.len;
   r.usage = call->usage;
+  usage_check(call, &r);
   if (call->got_2xx) {
     /* The provider answered (and bills) but did not say for how much: estimate, and say so. */
     if (r.usage.input_tokens == STREAM_UNKNOWN) {
@@ -388,6 +447,7 @@ static void deliver(llm_call *call)
       r.usage_estimated = 1;
     }
   }
+  r.usage_note = call->usage_note;
   r.finish = call->finish;
   r.finish_raw = call->finish_raw;
   r.attempts = call->attempts;
@@ -416,7 +476,6 @@ static void finish_later(llm_call *call, llm_status st, stream_error_class cls, 
   uv_timer_start(&call->timer, on_timer, 0, 0);
 }
 
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *strf(const char *fmt, ...)
 {
   buf_t b = BUF_INIT;
@@ -490,26 +549,59 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- the stream ---- */
 
+/* Stops the current transfer because a cap was passed; on_http_done then decides the outcome
+ * on what came before (it is not a cancel). Safe from inside the HTTP callbacks: curl aborts
+ * the transfer when the body callback returns. */
+static void stop_transfer(llm_call *call)
+{
+  call->stopped = 1;
+  if (call->req) {
+    http_request_cancel(call->req);
+  }
+}
+
+/* How many of `len` answer bytes (text or reasoning) may be kept and shown: all of them while
+ * the attempt stays under answer_cap; past it, what fits (cut at a UTF-8 boundary), and the
+ * transfer is stopped. */
+static size_t answer_admit(llm_call *call, const char *text, size_t len)
+{
+  size_t room = call->answer_cap - call->answer_bytes;
+  if (len <= room) {
+    call->answer_bytes += len;
+    return len;
+  }
+  size_t n = room;
+  while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) {
+    n--;
+  }
+  call->answer_bytes += n;
+  call->over_cap = 1;
+  stop_transfer(call);
+  return n;
+}
+
 static int on_stream_event(void *ud, const stream_event *ev)
 {
   llm_call *call = ud;
-  if (call->cancelled) {
+  if (call->cancelled || call->over_cap) {
     return 1;
   }
+  size_t n;
   switch (ev->kind) {
   case STREAM_EV_TEXT:
   case STREAM_EV_REFUSAL: /* a refusal is the answer the user gets to read */
-    if (ev->choice == 0 && ev->len > 0) {
-      buf_append(&call->text, ev->text, ev->len);
+    if (ev->choice == 0 && ev->len > 0 && (n = answer_admit(call, ev->text, ev->len)) > 0) {
+      buf_append(&call->text, ev->text, n);
       call->text_delivered = 1;
       if (call->cb.on_delta) {
-        call->cb.on_delta(call, STREAM_EV_TEXT, ev->text, ev->len, call->data);
+        call->cb.on_delta(call, STREAM_EV_TEXT, ev->text, n, call->data);
       }
     }
     break;
   case STREAM_EV_REASONING:
-    if (ev->choice == 0 && ev->len > 0 && call->cb.on_delta) {
-      call->cb.on_delta(call, STREAM_EV_REASONING, ev->text, ev->len, call->data);
+    if (ev->choice == 0 && ev->len > 0 && (n = answer_admit(call, ev->text, ev->len)) > 0 &&
+        call->cb.on_delta) {
+      call->cb.on_delta(call, STREAM_EV_REASONING, ev->text, n, call->data);
     }
     break;
   case STREAM_EV_USAGE:
@@ -541,7 +633,7 @@ static int on_stream_event(void *ud, const stream_event *ev)
   default:
     break;
   }
-  return call->cancelled ? 1 : 0;
+  return call->cancelled || call->over_cap ? 1 : 0;
 }
 
 static void feed_stream(llm_call *call, const char *bytes, size_t len)
@@ -557,8 +649,10 @@ static void buffer_body(llm_call *call, const char *bytes, size_t len)
 {
   size_t room = call->raw_cap > call->raw.len ? call->raw_cap - call->raw.len : 0;
   if (len > room) {
+    /* The outcome is decided by what fits: downloading the rest would only cost time. */
     call->raw_overflow = 1;
     len = room;
+    stop_transfer(call);
   }
   buf_append(&call->raw, bytes, len);
 }
@@ -611,8 +705,10 @@ static void on_http_body(http_request *req, const char *bytes, size_t len, void 
     }
   }
   if (call->mode == BODY_BUFFER) {
-    buffer_body(call, bytes, len);
-  } else if (!call->cancelled) {
+    if (!call->stopped) {
+      buffer_body(call, bytes, len);
+    }
+  } else if (!call->cancelled && !call->over_cap) {
     feed_stream(call, bytes, len);
   }
 }
@@ -687,6 +783,13 @@ static void http_error_outcome(llm_call *call, const http_result *res)
   finish(call, LLM_HTTP_ERROR, cls, buf_detach(&b));
 }
 
+static char *over_cap_message(const llm_call *call)
+{
+  return strf("the answer from %s passed %zu KB, more than max_output_tokens (%ld) allows; "
+              "stopped there (raise the tier's max_output_tokens if it should be that long)",
+              call->host, call->answer_cap >> 10, call->max_out);
+}
+
 /* A 2xx JSON body: a whole answer, or an error envelope sent with a success status. */
 static void json_body_outcome(llm_call *call)
 {
@@ -698,7 +801,7 @@ static void json_body_outcome(llm_call *call)
   llm_complete whole;
   if (llm__complete_parse(call->api, call->raw.data ? call->raw.data : "", call->raw.len, &whole) ==
       0) {
-    size_t n = strlen(whole.text);
+    size_t n = answer_admit(call, whole.text, strlen(whole.text));
     if (n) {
       buf_append(&call->text, whole.text, n);
       call->text_delivered = 1;
@@ -712,9 +815,14 @@ static void json_body_outcome(llm_call *call)
     call->finish_raw = whole.finish_raw;
     whole.finish_raw = NULL;
     llm__complete_free(&whole);
-    if (!call->cancelled) {
-      finish(call, LLM_OK, STREAM_ERR_OTHER, NULL);
+    if (call->cancelled) {
+      return;
     }
+    if (call->over_cap) {
+      finish(call, LLM_TRUNCATED, STREAM_ERR_OTHER, over_cap_message(call));
+      return;
+    }
+    finish(call, LLM_OK, STREAM_ERR_OTHER, NULL);
     return;
   }
   stream_http_error e;
@@ -778,7 +886,10 @@ static void on_http_done(http_request *req, const http_result *res, void *data)
   (void)req;
   llm_call *call = data;
   call->req = NULL;
-  if (call->cancelled || res->code == HTTP_CANCELLED) {
+  /* A transfer we stopped at a cap ends like a complete one: the outcome is decided on what
+   * came before the cap. */
+  int stopped = call->stopped && !call->cancelled;
+  if (!stopped && (call->cancelled || res->code == HTTP_CANCELLED)) {
     if (!call->cancelled) {
       /* Only the HTTP client's teardown cancels behind our back, and that cancels calls
        * first; handled anyway. */
@@ -792,7 +903,9 @@ static void on_http_done(http_request *req, const http_result *res, void *data)
   call->reused = res->reused;
   call->http_status = res->status;
   int ok2xx = call->status >= 200 && call->status <= 299;
-  if (res->code != HTTP_OK && !(ok2xx && call->ended && !call->truncated)) {
+  if (stopped && call->over_cap && call->mode == BODY_STREAM) {
+    finish(call, LLM_TRUNCATED, STREAM_ERR_OTHER, over_cap_message(call));
+  } else if (!stopped && res->code != HTTP_OK && !(ok2xx && call->ended && !call->truncated)) {
     /* A transfer that failed after a complete stream (a server that never closes after
      * [DONE]) lost nothing and falls through to the stream's outcome. */
     char *msg = network_message(call, res);
@@ -844,6 +957,9 @@ static void attempt_reset(llm_call *call)
   call->ev_class = STREAM_ERR_OTHER;
   call->ev_retryable = 0;
   call->ended = call->truncated = 0;
+  call->answer_bytes = 0;
+  call->over_cap = 0;
+  call->stopped = 0;
 }
 
 /* Starts one HTTP request. Returns 0, or -1 with a message. */
@@ -1001,6 +1117,30 @@ static void key_resolve(llm_call *call, const tier_config *t)
   }
 }
 
+/* 1 (with the refusal in err) when the call would send the tier's key as clear text to
+ * another machine: a plain http:// URL whose host is not loopback, and a key to send. Decided
+ * before api_key_cmd runs, so no key is even fetched. */
+static int key_in_clear(const tier_config *t, const char *url, char *err, size_t errlen)
+{
+  if (strncasecmp(url, "http://", 7) != 0) {
+    return 0;
+  }
+  char host[256];
+  llm__url_host(url, host, sizeof(host));
+  if (llm__is_loopback_host(host)) {
+    return 0;
+  }
+  const char *env = getenv(config_api_key_env(t));
+  if (!(t->api_key_cmd && t->api_key_cmd[0]) && !(env && env[0])) {
+    return 0; /* nothing secret goes out */
+  }
+  snprintf(err, errlen,
+           "refusing to send the API key in clear text to %s (base_url is http://): use "
+           "https://, or set http.allow_insecure_key = true to send it anyway",
+           host);
+  return 1;
+}
+
 /* ---- public API ---- */
 
 llm_client *llm_client_new(uv_loop_t *loop, const llm_client_opts *opts, char *err, size_t errlen)
@@ -1072,6 +1212,11 @@ llm_call *llm_call_start(llm_client *c, const llm_request *req, const llm_callba
     free(url);
     return NULL;
   }
+  if (!req->allow_insecure_key && key_in_clear(req->tier, url, err, errlen)) {
+    free(body);
+    free(url);
+    return NULL;
+  }
   llm_call *call = xcalloc(1, sizeof(*call));
   call->c = c;
   c->refs++;
@@ -1104,6 +1249,12 @@ llm_call *llm_call_start(llm_client *c, const llm_request *req, const llm_callba
     call->prompt_tokens += tokens_estimate(LANG_UNKNOWN, p->context, strlen(p->context));
   }
   call->prompt_tokens += tokens_estimate(LANG_UNKNOWN, p->task, strlen(p->task));
+  for (size_t i = 0; i < req->nturns; i++) {
+    const char *t = req->turns[i].text ? req->turns[i].text : "";
+    call->prompt_tokens += tokens_estimate(LANG_UNKNOWN, t, strlen(t));
+  }
+  call->max_out = llm__max_output(req);
+  call->answer_cap = (size_t)call->max_out * LLM_BYTES_PER_TOKEN + LLM_ANSWER_MARGIN;
   call->err_class = STREAM_ERR_OTHER;
   call->finish = STREAM_FINISH_OTHER;
   call->ttfb_ms = -1; /* as in http_result: no response byte (yet) */

@@ -29,7 +29,18 @@
  * byte, and retryable mid-stream errors that came before any text. `x-should-retry` wins;
  * `retry-after-ms`, then `retry-after` (seconds or HTTP date) are honoured when <= 60 s
  * (longer: no retry, the message says when to try again); otherwise 0.5 s x 2^n, capped at 8 s,
- * with up to 25% jitter. At most `max_attempts` attempts (default 3). */
+ * with up to 25% jitter. At most `max_attempts` attempts (default 3).
+ *
+ * Limits (a hostile or broken server cannot make the process grow): the answer's text and
+ * reasoning together are kept and shown up to LLM_BYTES_PER_TOKEN bytes per output token the
+ * request allows plus LLM_ANSWER_MARGIN; past that the transfer is stopped at once and the call
+ * ends LLM_TRUNCATED with a message naming max_output_tokens (the text up to the cap is kept).
+ * A body that is buffered whole (an error, a server that did not stream) is stopped the same
+ * way at its cap (64 KB for an error, 8 MB for an answer), and the outcome is decided on what
+ * came before. Usage that cannot be true for what was sent and received (more input tokens
+ * than request bytes, more output tokens than both the limit asked for and the bytes received,
+ * with a margin of LLM_USAGE_SLACK tokens) is replaced by the library's estimate: see
+ * llm_result.usage_note. */
 #ifndef FRUGAL_PROVIDER_LLM_H
 #define FRUGAL_PROVIDER_LLM_H
 
@@ -39,6 +50,13 @@
 #include "config/config.h"
 #include "prompt/prompt.h"
 #include "provider/stream.h"
+
+/* The answer cap (see the limits above): a token of a byte-level BPE tokenizer is rarely more
+ * than a few bytes of text; 16 leaves room for long runs of spaces and rare long tokens. */
+#define LLM_BYTES_PER_TOKEN 16
+#define LLM_ANSWER_MARGIN (64 * 1024)
+/* Tokens a provider may count beyond the bytes it got or sent: chat templates, special tokens. */
+#define LLM_USAGE_SLACK 1024
 
 typedef struct llm_client llm_client;
 typedef struct llm_call llm_call;
@@ -81,6 +99,12 @@ typedef struct {
   long idle_timeout_ms;        /* 0: 120 s (reasoning models can think a long time) */
   long total_timeout_ms;       /* 0: 600 s */
   double retry_base_ms;        /* TESTS ONLY: the first backoff step; 0: 500 ms (keep it so) */
+  /* http.allow_insecure_key: 1 lets the key go over plain http:// to a host that is not this
+   * machine. 0 (the default): llm_call_start refuses such a call when the tier has a key
+   * (api_key_cmd set, or api_key_env holding one), before any command runs or byte leaves,
+   * with a message naming that config key. Loopback hosts (localhost, 127.0.0.0/8, [::1])
+   * need no opt-in; a tier without a key is sent as before. */
+  int allow_insecure_key;
 } llm_request;
 
 typedef enum {
@@ -102,6 +126,10 @@ typedef struct {
   const char *text;           /* the whole answer text (choice 0), NUL-terminated */
   size_t text_len;
   stream_usage usage;         /* from the provider; fields STREAM_UNKNOWN when not reported */
+  /* NULL, or one line saying why the provider's usage was not believed ("127.0.0.1 reported
+   * 9223372036854775807 input tokens for a request of 2,345 bytes; estimated instead"); then
+   * usage holds estimates and usage_estimated is 1. */
+  const char *usage_note;
   int usage_estimated;        /* 1: the provider sent no usage; input/output below are the
                                  library's estimates (tokens.h) and must be shown as such.
                                  Only when the last attempt got a 2xx answer (an error

@@ -23,6 +23,14 @@ char *llm__url(const tier_config *t, char *err, size_t errlen);
  * lower case); "" when there is none. */
 void llm__url_host(const char *url, char *out, size_t outlen);
 
+/* 1 when `host` (as llm__url_host gives it) is this machine: "localhost", a name under
+ * ".localhost" (RFC 6761; curl resolves them to loopback itself), 127.0.0.0/8, [::1] or
+ * [::ffff:127.x.y.z]. Anything else, shorthand IPv4 forms ("127.1") included, is remote. */
+int llm__is_loopback_host(const char *host);
+
+/* The output limit a request asks for: the request's, else the tier's, else the default. */
+long llm__max_output(const llm_request *req);
+
 /* 1 when `base_url` points at OpenAI's own API (api.openai.com), which gets the fields other
  * Chat Completions servers do not understand. */
 int llm__is_openai_host(const char *base_url);

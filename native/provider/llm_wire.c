@@ -1,7 +1,9 @@
 /* llm wire formats: request URLs and bodies per provider, and whole (non-streamed) JSON
  * answers from servers that ignored "stream": true. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,40 @@ int llm__is_openai_host(const char *base_url)
   char host[256];
   llm__url_host(base_url, host, sizeof(host));
   return strcmp(host, "api.openai.com") == 0;
+}
+
+int llm__is_loopback_host(const char *host)
+{
+  size_t n = strlen(host);
+  if (strcmp(host, "localhost") == 0 ||
+      (n > 10 && strcmp(host + n - 10, ".localhost") == 0)) {
+    return 1;
+  }
+  struct in_addr a4;
+  if (inet_pton(AF_INET, host, &a4) == 1) {
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  }
+  if (n > 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < INET6_ADDRSTRLEN) {
+    char inner[INET6_ADDRSTRLEN];
+    memcpy(inner, host + 1, n - 2);
+    inner[n - 2] = '\0';
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, inner, &a6) != 1) {
+      return 0;
+    }
+    if (IN6_IS_ADDR_LOOPBACK(&a6)) {
+      return 1;
+    }
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+  }
+  return 0;
+}
+
+long llm__max_output(const llm_request *req)
+{
+  return req->max_output_tokens > 0         ? req->max_output_tokens
+         : req->tier->max_output_tokens > 0 ? req->tier->max_output_tokens
+                                            : LLM_DEFAULT_MAX_OUTPUT;
 }
 
 /* ---- request bodies ---- */
@@ -289,9 +325,7 @@ char *llm_request_body(const llm_request *req, char *err, size_t errlen)
     snprintf(err, errlen, "the prompt has no task");
     return NULL;
   }
-  long max_out = req->max_output_tokens > 0         ? req->max_output_tokens
-                 : req->tier->max_output_tokens > 0 ? req->tier->max_output_tokens
-                                                    : LLM_DEFAULT_MAX_OUTPUT;
+  long max_out = llm__max_output(req);
   body_ctx bc = {err, errlen, 0};
   json_t *root;
   switch (req->tier->provider) {

@@ -30,8 +30,15 @@ static int merge_usage(stream_parser *p, json_t *u, const char *where)
   stream_usage out;
   stream_usage_init(&out);
   if (n.input >= 0) {
-    out.input_tokens = n.input + (n.cache_read > 0 ? n.cache_read : 0) +
-                       (n.cache_creation > 0 ? n.cache_creation : 0);
+    /* Saturating: a hostile server may send counts near INT64_MAX (the caller judges them). */
+    int64_t sum = n.input;
+    int64_t parts[2] = {n.cache_read, n.cache_creation};
+    for (int i = 0; i < 2; i++) {
+      if (parts[i] > 0) {
+        sum = parts[i] > INT64_MAX - sum ? INT64_MAX : sum + parts[i];
+      }
+    }
+    out.input_tokens = sum;
   }
   out.cached_input_tokens = n.cache_read;
   out.cache_write_tokens = n.cache_creation;

@@ -108,6 +108,7 @@ struct action_run {
   double spent_today; /* before this run */
   char *warning;      /* budget warning, or NULL */
   int max_turns;      /* conversation.max_turns, for the result */
+  int allow_insecure_key; /* http.allow_insecure_key */
 };
 
 static void run_free(action_run *r)
@@ -145,20 +146,18 @@ static double record(action_run *r, const llm_result *res, ledger_outcome outcom
   e.tier = tier_name(r->tier_id);
   e.provider = provider_name(r->tier.provider);
   e.model = r->tier.model;
+  /* Counts the provider layer left unknown are calls the provider never answered (an error
+   * status, no connection, cancelled before the answer began) and did not bill: 0, as in the
+   * result, never a guess that would count against the budget. */
   stream_usage u = res->usage;
-  int estimated = res->usage_estimated;
-  if (u.input_tokens == STREAM_UNKNOWN || u.output_tokens == STREAM_UNKNOWN) {
-    /* A failed or cancelled call may have no usage at all; what was sent still counts. */
-    if (u.input_tokens == STREAM_UNKNOWN) {
-      u.input_tokens = r->conv->plan.route.input_tokens;
-    }
-    if (u.output_tokens == STREAM_UNKNOWN) {
-      u.output_tokens = tokens_estimate(LANG_UNKNOWN, res->text ? res->text : "", res->text_len);
-    }
-    estimated = 1;
+  if (u.input_tokens == STREAM_UNKNOWN) {
+    u.input_tokens = 0;
+  }
+  if (u.output_tokens == STREAM_UNKNOWN) {
+    u.output_tokens = 0;
   }
   ledger_entry_set_usage(&e, &u);
-  e.estimated = estimated;
+  e.estimated = res->usage_estimated;
   ledger_entry_set_cost(&e, r->has_price ? &r->price : NULL, r->has_cf_price ? &r->cf_price : NULL);
   double cost = e.cost_known ? e.cost_usd : -1;
   e.latency_ms = (int64_t)res->latency_ms;
@@ -216,8 +215,9 @@ static json_t *cost_json(const action_run *r, const llm_result *res)
                                known(u->cache_write_tokens), known(u->output_tokens)));
 }
 
-static json_t *usage_json(const stream_usage *u, int estimated)
+static json_t *usage_json(const llm_result *res)
 {
+  const stream_usage *u = &res->usage;
   json_t *o = json_object();
   const struct {
     const char *name;
@@ -230,7 +230,10 @@ static json_t *usage_json(const stream_usage *u, int estimated)
   for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
     json_object_set_new(o, f[i].name, f[i].v == STREAM_UNKNOWN ? json_null() : json_integer(f[i].v));
   }
-  json_object_set_new(o, "estimated", json_boolean(estimated));
+  json_object_set_new(o, "estimated", json_boolean(res->usage_estimated));
+  if (res->usage_note) {
+    json_object_set_new(o, "note", action_json_text(res->usage_note, strlen(res->usage_note)));
+  }
   return o;
 }
 
@@ -299,7 +302,7 @@ static json_t *result_json(action_run *r, const llm_result *res, const prompt_an
   json_object_set_new(o, "findings", findings);
   json_object_set_new(o, "tests", tests);
   json_object_set_new(o, "problem", problem);
-  json_object_set_new(o, "usage", usage_json(&res->usage, res->usage_estimated));
+  json_object_set_new(o, "usage", usage_json(res));
   json_object_set_new(o, "cost_usd", cost_json(r, res));
   json_object_set_new(o, "latency_ms", json_real(res->latency_ms));
   json_object_set_new(o, "attempts", json_integer(res->attempts));
@@ -336,6 +339,7 @@ static int call_model(action_run *r, char *err, size_t errlen)
     .cache_key = r->cache_key,
     .turns = r->conv->turns,
     .nturns = r->conv->nturns,
+    .allow_insecure_key = r->allow_insecure_key,
   };
   r->call = llm_call_start(r->llm, &lr, &llm_cb, r, err, errlen);
   return r->call ? 0 : -1;
@@ -351,7 +355,7 @@ static int escalate(action_run *r, const llm_result *res, const char *problem)
   json_object_set_new(first, "from_tier", json_string(tier_name(r->tier_id)));
   json_object_set_new(first, "from_model", json_string(r->tier.model));
   json_object_set_new(first, "problem", json_string(problem));
-  json_object_set_new(first, "usage", usage_json(&res->usage, res->usage_estimated));
+  json_object_set_new(first, "usage", usage_json(res));
   json_object_set_new(first, "cost_usd", cost_json(r, res));
   json_object_set_new(first, "attempts", json_integer(res->attempts));
   r->escalated = first;
@@ -522,6 +526,7 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
   r->turns_before = conv->nturns;
   r->tier_id = tier;
   r->max_turns = cfg->max_turns;
+  r->allow_insecure_key = cfg->http_allow_insecure_key;
   const tier_config *t = &cfg->tiers[tier];
   config_tier_copy(&r->tier, t);
   r->has_price = config_price_lookup(cfg, t->model, t->provider, &r->price) == 0;
@@ -541,6 +546,23 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
     conv_truncate(conv, r->turns_before);
     run_free(r);
     return NULL;
+  }
+  /* A ledger that cannot be written must not pass unnoticed (the call still goes): the warning
+   * reaches the editor and the command line with the start of the run. */
+  char lerr[600];
+  if (!r->ledger_path) {
+    snprintf(lerr, sizeof(lerr), "no ledger path (set ledger.path or HOME)");
+  } else if (ledger_path_check(r->ledger_path, lerr, sizeof(lerr)) != 0) {
+    /* lerr says why */
+  } else {
+    lerr[0] = '\0';
+  }
+  if (lerr[0]) {
+    buf_t w = BUF_INIT;
+    buf_printf(&w, "%s%sthe ledger cannot be written, this request will not be recorded: %s",
+               r->warning ? r->warning : "", r->warning ? "; " : "", lerr);
+    free(r->warning);
+    r->warning = buf_detach(&w);
   }
   if (r->cb.on_start) {
     r->cb.on_start(r, &r->conv->plan, r->data);

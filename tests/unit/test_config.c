@@ -173,6 +173,22 @@ static void http_escalation_and_proxy_keys_are_read(void **state)
   config_free(&cfg);
 }
 
+static void http_allow_insecure_key_is_an_opt_in_boolean(void **state)
+{
+  frugal_config cfg;
+  config_init(&cfg);
+  char err[600];
+  assert_int_equal(cfg.http_allow_insecure_key, 0); /* off unless asked for */
+  assert_int_equal(apply(&cfg, "{\"http\":{\"allow_insecure_key\":true}}", err), 0);
+  assert_int_equal(cfg.http_allow_insecure_key, 1);
+  assert_int_equal(apply(&cfg, "{\"http\":{\"allow_insecure_key\":\"yes\"}}", err), -1);
+  assert_non_null(strstr(err, "'http.allow_insecure_key' must be true or false"));
+  assert_int_equal(cfg.http_allow_insecure_key, 1); /* a failed apply changes nothing */
+  assert_int_equal(apply(&cfg, "{\"http\":{\"allow_insecure_key\":false}}", err), 0);
+  assert_int_equal(cfg.http_allow_insecure_key, 0);
+  config_free(&cfg);
+}
+
 static void partial_price_override_keeps_builtin_fields(void **state)
 {
   frugal_config cfg;
@@ -215,6 +231,7 @@ int main(void)
     cmocka_unit_test(a_failed_apply_leaves_the_config_unchanged),
     cmocka_unit_test(partial_price_override_keeps_builtin_fields),
     cmocka_unit_test(http_escalation_and_proxy_keys_are_read),
+    cmocka_unit_test(http_allow_insecure_key_is_an_opt_in_boolean),
     cmocka_unit_test(config_file_errors_name_the_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -545,6 +545,100 @@ static void reading_keeps_only_the_period(void **state)
   ledger_entries_free(&l);
 }
 
+static void sum_cost_adds_up_the_period_and_its_tail_without_keeping_entries(void **state)
+{
+  fixture *f = *state;
+  const char *const ts[] = {"2026-11-24T23:59:59.999Z", "2026-11-25T00:00:00.000Z",
+                            "2026-11-25T23:59:59.999Z", "2026-11-26T00:00:00.000Z"};
+  for (int i = 0; i < 4; i++) {
+    char id[8];
+    snprintf(id, sizeof(id), "e%d", i);
+    ledger_entry e = sample_entry(id, id);
+    e.cost_usd = 0.001 * (i + 1);
+    e.cost_known = i != 2; /* an unpriced model counts nothing */
+    assert_int_equal(ledger_parse_ts(ts[i], strlen(ts[i]), &e.ts_ms), 0);
+    append_ok(f->path, &e);
+  }
+  char err[256];
+  assert_int_equal(ledger_append_outcome(f->path, "e1", LEDGER_APPLIED, err, sizeof(err)), 0);
+  FILE *fp = fopen(f->path, "a");
+  fputs("{\"ts\":\"2026-11-25T10:00:00.000Z\",\"cost_usd\":1e308}\n", fp); /* corrupt */
+  fclose(fp);
+  int64_t since, split;
+  assert_int_equal(ledger_parse_ts("2026-11-25T00:00:00Z", 20, &since), 0);
+  assert_int_equal(ledger_parse_ts("2026-11-26T00:00:00Z", 20, &split), 0);
+  double total = -1, tail = -1;
+  assert_int_equal(ledger_sum_cost(f->path, since, split, &total, &tail, err, sizeof(err)), 0);
+  assert_near(total, 0.002 + 0.004, 1e-12);
+  assert_near(tail, 0.004, 1e-12);
+  char missing[300];
+  snprintf(missing, sizeof(missing), "%s/none.jsonl", f->dir);
+  assert_int_equal(ledger_sum_cost(missing, since, split, &total, &tail, err, sizeof(err)), 0);
+  assert_true(total == 0 && tail == 0);
+}
+
+static void path_check_names_what_is_in_the_way(void **state)
+{
+  fixture *f = *state;
+  char err[600], p[400];
+  assert_int_equal(ledger_path_check(f->path, err, sizeof(err)), 0); /* missing, dir writable */
+  snprintf(p, sizeof(p), "%s/new/deeper/l.jsonl", f->dir);
+  assert_int_equal(ledger_path_check(p, err, sizeof(err)), 0); /* folders are created */
+  assert_int_equal(ledger_path_check(f->dir, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "is a directory"));
+  write_file(f->path, "");
+  assert_int_equal(ledger_path_check(f->path, err, sizeof(err)), 0);
+  snprintf(p, sizeof(p), "%s/sub/l.jsonl", f->path);
+  assert_int_equal(ledger_path_check(p, err, sizeof(err)), -1);
+  char want[400];
+  snprintf(want, sizeof(want), "%s is not a directory", f->path);
+  assert_non_null(strstr(err, want));
+}
+
+static void ledger_paths_expand_home_and_variables(void **state)
+{
+  fixture *f = *state;
+  char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+  char *xdg = getenv("XDG_STATE_HOME") ? strdup(getenv("XDG_STATE_HOME")) : NULL;
+  setenv("HOME", f->dir, 1);
+  unsetenv("XDG_STATE_HOME");
+  setenv("FRUGAL_TEST_LEDGER_DIR", "/srv/ledgers", 1);
+  unsetenv("FRUGAL_TEST_UNSET");
+  char out[512], want[512];
+  assert_int_equal(ledger_path_resolve(NULL, "~/x.jsonl", out, sizeof(out)), 0);
+  snprintf(want, sizeof(want), "%s/x.jsonl", f->dir);
+  assert_string_equal(out, want);
+  assert_int_equal(ledger_path_resolve("$XDG_STATE_HOME/f.jsonl", "ignored", out, sizeof(out)),
+                   0);
+  snprintf(want, sizeof(want), "%s/.local/state/f.jsonl", f->dir);
+  assert_string_equal(out, want);
+  assert_int_equal(ledger_path_resolve(NULL, "${FRUGAL_TEST_LEDGER_DIR}/a$b-$.jsonl", out,
+                                       sizeof(out)),
+                   -1); /* $b is not set */
+  setenv("b", "B", 1);
+  assert_int_equal(ledger_path_resolve(NULL, "${FRUGAL_TEST_LEDGER_DIR}/a$b-$.jsonl", out,
+                                       sizeof(out)),
+                   0);
+  assert_string_equal(out, "/srv/ledgers/aB-$.jsonl");
+  unsetenv("b");
+  assert_int_equal(ledger_path_resolve(NULL, "rel/~/l.jsonl", out, sizeof(out)), 0);
+  assert_string_equal(out, "rel/~/l.jsonl"); /* only a leading ~ is a home */
+  assert_int_equal(ledger_path_resolve(NULL, "~root/l.jsonl", out, sizeof(out)), 0);
+  assert_string_equal(out, "/root/l.jsonl");
+  assert_int_equal(ledger_path_resolve(NULL, "$FRUGAL_TEST_UNSET/l.jsonl", out, sizeof(out)), -1);
+  char small[8];
+  assert_int_equal(ledger_path_resolve(NULL, "~/long-name.jsonl", small, sizeof(small)), -1);
+  if (home) {
+    setenv("HOME", home, 1);
+  }
+  if (xdg) {
+    setenv("XDG_STATE_HOME", xdg, 1);
+  }
+  unsetenv("FRUGAL_TEST_LEDGER_DIR");
+  free(home);
+  free(xdg);
+}
+
 static void read_back_matches_what_was_written(void **state)
 {
   fixture *f = *state;
@@ -846,6 +940,10 @@ int main(void)
                                     teardown),
     cmocka_unit_test_setup_teardown(reading_keeps_only_the_period, setup, teardown),
     cmocka_unit_test_setup_teardown(read_back_matches_what_was_written, setup, teardown),
+    cmocka_unit_test_setup_teardown(
+        sum_cost_adds_up_the_period_and_its_tail_without_keeping_entries, setup, teardown),
+    cmocka_unit_test_setup_teardown(path_check_names_what_is_in_the_way, setup, teardown),
+    cmocka_unit_test_setup_teardown(ledger_paths_expand_home_and_variables, setup, teardown),
     cmocka_unit_test(cost_prices_each_token_class_exactly),
     cmocka_unit_test(entry_price_uses_the_tables_anthropic_cache_writes_and_full_tier),
     cmocka_unit_test(timestamps_round_trip_and_match_the_c_library),

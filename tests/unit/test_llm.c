@@ -58,6 +58,7 @@ typedef struct {
   size_t text_len;
   stream_usage usage;
   int usage_estimated;
+  char usage_note[300];
   stream_finish finish;
   char finish_raw[64];
   int attempts;
@@ -271,6 +272,7 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
   assert_int_equal(res->text[res->text_len], '\0');
   r->usage = res->usage;
   r->usage_estimated = res->usage_estimated;
+  snprintf(r->usage_note, sizeof(r->usage_note), "%s", res->usage_note ? res->usage_note : "");
   r->finish = res->finish;
   snprintf(r->finish_raw, sizeof(r->finish_raw), "%s", res->finish_raw ? res->finish_raw : "");
   r->attempts = res->attempts;
@@ -1061,6 +1063,286 @@ static void test_json_answer_from_a_server_that_does_not_stream_is_used(void **s
   fx_free(f);
 }
 
+/* ---- limits: answers, bodies, usage, keys in clear ---- */
+
+/* Connections the test server still has open (not closing). A client that read a response to
+ * its end keeps the connection for reuse; one that stopped a transfer closes it. */
+static int open_conns(fx *f)
+{
+  int n = 0;
+  for (ts_conn *c = f->srv.conns; c; c = c->next) {
+    n += !c->closing;
+  }
+  return n;
+}
+
+/* 2,000 text deltas of 1 KB each (2 MB) and then a proper end: a server that ignores the
+ * output limit. */
+static void route_endless_chat(fx *f, ts_conn *conn, const ts_request *r, int n)
+{
+  char text[1025];
+  memset(text, 'a', 1024);
+  text[1024] = '\0';
+  buf_t ev = BUF_INIT;
+  buf_printf(&ev,
+             "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\""
+             ":0,\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
+             text);
+  const char *end = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{"
+                    "\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+  size_t total = ev.len * 2000 + strlen(end);
+  ts_writef(conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %zu\r\n\r\n",
+            total);
+  for (int i = 0; i < 2000; i++) {
+    ts_write(conn, ev.data, ev.len);
+  }
+  ts_write(conn, end, strlen(end));
+  buf_free(&ev);
+}
+
+static void test_an_answer_past_the_output_cap_is_stopped_at_once(void **state)
+{
+  fx *f = fx_new(route_endless_chat, NULL);
+  tier_config t;
+  tier_set(f, &t, PROVIDER_OPENAI_CHAT, NULL);
+  t.max_output_tokens = 100;
+  llm_request q = request(&t, &PROMPT);
+  rec r = {0};
+  start(f, &r, &q);
+  run_until(f, &r.done, 1, 5000);
+  size_t cap = 100 * LLM_BYTES_PER_TOKEN + LLM_ANSWER_MARGIN;
+  assert_int_equal(r.status, LLM_TRUNCATED);
+  assert_non_null(strstr(r.msg, "more than max_output_tokens (100) allows"));
+  assert_int_equal(r.text_len, cap); /* kept up to the cap (ASCII: no character to respect) */
+  assert_int_equal(r.deltas.len, cap); /* and shown up to it, not a byte more */
+  assert_int_equal(r.attempts, 1);
+  assert_int_equal(r.usage_estimated, 1);
+  run_for(f, 100);
+  assert_int_equal(open_conns(f), 0); /* the transfer was stopped, not read to its end */
+  rec_free(&r);
+  fx_free(f);
+}
+
+/* A 200 JSON answer of 9 MB (over the 8 MB cap) or a 400 error body of 9 MB. */
+static void route_huge_json(fx *f, ts_conn *conn, const ts_request *r, int n)
+{
+  size_t pad = 9u << 20;
+  int status = f->hits == 1 ? 200 : 400;
+  const char *head = "{\"error\":{\"message\":\"bad request\",\"type\":\"invalid_request_error\","
+                     "\"pad\":\"";
+  const char *tail = "\"}}";
+  ts_writef(conn, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+            status, strlen(head) + pad + strlen(tail));
+  ts_write(conn, head, strlen(head));
+  char *spaces = malloc(1 << 20);
+  memset(spaces, 'x', 1 << 20);
+  for (size_t i = 0; i < pad >> 20; i++) {
+    ts_write(conn, spaces, 1 << 20);
+  }
+  free(spaces);
+  ts_write(conn, tail, strlen(tail));
+}
+
+static void test_oversized_bodies_stop_downloading_at_their_cap(void **state)
+{
+  fx *f = fx_new(route_huge_json, NULL);
+  tier_config t;
+  tier_set(f, &t, PROVIDER_OPENAI_CHAT, NULL);
+  llm_request q = request(&t, &PROMPT);
+  rec r = {0};
+  start(f, &r, &q);
+  run_until(f, &r.done, 1, 5000);
+  assert_int_equal(r.status, LLM_STREAM_ERROR);
+  assert_non_null(strstr(r.msg, "larger than 8 MB"));
+  run_for(f, 100);
+  assert_int_equal(open_conns(f), 0);
+  rec_free(&r);
+
+  rec r2 = {0};
+  start(f, &r2, &q);
+  run_until(f, &r2.done, 1, 5000);
+  assert_int_equal(r2.status, LLM_HTTP_ERROR);
+  assert_int_equal(r2.http_status, 400);
+  run_for(f, 100);
+  assert_int_equal(open_conns(f), 0);
+  rec_free(&r2);
+  fx_free(f);
+}
+
+static char *chat_stream_with_usage(const char *text, const char *usage)
+{
+  buf_t b = BUF_INIT;
+  buf_printf(&b,
+             "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+             "\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n"
+             "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+             "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+             "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+             "\"usage\":%s}\n\ndata: [DONE]\n\n",
+             text, usage);
+  return buf_detach(&b);
+}
+
+static void test_impossible_usage_is_replaced_by_an_estimate_and_said_so(void **state)
+{
+  static const struct {
+    const char *usage;
+    const char *says; /* NULL: believed */
+  } cases[] = {
+    {"{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":3,\"total_tokens\":3}",
+     "reported 9223372036854775807 input tokens for a request of"},
+    {"{\"prompt_tokens\":30,\"completion_tokens\":1000000000,\"total_tokens\":1000000030}",
+     "reported 1000000000 output tokens for an answer of 4 bytes (max_output_tokens 1234)"},
+    {"{\"prompt_tokens\":30,\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":"
+     "99999999}}",
+     "cached input tokens"},
+    /* hidden reasoning: far more output than text, within the limit asked for: believed */
+    {"{\"prompt_tokens\":30,\"completion_tokens\":1200,\"completion_tokens_details\":"
+     "{\"reasoning_tokens\":1190}}",
+     NULL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    fx *f = fx_new(route_body, NULL);
+    char *body = chat_stream_with_usage("Four", cases[i].usage);
+    f->body = body;
+    f->body_len = strlen(body);
+    tier_config t;
+    tier_set(f, &t, PROVIDER_OPENAI_CHAT, NULL);
+    llm_request q = request(&t, &PROMPT);
+    rec r = {0};
+    start(f, &r, &q);
+    run_until(f, &r.done, 1, 3000);
+    assert_int_equal(r.status, LLM_OK);
+    assert_string_equal(r.text, "Four");
+    if (cases[i].says) {
+      if (!strstr(r.usage_note, cases[i].says)) {
+        fail_msg("case %zu: note '%s' does not say '%s'", i, r.usage_note, cases[i].says);
+      }
+      assert_int_equal(r.usage_estimated, 1);
+      int in = tokens_estimate(LANG_UNKNOWN, PROMPT.system, strlen(PROMPT.system)) +
+               tokens_estimate(LANG_UNKNOWN, PROMPT.context, strlen(PROMPT.context)) +
+               tokens_estimate(LANG_UNKNOWN, PROMPT.task, strlen(PROMPT.task));
+      assert_int_equal(r.usage.input_tokens, in);
+      assert_int_equal(r.usage.output_tokens, tokens_estimate(LANG_UNKNOWN, "Four", 4));
+      assert_int_equal(r.usage.cached_input_tokens, STREAM_UNKNOWN);
+    } else {
+      assert_string_equal(r.usage_note, "");
+      assert_int_equal(r.usage_estimated, 0);
+      assert_int_equal(r.usage.output_tokens, 1200);
+      assert_int_equal(r.usage.reasoning_tokens, 1190);
+    }
+    rec_free(&r);
+    free(body);
+    fx_free(f);
+  }
+}
+
+static void test_anthropic_counts_near_int64_max_do_not_overflow(void **state)
+{
+  fx *f = fx_new(route_body, NULL);
+  const char *body =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":"
+      "\"message\",\"role\":\"assistant\",\"model\":\"x\",\"content\":[],\"stop_reason\":null,"
+      "\"usage\":{\"input_tokens\":9223372036854775807,\"cache_read_input_tokens\":"
+      "9223372036854775807,\"cache_creation_input_tokens\":5,\"output_tokens\":1}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+      "{\"type\":\"text_delta\",\"text\":\"Four\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+      "\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  f->body = body;
+  f->body_len = strlen(body);
+  tier_config t;
+  tier_set(f, &t, PROVIDER_ANTHROPIC, NULL);
+  llm_request q = request(&t, &PROMPT);
+  rec r = {0};
+  start(f, &r, &q);
+  run_until(f, &r.done, 1, 3000);
+  assert_int_equal(r.status, LLM_OK);
+  assert_int_equal(r.usage_estimated, 1);
+  assert_non_null(strstr(r.usage_note, "9223372036854775807 input tokens"));
+  assert_true(r.usage.input_tokens > 0 && r.usage.input_tokens < 1000);
+  rec_free(&r);
+  fx_free(f);
+}
+
+static void test_a_key_never_goes_in_clear_to_a_remote_host(void **state)
+{
+  fx *f = fx_new(route_body, NULL);
+  tier_config t;
+  tier_set(f, &t, PROVIDER_OPENAI_CHAT, NULL);
+  /* TEST-NET-1 (RFC 5737): routed nowhere; every call that starts is cancelled at once */
+  t.base_url = (char *)"http://192.0.2.1/v1";
+  llm_request q = request(&t, &PROMPT);
+  char err[512] = "";
+  rec r = {0};
+  r.f = f;
+
+  setenv(KEY_ENV, "sk-secret-key-0042", 1);
+  assert_null(llm_call_start(f->client, &q, &CBS, &r, err, sizeof(err)));
+  assert_non_null(strstr(err, "http.allow_insecure_key"));
+  assert_non_null(strstr(err, "192.0.2.1"));
+  assert_null(strstr(err, "sk-secret"));
+  /* the same with the key from a command, refused before the command runs */
+  t.api_key_cmd = (char *)"echo sk-from-cmd-0042";
+  err[0] = '\0';
+  assert_null(llm_call_start(f->client, &q, &CBS, &r, err, sizeof(err)));
+  assert_non_null(strstr(err, "http.allow_insecure_key"));
+  t.api_key_cmd = NULL;
+
+  /* opted in: the call starts */
+  q.allow_insecure_key = 1;
+  r.call = llm_call_start(f->client, &q, &CBS, &r, err, sizeof(err));
+  assert_non_null(r.call);
+  llm_call_cancel(r.call);
+  run_until(f, &r.done, 1, 3000);
+  assert_int_equal(r.status, LLM_CANCELLED);
+  q.allow_insecure_key = 0;
+
+  /* no key to leak: sent as before */
+  unsetenv(KEY_ENV);
+  rec r2 = {0};
+  r2.f = f;
+  r2.call = llm_call_start(f->client, &q, &CBS, &r2, err, sizeof(err));
+  assert_non_null(r2.call);
+  llm_call_cancel(r2.call);
+  run_until(f, &r2.done, 1, 3000);
+
+  /* loopback over http needs no opt-in, whatever its spelling */
+  setenv(KEY_ENV, "sk-secret-key-0042", 1);
+  const char *local[] = {"http://localhost:1/v1", "http://LOCALHOST:1/v1", "http://127.0.0.9:1/v1",
+                         "http://[::1]:1/v1", "http://dev.localhost:1/v1",
+                         "http://[::ffff:127.0.0.1]:1/v1"};
+  for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+    t.base_url = (char *)local[i];
+    rec r3 = {0};
+    r3.f = f;
+    r3.call = llm_call_start(f->client, &q, &CBS, &r3, err, sizeof(err));
+    if (!r3.call) {
+      fail_msg("%s refused: %s", local[i], err);
+    }
+    llm_call_cancel(r3.call);
+    run_until(f, &r3.done, 1, 3000);
+    rec_free(&r3);
+  }
+  /* ...and names that only look local are remote */
+  const char *remote[] = {"http://127.1/v1", "http://localhost.example.com/v1",
+                          "http://[::2]/v1", "http://user@192.0.2.1/v1"};
+  for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+    t.base_url = (char *)remote[i];
+    if (llm_call_start(f->client, &q, &CBS, &r, err, sizeof(err))) {
+      fail_msg("%s was accepted", remote[i]);
+    }
+  }
+  rec_free(&r);
+  rec_free(&r2);
+  fx_free(f);
+}
+
 /* ---- keys from a command ---- */
 
 static void make_tmp(fx *f)
@@ -1396,6 +1678,11 @@ int main(void)
       cmocka_unit_test(test_usage_is_estimated_when_the_provider_sends_none),
       cmocka_unit_test(test_json_answer_from_a_server_that_does_not_stream_is_used),
       cmocka_unit_test(test_json_error_sent_as_an_event_stream_is_reported),
+      cmocka_unit_test(test_an_answer_past_the_output_cap_is_stopped_at_once),
+      cmocka_unit_test(test_oversized_bodies_stop_downloading_at_their_cap),
+      cmocka_unit_test(test_impossible_usage_is_replaced_by_an_estimate_and_said_so),
+      cmocka_unit_test(test_anthropic_counts_near_int64_max_do_not_overflow),
+      cmocka_unit_test(test_a_key_never_goes_in_clear_to_a_remote_host),
       cmocka_unit_test(test_api_key_cmd_runs_once_for_concurrent_and_later_calls),
       cmocka_unit_test(test_failing_api_key_cmd_is_a_key_error_without_its_output),
       cmocka_unit_test(test_api_key_cmd_with_two_lines_or_nothing_is_refused),

@@ -373,6 +373,59 @@ static void report_counts_only_its_period_and_carries_reader_warnings(void **sta
   free(path);
 }
 
+/* A request line as another program (or a broken version) might have written it. */
+static void append_line(const char *path, const char *id, const char *cost, const char *tokens)
+{
+  FILE *fp = fopen(path, "a");
+  assert_non_null(fp);
+  fprintf(fp,
+          "{\"ts\":\"2026-11-25T11:00:00.000Z\",\"id\":\"%s\",\"task_id\":\"%s\",\"project\":null,"
+          "\"action\":\"fix\",\"tier\":\"full\",\"provider\":\"openai\",\"model\":\"gpt-5.4\","
+          "\"input_tokens\":%s,\"cached_input_tokens\":null,\"cache_write_tokens\":null,"
+          "\"output_tokens\":10,\"reasoning_tokens\":null,\"estimated\":false,\"price\":null,"
+          "\"cost_usd\":%s,\"full_cost_usd\":%s,\"latency_ms\":5,\"outcome\":\"answered\","
+          "\"error\":null}\n",
+          id, id, tokens, cost, cost);
+  fclose(fp);
+}
+
+static void absurd_amounts_are_skipped_as_corrupt_and_never_shown_as_inf(void **state)
+{
+  char *path = temp_path();
+  ledger_entries l;
+  build_sample(&l, path);
+  ledger_entries_free(&l);
+  append_line(path, "x1", "1e308", "100");                 /* line 6 */
+  append_line(path, "x2", "1e308", "100");                 /* line 7 */
+  append_line(path, "x3", "48422703193487.5", "100");      /* line 8: no request costs that */
+  append_line(path, "x4", "0.01", "9223372036854775807");  /* line 9: nor has that many tokens */
+  append_line(path, "x5", "0.01", "4611686018427387904");  /* line 10: two of those overflow */
+  append_line(path, "x6", "0.01", "4611686018427387904");  /* line 11 */
+  char err[256];
+  assert_int_equal(ledger_read(path, LEDGER_TS_MIN, LEDGER_TS_MAX, &l, err, sizeof(err)), 0);
+  assert_int_equal(l.count, 4);
+  assert_int_equal(l.corrupt, 6);
+  ledger_report r;
+  ledger_report_build(&r, &l, LEDGER_TS_MIN, LEDGER_TS_MAX);
+  assert_near(r.cost_usd, 0.142, 1e-12);
+  assert_string_equal(r.warnings[0], "skipped 6 corrupt lines (line 6, 7, 8, 9, 10, 11)");
+  json_t *j = ledger_report_json(&r);
+  assert_true(json_is_real(json_object_get(j, "cost_usd")));
+  assert_true(json_is_real(json_object_get(j, "full_only_usd")));
+  assert_true(json_is_object(json_object_get(j, "by_tier")) ||
+              json_is_array(json_object_get(j, "by_tier")));
+  json_decref(j);
+  buf_t text = BUF_INIT;
+  ledger_report_text(&r, &text);
+  assert_null(strstr(text.data, "inf"));
+  assert_null(strstr(text.data, "nan"));
+  buf_free(&text);
+  ledger_report_free(&r);
+  ledger_entries_free(&l);
+  unlink(path);
+  free(path);
+}
+
 static void periods_parse_to_utc_day_bounds(void **state)
 {
   int64_t now = at("2026-11-25T14:03:07.123Z");
@@ -423,6 +476,7 @@ int main(void)
     cmocka_unit_test(empty_period_has_nulls_not_zeros_for_what_is_unknown),
     cmocka_unit_test(text_table_reads_like_the_article),
     cmocka_unit_test(report_counts_only_its_period_and_carries_reader_warnings),
+    cmocka_unit_test(absurd_amounts_are_skipped_as_corrupt_and_never_shown_as_inf),
     cmocka_unit_test(periods_parse_to_utc_day_bounds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
