@@ -32,7 +32,7 @@ FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -Iinclude -Inative
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
 fuzz:
-	mkdir -p build-fuzz/rpc build-fuzz/context build-fuzz/sse build-fuzz/prompt
+	mkdir -p build-fuzz/rpc build-fuzz/context build-fuzz/sse build-fuzz/prompt build-fuzz/blocks
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_rpc.c native/rpc/rpc.c native/util/buf.c \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv) -o build-fuzz/fuzz_rpc
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/util/buf.c \
@@ -43,6 +43,11 @@ fuzz:
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_prompt.c native/prompt/*.c native/context/*.c \
 	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_prompt
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_blocks.c native/edit/blocks.c native/edit/apply.c \
+	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
+	  -o build-fuzz/fuzz_blocks
+	build-fuzz/fuzz_blocks tests/fuzz/regressions/blocks-* >build-fuzz/regressions-blocks.log \
+	  2>&1 || { tail -n 30 build-fuzz/regressions-blocks.log; exit 1; }
 	build-fuzz/fuzz_sse tests/fuzz/regressions/sse-* >build-fuzz/regressions-sse.log 2>&1 \
 	  || { tail -n 30 build-fuzz/regressions-sse.log; exit 1; }
 	build-fuzz/fuzz_context tests/fuzz/regressions/context-* >build-fuzz/regressions.log 2>&1 \
@@ -55,6 +60,9 @@ fuzz:
 	  >sse.log 2>&1 || { tail -n 30 sse.log; exit 1; }
 	cd build-fuzz && ./fuzz_prompt -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 prompt \
 	  >prompt.log 2>&1 || { tail -n 30 prompt.log; exit 1; }
+	cp tests/fuzz/regressions/blocks-* build-fuzz/blocks/
+	cd build-fuzz && ./fuzz_blocks -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 blocks \
+	  >blocks.log 2>&1 || { tail -n 30 blocks.log; exit 1; }
 	grep -h "number_of_executed_units" build-fuzz/*.log
 
 bench: build
