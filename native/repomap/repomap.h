@@ -1,0 +1,105 @@
+/* repomap: a ranked outline of a project (paths, then the signatures of their definitions) cut
+ * to a token budget, for the multi-file actions: the Full model needs the shape of the project
+ * more than the bodies of files it will not touch.
+ *
+ * How it is built (repomap_build, synchronous; repomap_build_async runs it on libuv's thread
+ * pool so the host's loop never waits on the disk):
+ *   1. walk   breadth-first from the root, directories in name order, within a file count, a
+ *             depth and a time bound (the bound hit is reported). Skipped: hidden entries
+ *             (.git, .venv, ...), build and vendored directories (build*, node_modules,
+ *             vendor, third_party, dist, target, __pycache__, ...), what the root .gitignore
+ *             names (plain and glob patterns; no negation), symlinks and other non-regular
+ *             files, files of a language the scanner does not know, files over a size bound,
+ *             files with a NUL byte in their first 8 KiB.
+ *   2. scan   each file with the context scanner (context/scan.h): its definitions with their
+ *             signature lines and the identifiers it uses. Kept in the cache per file, valid
+ *             while the file's size and mtime are unchanged.
+ *   3. rank   a file that uses a name another file defines is an edge to it (weighted by
+ *             1/number of files defining the name); a PageRank over those edges, personalised
+ *             toward the files in scope, gives each file a weight, and each definition gets the
+ *             weight of the files that use its name. Names the files in scope use (and the
+ *             caller's `mentions`) rank first, then by that weight.
+ *   4. cut    the longest prefix of the ranking whose outline fits the budget (token estimate of
+ *             context/tokens.h), found by bisection; shown by path, definitions in line order,
+ *             a method under its class.
+ *
+ * Thread safety: a cache may be shared by builds on several threads; they take turns (the
+ * cache holds a mutex for the length of a build). */
+#ifndef FRUGAL_REPOMAP_REPOMAP_H
+#define FRUGAL_REPOMAP_REPOMAP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <uv.h>
+
+/* Around aider's default; DESIGN.md asks for 1-4k. */
+#define REPOMAP_DEFAULT_BUDGET 2048
+
+typedef struct {
+  int max_files;         /* source files considered; <= 0: 20000 */
+  int max_depth;         /* directory levels below the root; <= 0: 24 */
+  int max_ms;            /* wall-clock bound of walk + scan in ms; <= 0: 5000 */
+  size_t max_file_bytes; /* bigger files are skipped; 0: 1 MiB */
+} repomap_limits;
+
+typedef struct repomap_cache repomap_cache;
+
+/* A new, empty cache (the host keeps one for its life). Never NULL. */
+repomap_cache *repomap_cache_new(void);
+void repomap_cache_free(repomap_cache *c);
+
+typedef struct {
+  const char *root;            /* the project directory */
+  const char *const *scope;    /* files in scope (relative to root, or absolute); may be empty */
+  size_t nscope;
+  const char *const *mentions; /* more names to rank first (e.g. from the instruction) */
+  size_t nmentions;
+  int budget_tokens;           /* <= 0: REPOMAP_DEFAULT_BUDGET */
+  int include_scope;           /* 0: the definitions of the files in scope are left out (they
+                                  are sent whole); 1: kept (for scope files that did not fit) */
+  repomap_limits limits;       /* zero fields take the defaults above */
+} repomap_request;
+
+typedef struct {
+  char *text;        /* owned; the outline ("" when nothing fits or nothing was found) */
+  int tokens;        /* estimate for text */
+  int budget;        /* the budget it was cut to */
+  int files_walked;  /* source files found */
+  int files_scanned; /* scanned by this build */
+  int files_cached;  /* taken unchanged from the cache */
+  int files_shown;
+  int defs_total;
+  int defs_shown;
+  char *bound;       /* owned; NULL, or the bound that stopped the walk ("20000 files",
+                        "depth 24", "5000 ms") */
+  double ms;         /* wall-clock time of the build */
+} repomap_result;
+
+/* Builds the map of req->root. Returns 0 and fills `out` (free with repomap_result_free), or -1
+ * with a one-line message in `err` when the root cannot be read. A bound being hit is not an
+ * error: the map covers what was walked and `bound` says why it stopped. */
+int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_result *out,
+                  char *err, size_t errlen);
+void repomap_result_free(repomap_result *r);
+
+/* The map as a context item: {"kind": "repo_map", "label", "tokens", "text", "files",
+ * "files_shown", "defs", "defs_shown", "bound"} (text only when `with_text`). New reference. */
+json_t *repomap_item_json(const repomap_result *r, int with_text);
+
+/* The directory that holds `path`'s project: the nearest ancestor with a .git entry, else the
+ * file's own directory. Returns a new string (absolute when `path` is), or NULL if `path` has
+ * no directory part that exists. */
+char *repomap_project_root(const char *path);
+
+/* Called on the loop thread when an async build ends: status 0 with `result` (the callee owns
+ * it: free with repomap_result_free then free()), or -1 with `err` (result NULL). */
+typedef void (*repomap_done_cb)(int status, repomap_result *result, const char *err,
+                                void *data);
+
+/* Starts repomap_build on libuv's thread pool; the request is copied, so the caller's strings
+ * need not outlive the call; `cache` must outlive the job. Returns 0, or a negative libuv error
+ * (the callback is then never called). */
+int repomap_build_async(uv_loop_t *loop, repomap_cache *cache, const repomap_request *req,
+                        repomap_done_cb cb, void *data);
+
+#endif

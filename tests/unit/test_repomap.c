@@ -1,0 +1,317 @@
+/* The repo map: what the walk skips, how definitions rank (names the scope uses first, then by
+ * use across the project), the token budget, the per-file cache, the bounds, the async job. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "context/tokens.h"
+#include "repomap/repomap.h"
+
+static char root[64];
+
+static void put(const char *rel, const char *text)
+{
+  char path[256];
+  snprintf(path, sizeof(path), "%s/%s", root, rel);
+  for (char *p = path + strlen(root) + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(path, 0755);
+      *p = '/';
+    }
+  }
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static int setup(void **state)
+{
+  strcpy(root, "/tmp/frugal-repomap-XXXXXX");
+  assert_non_null(mkdtemp(root));
+  put("core/store.h", "struct store {\n  int n;\n};\n");
+  put("core/store.c", "#include \"store.h\"\n"
+                      "int store_open(struct store *s, const char *path)\n{\n  return 0;\n}\n"
+                      "static int store_private(void)\n{\n  return 1;\n}\n"
+                      "void store_close(struct store *s)\n{\n  s->n = 0;\n}\n"
+                      "int store_unused(int x)\n{\n  return x;\n}\n");
+  put("app/main.c", "#include \"store.h\"\n"
+                    "int main(void)\n{\n  struct store s;\n  store_open(&s, \"x\");\n"
+                    "  store_close(&s);\n  return 0;\n}\n");
+  put("app/cli.c", "void cli_run(void *s)\n{\n  store_close(s);\n}\n");
+  put("tools/report.py", "class Report:\n    def render(self, rows):\n"
+                         "        def inner():\n            pass\n        return rows\n\n"
+                         "def make_report(rows):\n    return Report().render(rows)\n");
+  put("lua/plug.lua", "local M = {}\nlocal function hidden()\nend\n"
+                      "function M.setup(opts)\n  return opts\nend\nreturn M\n");
+  /* what the walk must skip */
+  put("build/gen.c", "int built_thing(void)\n{\n  return 0;\n}\n");
+  put("node_modules/dep/index.js", "function vendored_js() {}\n");
+  put("vendor/lib.c", "int vendored_c(void)\n{\n  return 0;\n}\n");
+  put(".git/hook.py", "def git_internal():\n    pass\n");
+  put("gen/out.c", "int ignored_dir_fn(void)\n{\n  return 0;\n}\n");
+  put("core/table.gen.c", "int ignored_glob_fn(void)\n{\n  return 0;\n}\n");
+  put(".gitignore", "# generated\ngen/\n*.gen.c\n!keep.c\n");
+  put("notes.txt", "int not_code(void) {}\n");
+  char bin[256];
+  snprintf(bin, sizeof(bin), "%s/core/blob.c", root);
+  FILE *f = fopen(bin, "wb");
+  fwrite("int binary_fn(void)\n{\0\0\0}\n", 1, 26, f);
+  fclose(f);
+  char link[256];
+  snprintf(link, sizeof(link), "%s/app/link.c", root);
+  assert_int_equal(symlink(bin, link), 0);
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void build(repomap_cache *c, const char *const *scope, size_t nscope, int budget,
+                  repomap_result *r)
+{
+  repomap_request q = {.root = root, .scope = scope, .nscope = nscope, .budget_tokens = budget};
+  char err[256];
+  if (repomap_build(c, &q, r, err, sizeof(err))) {
+    fail_msg("build failed: %s", err);
+  }
+}
+
+static void the_walk_keeps_the_projects_own_source_only(void **state)
+{
+  repomap_cache *c = repomap_cache_new();
+  repomap_result r;
+  build(c, NULL, 0, 100000, &r);
+  assert_int_equal(r.files_walked, 7); /* store.h store.c blob.c main.c cli.c report.py plug.lua */
+  assert_null(r.bound);
+  assert_non_null(strstr(r.text, "core/store.c:\n  int store_open(struct store *s, const char "
+                                 "*path)\n"));
+  assert_non_null(strstr(r.text, "core/store.h:\n  struct store\n"));
+  assert_non_null(strstr(r.text, "tools/report.py:\n"));
+  assert_non_null(strstr(r.text, "  class Report\n    def render(self, rows)\n"));
+  assert_non_null(strstr(r.text, "  def make_report(rows)\n"));
+  assert_non_null(strstr(r.text, "  function M.setup(opts)\n"));
+  static const char *const absent[] = {
+    "built_thing", "vendored_js", "vendored_c", "git_internal", "ignored_dir_fn",
+    "ignored_glob_fn", "not_code", "binary_fn", "link.c",
+    "store_private", "hidden", "inner", /* file-private and local definitions */
+  };
+  for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+    if (strstr(r.text, absent[i])) {
+      fail_msg("'%s' is in the map:\n%s", absent[i], r.text);
+    }
+  }
+  assert_int_equal(r.tokens, tokens_estimate(LANG_UNKNOWN, r.text, strlen(r.text)));
+  repomap_result_free(&r);
+  repomap_cache_free(c);
+}
+
+static void names_the_scope_uses_rank_first_then_use_across_the_project(void **state)
+{
+  repomap_cache *c = repomap_cache_new();
+  repomap_result all;
+  build(c, NULL, 0, 100000, &all);
+  /* A budget for about one definition: from app/cli.c, the one it calls. */
+  const char *const scope[] = {"app/cli.c"};
+  repomap_result r;
+  build(c, scope, 1, 20, &r);
+  assert_int_equal(r.defs_shown, 1);
+  assert_string_equal(r.text, "core/store.c:\n  void store_close(struct store *s)\n");
+  assert_true(r.tokens <= 20);
+  repomap_result_free(&r);
+  /* With no scope, the definitions two files use beat the ones nobody uses. */
+  build(c, NULL, 0, 20, &r);
+  assert_int_equal(r.defs_shown, 1);
+  assert_true(strstr(r.text, "store_close") || strstr(r.text, "struct store"));
+  repomap_result_free(&r);
+  build(c, NULL, 0, 40, &r);
+  assert_non_null(strstr(r.text, "store_open"));
+  assert_null(strstr(r.text, "store_unused"));
+  assert_true(r.tokens <= 40 && r.tokens < all.tokens);
+  repomap_result_free(&r);
+  /* The scope's own definitions are sent whole, so the map leaves them out. */
+  build(c, scope, 1, 100000, &r);
+  assert_null(strstr(r.text, "cli_run"));
+  assert_non_null(strstr(all.text, "cli_run"));
+  repomap_result_free(&r);
+  repomap_result_free(&all);
+  repomap_cache_free(c);
+}
+
+static void mentions_rank_like_scope_names(void **state)
+{
+  repomap_cache *c = repomap_cache_new();
+  const char *const mentions[] = {"make_report"};
+  repomap_request q = {.root = root, .mentions = mentions, .nmentions = 1, .budget_tokens = 12};
+  repomap_result r;
+  char err[256];
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_string_equal(r.text, "tools/report.py:\n  def make_report(rows)\n");
+  repomap_result_free(&r);
+  repomap_cache_free(c);
+}
+
+static void unchanged_files_come_from_the_cache(void **state)
+{
+  repomap_cache *c = repomap_cache_new();
+  repomap_result a, b;
+  build(c, NULL, 0, 100000, &a);
+  assert_int_equal(a.files_scanned, 7);
+  assert_int_equal(a.files_cached, 0);
+  build(c, NULL, 0, 100000, &b);
+  assert_int_equal(b.files_scanned, 0);
+  assert_int_equal(b.files_cached, 7);
+  assert_string_equal(a.text, b.text);
+  repomap_result_free(&b);
+  /* A changed file is scanned again; a deleted one leaves the map. */
+  put("app/cli.c", "void cli_run(void)\n{\n}\nvoid cli_help(int verbose)\n{\n}\n");
+  char path[256];
+  snprintf(path, sizeof(path), "%s/tools/report.py", root);
+  unlink(path);
+  build(c, NULL, 0, 100000, &b);
+  assert_int_equal(b.files_scanned, 1);
+  assert_int_equal(b.files_cached, 5);
+  assert_non_null(strstr(b.text, "void cli_help(int verbose)"));
+  assert_null(strstr(b.text, "make_report"));
+  repomap_result_free(&a);
+  repomap_result_free(&b);
+  repomap_cache_free(c);
+}
+
+static void bounds_are_reported_when_hit(void **state)
+{
+  repomap_cache *c = repomap_cache_new();
+  repomap_request q = {.root = root, .budget_tokens = 100000, .limits = {.max_files = 2}};
+  repomap_result r;
+  char err[256];
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_int_equal(r.files_walked, 2);
+  assert_string_equal(r.bound, "2 files");
+  repomap_result_free(&r);
+  q.limits = (repomap_limits){.max_depth = 1};
+  put("a/b/deep.c", "int deep_fn(void)\n{\n  return 0;\n}\n");
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_string_equal(r.bound, "depth 1");
+  assert_null(strstr(r.text, "deep_fn"));
+  assert_non_null(strstr(r.text, "store_open"));
+  repomap_result_free(&r);
+  q.limits = (repomap_limits){0};
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_null(r.bound);
+  assert_non_null(strstr(r.text, "a/b/deep.c:\n  int deep_fn(void)\n"));
+  repomap_result_free(&r);
+  q.root = "/nonexistent/frugal";
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "/nonexistent/frugal"));
+  repomap_cache_free(c);
+}
+
+typedef struct {
+  int calls;
+  int status;
+  char text[4096];
+} async_seen;
+
+static void on_done(int status, repomap_result *r, const char *err, void *data)
+{
+  async_seen *s = data;
+  s->calls++;
+  s->status = status;
+  if (r) {
+    snprintf(s->text, sizeof(s->text), "%s", r->text);
+    repomap_result_free(r);
+    free(r);
+  } else {
+    snprintf(s->text, sizeof(s->text), "%s", err);
+  }
+}
+
+static void the_async_build_runs_off_the_loop_and_reports_once(void **state)
+{
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  repomap_cache *c = repomap_cache_new();
+  char scope0[64];
+  strcpy(scope0, "app/cli.c");
+  const char *scope[] = {scope0};
+  repomap_request q = {.root = root, .scope = scope, .nscope = 1, .budget_tokens = 20};
+  async_seen seen = {0};
+  assert_int_equal(repomap_build_async(&loop, c, &q, on_done, &seen), 0);
+  strcpy(scope0, "changed"); /* the request was copied */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(seen.calls, 1);
+  assert_int_equal(seen.status, 0);
+  assert_string_equal(seen.text, "core/store.c:\n  void store_close(struct store *s)\n");
+  q.root = "/nonexistent/frugal";
+  assert_int_equal(repomap_build_async(&loop, c, &q, on_done, &seen), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(seen.calls, 2);
+  assert_int_equal(seen.status, -1);
+  assert_non_null(strstr(seen.text, "nonexistent"));
+  repomap_cache_free(c);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void the_item_and_the_project_root(void **state)
+{
+  repomap_cache *c = repomap_cache_new();
+  repomap_result r;
+  build(c, NULL, 0, 100000, &r);
+  json_t *j = repomap_item_json(&r, 1);
+  assert_string_equal(json_string_value(json_object_get(j, "kind")), "repo_map");
+  assert_int_equal(json_integer_value(json_object_get(j, "tokens")), r.tokens);
+  assert_int_equal(json_integer_value(json_object_get(j, "files")), 7);
+  assert_string_equal(json_string_value(json_object_get(j, "text")), r.text);
+  assert_true(json_is_null(json_object_get(j, "bound")));
+  json_decref(j);
+  repomap_result_free(&r);
+  repomap_cache_free(c);
+
+  char path[256], *real = realpath(root, NULL);
+  snprintf(path, sizeof(path), "%s/app/main.c", root);
+  char *p = repomap_project_root(path);
+  assert_string_equal(p, real); /* root holds .git */
+  free(p);
+  snprintf(path, sizeof(path), "%s/.git", root);
+  char cmd[300];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+  assert_int_equal(system(cmd), 0);
+  snprintf(path, sizeof(path), "%s/app/main.c", root);
+  p = repomap_project_root(path);
+  snprintf(path, sizeof(path), "%s/app", real);
+  if (strncmp(p, "/tmp/", 5) == 0) {
+    /* no .git above /tmp on this machine: the file's directory */
+    assert_string_equal(p, path);
+  }
+  free(p);
+  free(real);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(the_walk_keeps_the_projects_own_source_only, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(names_the_scope_uses_rank_first_then_use_across_the_project,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(mentions_rank_like_scope_names, setup, teardown),
+    cmocka_unit_test_setup_teardown(unchanged_files_come_from_the_cache, setup, teardown),
+    cmocka_unit_test_setup_teardown(bounds_are_reported_when_hit, setup, teardown),
+    cmocka_unit_test_setup_teardown(the_async_build_runs_off_the_loop_and_reports_once, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(the_item_and_the_project_root, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
