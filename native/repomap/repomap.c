@@ -28,6 +28,10 @@
 /* Candidates kept for the cut; more never fit a budget of a few thousand tokens. */
 #define RM_MAX_CANDIDATES 6000
 #define RM_PR_ITERATIONS 30
+/* A name the scope uses ranks first only when few files define it: `count` or `result` used as
+ * a method of something says nothing about which of fifty classes is meant. */
+#define RM_SCOPE_MAX_FILES 4
+#define RM_TEST_WEIGHT 0.1
 #define RM_PR_DAMPING 0.85
 
 typedef struct {
@@ -45,6 +49,7 @@ typedef struct {
   rm_def *defs;
   int ndefs;
   int *refs;     /* distinct name ids the file uses */
+  unsigned char *called; /* per ref: 1 when the name is also called (`name(`) */
   int nrefs;
   unsigned gen;  /* last build that saw the file */
   lang_id lang;
@@ -296,6 +301,12 @@ static void collect_ref(const char *name, size_t len, void *data)
   s->ids[s->n++] = name_id(s->c, name, len, 1);
 }
 
+static int int_cmp(const void *a, const void *b)
+{
+  int x = *(const int *)a, y = *(const int *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* (Re)scans `f` from `abs`. A file that cannot be read or looks binary keeps no definitions. */
 static void scan_one(repomap_cache *c, rm_file *f, const char *abs, lang_id lang, size_t max)
 {
@@ -328,10 +339,29 @@ static void scan_one(repomap_cache *c, rm_file *f, const char *abs, lang_id lang
       }
       f->ndefs = (int)r.ndefs;
     }
-    ref_sink sink = {c, NULL, 0, 0};
-    scan_idents(lang, &t, 1, t.nlines, collect_ref, &sink);
-    f->refs = sink.ids;
-    f->nrefs = sink.n;
+    ref_sink idents = {c, NULL, 0, 0}, calls = {c, NULL, 0, 0};
+    scan_idents(lang, &t, 1, t.nlines, collect_ref, &idents);
+    scan_calls(lang, &t, 1, t.nlines, collect_ref, &calls);
+    f->refs = idents.ids;
+    f->nrefs = idents.n;
+    f->called = xcalloc(idents.n ? (size_t)idents.n : 1, 1);
+    if (idents.n > 1) {
+      qsort(idents.ids, (size_t)idents.n, sizeof(int), int_cmp);
+    }
+    if (calls.n > 1) {
+      qsort(calls.ids, (size_t)calls.n, sizeof(int), int_cmp);
+    }
+    for (int i = 0, j = 0; i < idents.n && j < calls.n;) {
+      if (idents.ids[i] == calls.ids[j]) {
+        f->called[i++] = 1;
+        j++;
+      } else if (idents.ids[i] < calls.ids[j]) {
+        i++;
+      } else {
+        j++;
+      }
+    }
+    free(calls.ids);
     scan_result_free(&r);
     text_free(&t);
   }
@@ -397,6 +427,9 @@ typedef struct {
   int *nfiles_of;   /* per name: files defining it */
   double *pr;       /* per walked file */
   double *outw;     /* per walked file: names it uses that make edges */
+  int **kr;         /* per walked file, per ref: how many files its use reaches (0: none) */
+  unsigned families; /* bit lang_family(l) set for each language of the files in scope (all
+                        bits when there are only mentions) */
 } rm_graph;
 
 static int owns_name(const rm_graph *g, int file, int name)
@@ -409,12 +442,42 @@ static int owns_name(const rm_graph *g, int file, int name)
   return 0;
 }
 
-/* A use counts toward the files defining the name when the using file does not define it
- * itself (a C file's static helper, a class's own method) and few enough files do. */
-static int use_counts(const rm_graph *g, int file, int name)
+/* Whether the definition at CSR position k receives a use of its name: a call reaches any
+ * definition of the name, a bare mention only a type (a local variable called `pos` is not a
+ * use of some other file's function `pos`). */
+static int receives(const rm_graph *g, int k, int is_call)
 {
-  int k = g->nfiles_of[name];
-  return k > 0 && k <= RM_NAME_MAX_FILES && !owns_name(g, file, name);
+  return is_call || g->files[g->def_file[k]]->defs[g->def_idx[k]].kind == DEF_CLASS;
+}
+
+/* Languages whose files can use each other's names: C with C++, JavaScript with TypeScript. A
+ * C file calling die() does not use a Python script's die(). */
+static int lang_family(lang_id l)
+{
+  return l == LANG_CPP ? LANG_C : l == LANG_TYPESCRIPT ? LANG_JAVASCRIPT : (int)l;
+}
+
+static int same_family(const rm_graph *g, int a, int k)
+{
+  return lang_family(g->files[a]->lang) == lang_family(g->files[g->def_file[k]]->lang);
+}
+
+/* How many files file `a`'s use of name `x` reaches: none when `a` defines the name itself (a
+ * C file's static helper, a class's own method) or too many files define it to tell. */
+static int reach(const rm_graph *g, int a, int x, int is_call)
+{
+  if (x < 0 || g->nfiles_of[x] == 0 || g->nfiles_of[x] > RM_NAME_MAX_FILES ||
+      owns_name(g, a, x)) {
+    return 0;
+  }
+  int n = 0, last = -1;
+  for (int k = g->name_start[x]; k < g->name_start[x + 1]; k++) {
+    if (g->def_file[k] != last && receives(g, k, is_call) && same_family(g, a, k)) {
+      last = g->def_file[k];
+      n++;
+    }
+  }
+  return n;
 }
 
 static void build_index(rm_graph *g, size_t nnames)
@@ -454,15 +517,16 @@ static void build_index(rm_graph *g, size_t nnames)
   free(last_file);
 }
 
-/* PageRank over files: A -> B with weight 1/k for each name A uses that k files (B among them)
- * define. The restart vector is the files in scope (all files when none is in the walk), so
- * the rank measures closeness to what the user is working on. */
+/* PageRank over files: A -> B with weight 1/k for each name A uses that reaches k files (B
+ * among them). The restart vector is the files in scope (all files when none is in the walk),
+ * so the rank measures closeness to what the user is working on. */
 static void page_rank(rm_graph *g)
 {
   int n = g->nf;
   g->pr = xcalloc(n ? (size_t)n : 1, sizeof(double));
+  g->outw = xcalloc(n ? (size_t)n : 1, sizeof(double));
+  g->kr = xcalloc(n ? (size_t)n : 1, sizeof(int *));
   double *restart = xcalloc(n ? (size_t)n : 1, sizeof(double));
-  double *outw = xcalloc(n ? (size_t)n : 1, sizeof(double));
   double *next = xcalloc(n ? (size_t)n : 1, sizeof(double));
   int nscope = 0;
   for (int i = 0; i < n; i++) {
@@ -472,32 +536,30 @@ static void page_rank(rm_graph *g)
     restart[i] = nscope ? (g->in_scope[i] ? 1.0 / nscope : 0) : 1.0 / n;
     g->pr[i] = restart[i];
     const rm_file *f = g->files[i];
+    g->kr[i] = xmalloc((f->nrefs ? (size_t)f->nrefs : 1) * sizeof(int));
     for (int r = 0; r < f->nrefs; r++) {
-      int x = f->refs[r];
-      if (x < 0 || !use_counts(g, i, x)) {
-        continue;
-      }
-      outw[i] += 1.0; /* each name's 1/k spread over its k files sums to 1 */
+      g->kr[i][r] = reach(g, i, f->refs[r], f->called[r]);
+      g->outw[i] += g->kr[i][r] > 0; /* each use's 1/k over its k files sums to 1 */
     }
   }
   for (int it = 0; it < RM_PR_ITERATIONS; it++) {
     double dangling = 0;
     memset(next, 0, (size_t)n * sizeof(double));
     for (int i = 0; i < n; i++) {
-      if (outw[i] == 0) {
+      if (g->outw[i] == 0) {
         dangling += g->pr[i];
         continue;
       }
       const rm_file *f = g->files[i];
       for (int r = 0; r < f->nrefs; r++) {
-        int x = f->refs[r];
-        if (x < 0 || !use_counts(g, i, x)) {
+        if (g->kr[i][r] == 0) {
           continue;
         }
-        double share = g->pr[i] / outw[i] / g->nfiles_of[x];
+        int x = f->refs[r];
+        double share = g->pr[i] / g->outw[i] / g->kr[i][r];
         int last = -1;
         for (int k = g->name_start[x]; k < g->name_start[x + 1]; k++) {
-          if (g->def_file[k] != last) {
+          if (g->def_file[k] != last && receives(g, k, f->called[r]) && same_family(g, i, k)) {
             last = g->def_file[k];
             next[last] += share;
           }
@@ -509,7 +571,6 @@ static void page_rank(rm_graph *g)
         (1 - RM_PR_DAMPING) * restart[i] + RM_PR_DAMPING * (next[i] + dangling * restart[i]);
     }
   }
-  g->outw = outw;
   free(next);
   free(restart);
 }
@@ -645,8 +706,8 @@ static unsigned char *scoped_names(repomap_cache *c, const repomap_request *req,
       for (int d = 0; d < f->ndefs && !own; d++) {
         own = f->defs[d].name == f->refs[r];
       }
-      if (!own && f->refs[r] >= 0) {
-        marks[f->refs[r]] = 1;
+      if (!own && f->refs[r] >= 0 && marks[f->refs[r]] < 1 + f->called[r]) {
+        marks[f->refs[r]] = (unsigned char)(1 + f->called[r]);
       }
     }
   }
@@ -654,7 +715,7 @@ static unsigned char *scoped_names(repomap_cache *c, const repomap_request *req,
     if (req->mentions[i]) {
       int x = name_id(c, req->mentions[i], strlen(req->mentions[i]), 0);
       if (x >= 0) {
-        marks[x] = 1;
+        marks[x] = 2; /* a name the user wrote may be any definition */
       }
     }
   }
@@ -672,6 +733,32 @@ static void graph_free(rm_graph *g)
   free(g->nfiles_of);
   free(g->pr);
   free(g->outw);
+  for (int i = 0; g->kr && i < g->nf; i++) {
+    free(g->kr[i]);
+  }
+  free(g->kr);
+}
+
+/* Tests are seldom what a plan across files needs to see: their definitions count this much. */
+static int test_path(const char *rel)
+{
+  const char *base = strrchr(rel, '/');
+  base = base ? base + 1 : rel;
+  if (strncmp(base, "test_", 5) == 0 || strstr(base, "_test.") || strstr(base, ".test.") ||
+      strstr(base, "_spec.")) {
+    return 1;
+  }
+  for (const char *p = rel; (p = strstr(p, "test")) != NULL; p += 4) {
+    int starts = p == rel || p[-1] == '/';
+    const char *e = p + 4;
+    if (*e == 's') {
+      e++;
+    }
+    if (starts && *e == '/') {
+      return 1;
+    }
+  }
+  return 0;
 }
 
 /* Whether a definition belongs in the map at all: not one local to a function (a nested helper,
@@ -680,11 +767,35 @@ static void graph_free(rm_graph *g)
 static int shown_def(const rm_file *f, int d)
 {
   const rm_def *def = &f->defs[d];
-  if (def->parent >= 0 && (f->defs[def->parent].kind != DEF_CLASS || f->lang == LANG_C)) {
-    return 0; /* C structs hold member types, not methods */
+  for (int p = def->parent; p >= 0; p = f->defs[p].parent) {
+    if (f->defs[p].kind != DEF_CLASS || f->lang == LANG_C) {
+      return 0; /* C structs hold member types, not methods */
+    }
   }
   if (strncmp(def->sig, "static ", 7) == 0 || strncmp(def->sig, "local function ", 15) == 0) {
     return 0;
+  }
+  return 1;
+}
+
+/* Whether the scope names this definition: its name is used there and few files define it; for
+ * a method, also its class is used there, unless no other file defines the name (a method name
+ * like `strip` or `result`, called on a value of any type, does not say which class is meant). */
+static int scoped_def(const rm_graph *g, const rm_file *f, int d, const unsigned char *marks)
+{
+  const rm_def *def = &f->defs[d];
+  int x = def->name;
+  if (x < 0 || !marks[x] || g->nfiles_of[x] > RM_SCOPE_MAX_FILES) {
+    return 0;
+  }
+  if (!(g->families & (1u << lang_family(f->lang)))) {
+    return 0;
+  }
+  if (def->kind != DEF_CLASS && marks[x] < 2) {
+    return 0; /* mentioned, never called: a variable or a parameter of that name */
+  }
+  if (def->kind == DEF_METHOD && g->nfiles_of[x] > 1) {
+    return def->parent >= 0 && f->defs[def->parent].name >= 0 && marks[f->defs[def->parent].name];
   }
   return 1;
 }
@@ -708,19 +819,23 @@ static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int include_s
       continue;
     }
     for (int r = 0; r < f->nrefs; r++) {
-      int x = f->refs[r];
-      if (x < 0 || !use_counts(g, a, x)) {
+      if (g->kr[a][r] == 0) {
         continue;
       }
-      double share = g->pr[a] / g->outw[a] / g->nfiles_of[x];
+      int x = f->refs[r], call = f->called[r];
+      double share = g->pr[a] / g->outw[a] / g->kr[a][r];
       int k = g->name_start[x], end = g->name_start[x + 1];
       while (k < end) {
-        int j = k;
+        /* The file's share goes in equal parts to its definitions the use reaches. */
+        int j = k, m = 0;
         while (j < end && g->def_file[j] == g->def_file[k]) {
+          m += receives(g, j, call) && same_family(g, a, j);
           j++;
         }
-        for (int m = k; m < j; m++) {
-          score[base[g->def_file[m]] + g->def_idx[m]] += share / (j - k);
+        for (int q = k; q < j; q++) {
+          if (receives(g, q, call) && same_family(g, a, q)) {
+            score[base[g->def_file[q]] + g->def_idx[q]] += share / m;
+          }
         }
         k = j;
       }
@@ -738,8 +853,11 @@ static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int include_s
         continue;
       }
       /* A tiny share of the file's own rank orders the definitions nobody uses. */
-      cand[n++] = (rm_cand){i, d, score[base[i] + d] + 1e-6 * g->pr[i] / (f->ndefs + 1),
-                            f->defs[d].name >= 0 && marks[f->defs[d].name]};
+      double sc = score[base[i] + d] + 1e-6 * g->pr[i] / (f->ndefs + 1);
+      if (test_path(g->walk->v[i].rel)) {
+        sc *= RM_TEST_WEIGHT;
+      }
+      cand[n++] = (rm_cand){i, d, sc, scoped_def(g, f, d, marks)};
     }
   }
   qsort(cand, (size_t)n, sizeof(rm_cand), cand_cmp);
@@ -821,6 +939,12 @@ int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_resu
     g.files[i] = file_slot(cache, walk.v[i].abs); /* scoped_names may have grown the table */
     for (size_t s = 0; s < req->nscope; s++) {
       g.in_scope[i] |= scope_abs[s] && strcmp(scope_abs[s], walk.v[i].abs) == 0;
+    }
+  }
+  g.families = req->nscope ? 0 : ~0u;
+  for (size_t i = 0; i < req->nscope; i++) {
+    if (scope_abs[i]) {
+      g.families |= 1u << lang_family(lang_from_path(scope_abs[i]));
     }
   }
   build_index(&g, cache->nnames);

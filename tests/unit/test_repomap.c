@@ -150,6 +150,27 @@ static void names_the_scope_uses_rank_first_then_use_across_the_project(void **s
   repomap_cache_free(c);
 }
 
+static void a_use_reaches_only_definitions_in_a_related_language(void **state)
+{
+  put("tools/shim.py", "def store_close(handle):\n    pass\n");
+  put("web/app.ts", "export function store_close(h: number): void {}\n");
+  repomap_cache *c = repomap_cache_new();
+  const char *const scope[] = {"app/cli.c"};
+  repomap_result r;
+  build(c, scope, 1, 20, &r);
+  assert_string_equal(r.text, "core/store.c:\n  void store_close(struct store *s)\n");
+  repomap_result_free(&r);
+  /* A bare mention is a use of a type, not of a function: `s` in cli.c is no use of this. */
+  put("lib/s.c", "int s(void)\n{\n  return 0;\n}\n");
+  build(c, scope, 1, 100000, &r);
+  assert_non_null(strstr(r.text, "int s(void)"));
+  repomap_result_free(&r);
+  build(c, scope, 1, 20, &r);
+  assert_null(strstr(r.text, "int s(void)"));
+  repomap_result_free(&r);
+  repomap_cache_free(c);
+}
+
 static void mentions_rank_like_scope_names(void **state)
 {
   repomap_cache *c = repomap_cache_new();
@@ -306,6 +327,8 @@ int main(void)
                                     teardown),
     cmocka_unit_test_setup_teardown(names_the_scope_uses_rank_first_then_use_across_the_project,
                                     setup, teardown),
+    cmocka_unit_test_setup_teardown(a_use_reaches_only_definitions_in_a_related_language, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(mentions_rank_like_scope_names, setup, teardown),
     cmocka_unit_test_setup_teardown(unchanged_files_come_from_the_cache, setup, teardown),
     cmocka_unit_test_setup_teardown(bounds_are_reported_when_hit, setup, teardown),
