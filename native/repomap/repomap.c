@@ -90,6 +90,8 @@ static void file_clear(rm_file *f)
   }
   free(f->defs);
   free(f->refs);
+  free(f->called);
+  f->called = NULL;
   f->defs = NULL;
   f->refs = NULL;
   f->ndefs = f->nrefs = 0;
