@@ -32,7 +32,8 @@
  * a method of something says nothing about which of fifty classes is meant. */
 #define RM_SCOPE_MAX_FILES 4
 #define RM_TEST_WEIGHT 0.1
-#define RM_PR_DAMPING 0.85
+#define RM_LOOSE_METHOD_WEIGHT 0.1
+#define RM_PR_DAMPING 0.5
 
 typedef struct {
   int name;      /* interned bare name */
@@ -430,6 +431,7 @@ typedef struct {
   double *pr;       /* per walked file */
   double *outw;     /* per walked file: names it uses that make edges */
   int **kr;         /* per walked file, per ref: how many files its use reaches (0: none) */
+  unsigned char *builtin; /* per name: bit lang_family(l) when a builtin of l (< 8 families) */
   unsigned families; /* bit lang_family(l) set for each language of the files in scope (all
                         bits when there are only mentions) */
 } rm_graph;
@@ -464,12 +466,59 @@ static int same_family(const rm_graph *g, int a, int k)
   return lang_family(g->files[a]->lang) == lang_family(g->files[g->def_file[k]]->lang);
 }
 
+/* Names every program of the language has without defining them: a call of one is not a use
+ * of a project definition that happens to share the name (locale.str, idlelib's any). */
+static const char *const builtins_py[] = {
+  "abs", "all", "any", "ascii", "bin", "bool", "breakpoint", "bytearray", "bytes", "callable",
+  "chr", "classmethod", "compile", "complex", "delattr", "dict", "dir", "divmod", "enumerate",
+  "eval", "exec", "filter", "float", "format", "frozenset", "getattr", "globals", "hasattr",
+  "hash", "help", "hex", "id", "input", "int", "isinstance", "issubclass", "iter", "len",
+  "list", "locals", "map", "max", "memoryview", "min", "next", "object", "oct", "open", "ord",
+  "pow", "print", "property", "range", "repr", "reversed", "round", "set", "setattr", "slice",
+  "sorted", "staticmethod", "str", "sum", "super", "tuple", "type", "vars", "zip", "Ellipsis",
+  "NotImplemented", "Exception", "BaseException", "ValueError", "TypeError", "KeyError",
+  "IndexError", "RuntimeError", "OSError", "StopIteration", "AttributeError", "TimeoutError",
+  "NotImplementedError", "EOFError", "ImportError", "LookupError", NULL,
+};
+static const char *const builtins_js[] = {
+  "Array", "Boolean", "Date", "Error", "JSON", "Map", "Math", "Number", "Object", "Promise",
+  "RegExp", "Set", "String", "Symbol", "TypeError", "WeakMap", "console", "parseInt",
+  "parseFloat", "require", "setTimeout", "clearTimeout", "setInterval", "fetch", NULL,
+};
+static const char *const builtins_lua[] = {
+  "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "print", "rawget",
+  "rawset", "require", "select", "setmetatable", "tonumber", "tostring", "type", "unpack",
+  "xpcall", NULL,
+};
+static const char *const builtins_c[] = {
+  "malloc", "calloc", "realloc", "free", "memcpy", "memmove", "memset", "memcmp", "strlen",
+  "strcmp", "strncmp", "strcpy", "strncpy", "strchr", "strrchr", "strstr", "strdup", "printf",
+  "fprintf", "snprintf", "sprintf", "vsnprintf", "fopen", "fclose", "fread", "fwrite", "exit",
+  "abort", "assert", "open", "close", "read", "write", "qsort", "getenv", NULL,
+};
+
+/* Marks in g->builtin the names of `list` for languages of `family`. */
+static void mark_builtins(rm_graph *g, repomap_cache *c, const char *const *list, int family)
+{
+  for (size_t i = 0; list[i]; i++) {
+    int x = name_id(c, list[i], strlen(list[i]), 0);
+    if (x >= 0) {
+      g->builtin[x] |= (unsigned char)(1u << family);
+    }
+  }
+}
+
+static int is_builtin(const rm_graph *g, const rm_file *user, int x)
+{
+  return (g->builtin[x] >> lang_family(user->lang)) & 1;
+}
+
 /* How many files file `a`'s use of name `x` reaches: none when `a` defines the name itself (a
  * C file's static helper, a class's own method) or too many files define it to tell. */
 static int reach(const rm_graph *g, int a, int x, int is_call)
 {
   if (x < 0 || g->nfiles_of[x] == 0 || g->nfiles_of[x] > RM_NAME_MAX_FILES ||
-      owns_name(g, a, x)) {
+      is_builtin(g, g->files[a], x) || owns_name(g, a, x)) {
     return 0;
   }
   int n = 0, last = -1;
@@ -734,6 +783,7 @@ static void graph_free(rm_graph *g)
   free(g->def_idx);
   free(g->nfiles_of);
   free(g->pr);
+  free(g->builtin);
   free(g->outw);
   for (int i = 0; g->kr && i < g->nf; i++) {
     free(g->kr[i]);
@@ -802,6 +852,35 @@ static int scoped_def(const rm_graph *g, const rm_file *f, int d, const unsigned
   return 1;
 }
 
+static int has_ref(const rm_file *f, int name)
+{
+  int lo = 0, hi = f->nrefs - 1; /* refs are sorted */
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (f->refs[mid] == name) {
+      return 1;
+    }
+    if (f->refs[mid] < name) {
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return 0;
+}
+
+/* A call of `name` reaches a method of that name fully only when the calling file also names
+ * the method's class: `x.count()` alone may be any of twenty classes' count(). */
+static double method_weight(const rm_graph *g, const rm_file *user, int k)
+{
+  const rm_file *f = g->files[g->def_file[k]];
+  const rm_def *d = &f->defs[g->def_idx[k]];
+  if (d->kind != DEF_METHOD || d->parent < 0) {
+    return 1.0;
+  }
+  return has_ref(user, f->defs[d->parent].name) ? 1.0 : RM_LOOSE_METHOD_WEIGHT;
+}
+
 /* Scores every definition and returns the candidates, best first (*ncand of them). */
 static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int include_scope,
                           int *ncand, int *total_defs)
@@ -836,7 +915,7 @@ static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int include_s
         }
         for (int q = k; q < j; q++) {
           if (receives(g, q, call) && same_family(g, a, q)) {
-            score[base[g->def_file[q]] + g->def_idx[q]] += share / m;
+            score[base[g->def_file[q]] + g->def_idx[q]] += share / m * method_weight(g, f, q);
           }
         }
         k = j;
@@ -947,6 +1026,22 @@ int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_resu
   for (size_t i = 0; i < req->nscope; i++) {
     if (scope_abs[i]) {
       g.families |= 1u << lang_family(lang_from_path(scope_abs[i]));
+    }
+  }
+  g.builtin = xcalloc(cache->nnames + 1, 1);
+  mark_builtins(&g, cache, builtins_py, LANG_PYTHON);
+  mark_builtins(&g, cache, builtins_js, LANG_JAVASCRIPT);
+  mark_builtins(&g, cache, builtins_lua, LANG_LUA);
+  mark_builtins(&g, cache, builtins_c, LANG_C);
+  for (size_t x = 0; x < cache->nnames; x++) {
+    if (g.builtin[x] && marks[x]) {
+      /* A scope calling str() does not name locale.str. Which language the scope is in is
+         what matters: scope files of other languages are rare enough to ignore. */
+      for (size_t s = 0; s < req->nscope; s++) {
+        if (scope_abs[s] && ((g.builtin[x] >> lang_family(lang_from_path(scope_abs[s]))) & 1)) {
+          marks[x] = 0;
+        }
+      }
     }
   }
   build_index(&g, cache->nnames);
