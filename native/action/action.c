@@ -8,6 +8,7 @@
 
 #include "context/lang.h"
 #include "context/tokens.h"
+#include "repomap/repomap.h"
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -138,6 +139,9 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
     return -1;
   }
   add_other_files(req, budget, pkg);
+  if (req->repo_map) {
+    repomap_package_add(NULL, req->action, req->path, req->files, req->nfile_paths, budget, pkg);
+  }
   return 0;
 }
 

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "context/package.h"
+
 /* Around aider's default; DESIGN.md asks for 1-4k. */
 #define REPOMAP_DEFAULT_BUDGET 2048
 
@@ -101,5 +103,19 @@ typedef void (*repomap_done_cb)(int status, repomap_result *result, const char *
  * (the callback is then never called). */
 int repomap_build_async(uv_loop_t *loop, repomap_cache *cache, const repomap_request *req,
                         repomap_done_cb cb, void *data);
+
+/* The actions whose Full model gets a repo map: design, plan, refactor-files, review-all,
+ * optimize. 0 for the others and NULL. */
+int repomap_wanted(const char *action);
+
+/* Appends the repo map of `path`'s project (repomap_project_root; the current directory when
+ * `path` is NULL) to `pkg` as an ITEM_REPO_MAP item, with `path` and `files` as the scope,
+ * within what is left of `budget` (<= 0: no package budget) and at most
+ * REPOMAP_DEFAULT_BUDGET tokens. `cache` may be NULL (a one-off map). Synchronous: never call
+ * it on the host's loop (use repomap_build_async there). Returns 1 when the item was added, 0
+ * when the action wants none or nothing fits (pkg->dropped is then counted up), -1 when the
+ * project cannot be read (pkg unchanged). */
+int repomap_package_add(repomap_cache *cache, const char *action, const char *path,
+                        const char *const *files, size_t nfiles, int budget, pkg_result *pkg);
 
 #endif
