@@ -8,8 +8,8 @@ root=${1:-/var/tmp/src/python3.11-3.11.2}
 scope=${2:-Lib/json/decoder.py}
 touch_file=${3:-$scope}
 if [ ! -d "$root" ]; then
-  echo "bench/repomap: $root not found (see bench/repomap/README.md for how to fetch it)" >&2
-  exit 1
+  echo "bench/repomap: $root not found, skipped (bench/repomap/README.md says how to fetch it)" >&2
+  exit 0
 fi
 [ -f build/libfrugal_core.a ] || make build >/dev/null
 out=build/repomap_bench

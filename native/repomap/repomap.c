@@ -593,28 +593,55 @@ static void page_rank(rm_graph *g)
       g->outw[i] += g->kr[i][r] > 0; /* each use's 1/k over its k files sums to 1 */
     }
   }
+  /* The edges, merged per pair of files, once: the iterations then only multiply. */
+  int *estart = xcalloc((size_t)n + 1, sizeof(int));
+  int *edst = NULL, ecap = 0, ne = 0;
+  float *ew = NULL;
+  double *acc = xcalloc(n ? (size_t)n : 1, sizeof(double));
+  int *touched = xmalloc((n ? (size_t)n : 1) * sizeof(int));
+  for (int i = 0; i < n; i++) {
+    const rm_file *f = g->files[i];
+    int nt = 0;
+    for (int r = 0; r < f->nrefs; r++) {
+      if (g->kr[i][r] == 0) {
+        continue;
+      }
+      int x = f->refs[r], last = -1;
+      for (int k = g->name_start[x]; k < g->name_start[x + 1]; k++) {
+        if (g->def_file[k] != last && receives(g, k, f->called[r]) && same_family(g, i, k)) {
+          last = g->def_file[k];
+          if (acc[last] == 0) {
+            touched[nt++] = last;
+          }
+          acc[last] += 1.0 / g->kr[i][r];
+        }
+      }
+    }
+    estart[i] = ne;
+    for (int t = 0; t < nt; t++) {
+      if (ne == ecap) {
+        ecap = ecap ? ecap * 2 : 4096;
+        edst = xrealloc(edst, (size_t)ecap * sizeof(int));
+        ew = xrealloc(ew, (size_t)ecap * sizeof(float));
+      }
+      edst[ne] = touched[t];
+      ew[ne++] = (float)(acc[touched[t]] / g->outw[i]);
+      acc[touched[t]] = 0;
+    }
+  }
+  estart[n] = ne;
+  free(acc);
+  free(touched);
   for (int it = 0; it < RM_PR_ITERATIONS; it++) {
     double dangling = 0;
     memset(next, 0, (size_t)n * sizeof(double));
     for (int i = 0; i < n; i++) {
-      if (g->outw[i] == 0) {
+      if (estart[i] == estart[i + 1]) {
         dangling += g->pr[i];
         continue;
       }
-      const rm_file *f = g->files[i];
-      for (int r = 0; r < f->nrefs; r++) {
-        if (g->kr[i][r] == 0) {
-          continue;
-        }
-        int x = f->refs[r];
-        double share = g->pr[i] / g->outw[i] / g->kr[i][r];
-        int last = -1;
-        for (int k = g->name_start[x]; k < g->name_start[x + 1]; k++) {
-          if (g->def_file[k] != last && receives(g, k, f->called[r]) && same_family(g, i, k)) {
-            last = g->def_file[k];
-            next[last] += share;
-          }
-        }
+      for (int e = estart[i]; e < estart[i + 1]; e++) {
+        next[edst[e]] += g->pr[i] * ew[e];
       }
     }
     for (int i = 0; i < n; i++) {
@@ -622,6 +649,9 @@ static void page_rank(rm_graph *g)
         (1 - RM_PR_DAMPING) * restart[i] + RM_PR_DAMPING * (next[i] + dangling * restart[i]);
     }
   }
+  free(estart);
+  free(edst);
+  free(ew);
   free(next);
   free(restart);
 }
