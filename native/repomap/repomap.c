@@ -415,14 +415,15 @@ typedef struct {
   int file;   /* index among the walked files */
   int def;    /* index in that file's defs */
   double score;
-  int scoped; /* its name is used by a file in scope or mentioned */
+  int scoped; /* 2: in a scope file not sent whole; 1: its name is used by a file in scope or
+                 mentioned; 0 */
 } rm_cand;
 
 typedef struct {
   const rm_walk *walk;
   rm_file **files;  /* per walked file */
   int nf;
-  int *in_scope;    /* per walked file */
+  int *in_scope;    /* per walked file: 0, 1 in scope and sent whole, 2 in scope not sent */
   /* definitions by name (CSR over name ids): def_at[name_start[x] .. name_start[x+1]) */
   int *name_start;
   int *def_file;
@@ -912,7 +913,7 @@ static double method_weight(const rm_graph *g, const rm_file *user, int k)
 }
 
 /* Scores every definition and returns the candidates, best first (*ncand of them). */
-static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int include_scope,
+static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks,
                           int *ncand, int *total_defs)
 {
   int *base = xmalloc(((size_t)g->nf + 1) * sizeof(int));
@@ -955,8 +956,8 @@ static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int include_s
   rm_cand *cand = xmalloc((total ? (size_t)total : 1) * sizeof(rm_cand));
   int n = 0;
   for (int i = 0; i < g->nf; i++) {
-    if (g->in_scope[i] && !include_scope) {
-      continue;
+    if (g->in_scope[i] == 1) {
+      continue; /* sent whole */
     }
     const rm_file *f = g->files[i];
     for (int d = 0; d < f->ndefs; d++) {
@@ -968,7 +969,8 @@ static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int include_s
       if (test_path(g->walk->v[i].rel)) {
         sc *= RM_TEST_WEIGHT;
       }
-      cand[n++] = (rm_cand){i, d, sc, scoped_def(g, f, d, marks)};
+      /* A scope file the budget left out is carried by the map: all of it first. */
+      cand[n++] = (rm_cand){i, d, sc, g->in_scope[i] == 2 ? 2 : scoped_def(g, f, d, marks)};
     }
   }
   qsort(cand, (size_t)n, sizeof(rm_cand), cand_cmp);
@@ -1048,8 +1050,10 @@ int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_resu
   unsigned char *marks = scoped_names(cache, req, &lim, scope_abs);
   for (int i = 0; i < nf; i++) {
     g.files[i] = file_slot(cache, walk.v[i].abs); /* scoped_names may have grown the table */
-    for (size_t s = 0; s < req->nscope; s++) {
-      g.in_scope[i] |= scope_abs[s] && strcmp(scope_abs[s], walk.v[i].abs) == 0;
+    for (size_t s = 0; s < req->nscope && !g.in_scope[i]; s++) {
+      if (scope_abs[s] && strcmp(scope_abs[s], walk.v[i].abs) == 0) {
+        g.in_scope[i] = req->sent && !req->sent[s] ? 2 : 1;
+      }
     }
   }
   g.families = req->nscope ? 0 : ~0u;
@@ -1077,7 +1081,7 @@ int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_resu
   build_index(&g, cache->nnames);
   page_rank(&g);
   int ncand = 0;
-  rm_cand *cand = rank_defs(&g, marks, req->include_scope, &ncand, &out->defs_total);
+  rm_cand *cand = rank_defs(&g, marks, &ncand, &out->defs_total);
 
   int *path_order = xmalloc((nf ? (size_t)nf : 1) * sizeof(int));
   int *by_path = xmalloc((nf ? (size_t)nf : 1) * sizeof(int));

@@ -57,8 +57,9 @@ typedef struct {
   const char *const *mentions; /* more names to rank first (e.g. from the instruction) */
   size_t nmentions;
   int budget_tokens;           /* <= 0: REPOMAP_DEFAULT_BUDGET */
-  int include_scope;           /* 0: the definitions of the files in scope are left out (they
-                                  are sent whole); 1: kept (for scope files that did not fit) */
+  const unsigned char *sent;   /* per scope file: 1 when it is sent whole (its definitions
+                                  are left out of the map), 0 when the budget left it out (its
+                                  definitions then rank first); NULL: every one is sent */
   repomap_limits limits;       /* zero fields take the defaults above */
 } repomap_request;
 
@@ -109,7 +110,8 @@ int repomap_build_async(uv_loop_t *loop, repomap_cache *cache, const repomap_req
 int repomap_wanted(const char *action);
 
 /* Appends the repo map of `path`'s project (repomap_project_root; the current directory when
- * `path` is NULL) to `pkg` as an ITEM_REPO_MAP item, with `path` and `files` as the scope,
+ * `path` is NULL) to `pkg` as an ITEM_REPO_MAP item, with `path` and `files` as the scope (a
+ * file of `files` that is not in `pkg` as an ITEM_FILE item is carried by the map instead),
  * within what is left of `budget` (<= 0: no package budget) and at most
  * REPOMAP_DEFAULT_BUDGET tokens. `cache` may be NULL (a one-off map). Synchronous: never call
  * it on the host's loop (use repomap_build_async there). Returns 1 when the item was added, 0

@@ -24,6 +24,23 @@ int repomap_wanted(const char *action)
   return 0;
 }
 
+/* Whether `file` is in `pkg` as a whole "file" item (their labels are paths as the model sees
+ * them, relative to the current directory). */
+static int sent_whole(const pkg_result *pkg, const char *file)
+{
+  char *want = realpath(file, NULL);
+  int found = 0;
+  for (size_t i = 0; want && i < pkg->nitems && !found; i++) {
+    if (pkg->items[i].kind == ITEM_FILE && pkg->items[i].label) {
+      char *have = realpath(pkg->items[i].label, NULL);
+      found = have && strcmp(have, want) == 0;
+      free(have);
+    }
+  }
+  free(want);
+  return found;
+}
+
 int repomap_package_add(repomap_cache *cache, const char *action, const char *path,
                         const char *const *files, size_t nfiles, int budget, pkg_result *pkg)
 {
@@ -47,20 +64,25 @@ int repomap_package_add(repomap_cache *cache, const char *action, const char *pa
     return -1;
   }
   const char **scope = xcalloc(nfiles + 1, sizeof(char *));
+  unsigned char *sent = xcalloc(nfiles + 1, 1);
   size_t n = 0;
   if (path) {
+    sent[n] = 1; /* the file at the cursor is always sent */
     scope[n++] = path;
   }
   for (size_t i = 0; i < nfiles; i++) {
+    sent[n] = sent_whole(pkg, files[i]);
     scope[n++] = files[i];
   }
   repomap_cache *own = cache ? NULL : repomap_cache_new();
-  repomap_request req = {.root = root, .scope = scope, .nscope = n, .budget_tokens = room};
+  repomap_request req = {
+    .root = root, .scope = scope, .nscope = n, .sent = sent, .budget_tokens = room};
   repomap_result r;
   char err[256];
   int rc = repomap_build(cache ? cache : own, &req, &r, err, sizeof(err));
   repomap_cache_free(own);
   free(scope);
+  free(sent);
   free(root);
   if (rc) {
     return -1;

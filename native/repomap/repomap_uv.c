@@ -79,6 +79,13 @@ int repomap_build_async(uv_loop_t *loop, repomap_cache *cache, const repomap_req
   j->req.root = req->root ? xstrdup(req->root) : NULL;
   j->req.scope = (const char *const *)copy_list(j, req->scope, req->nscope);
   j->req.mentions = (const char *const *)copy_list(j, req->mentions, req->nmentions);
+  if (req->sent) {
+    unsigned char *sent = xmalloc(req->nscope ? req->nscope : 1);
+    memcpy(sent, req->sent, req->nscope);
+    j->strings = xrealloc(j->strings, (j->nstrings + 1) * sizeof(char *));
+    j->strings[j->nstrings++] = (char *)sent;
+    j->req.sent = sent;
+  }
   j->cb = cb;
   j->data = data;
   j->work.data = j;

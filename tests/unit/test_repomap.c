@@ -239,6 +239,53 @@ static void bounds_are_reported_when_hit(void **state)
   repomap_cache_free(c);
 }
 
+static void a_scope_file_left_out_by_the_budget_is_carried_by_the_map(void **state)
+{
+  char cli[256], main_c[256], cwd[4096];
+  snprintf(cli, sizeof(cli), "%s/app/cli.c", root);
+  snprintf(main_c, sizeof(main_c), "%s/app/main.c", root);
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  /* main.c went into the package whole, cli.c did not fit */
+  pkg_result pkg;
+  memset(&pkg, 0, sizeof(pkg));
+  pkg.items = calloc(1, sizeof(pkg_item));
+  pkg.items[0] = (pkg_item){.kind = ITEM_FILE, .tokens = 30, .label = strdup(main_c),
+                            .text = strdup("")};
+  pkg.nitems = 1;
+  pkg.tokens = 30;
+  const char *const files[] = {main_c, cli};
+  snprintf(cwd, sizeof(cwd), "%s/core/store.c", root);
+  assert_int_equal(repomap_package_add(NULL, "refactor-files", cwd, files, 2, 100000, &pkg), 1);
+  assert_int_equal(pkg.nitems, 2);
+  const pkg_item *m = &pkg.items[1];
+  assert_int_equal(m->kind, ITEM_REPO_MAP);
+  assert_non_null(strstr(m->text, "app/cli.c:\n  void cli_run(void *s)\n"));
+  assert_null(strstr(m->text, "int main(void)"));   /* sent whole */
+  assert_null(strstr(m->text, "store_open")); /* the file at the cursor: sent whole */
+  assert_int_equal(pkg.tokens, 30 + m->tokens);
+  assert_int_equal(m->tokens, tokens_estimate(LANG_UNKNOWN, m->text, strlen(m->text)));
+  pkg_result_free(&pkg);
+  /* the first definition in a small budget is the left-out file's, before what main.c calls */
+  repomap_cache *c = repomap_cache_new();
+  const unsigned char sent[] = {1, 0};
+  repomap_request q = {.root = root, .scope = files, .nscope = 2, .sent = sent,
+                       .budget_tokens = 20};
+  repomap_result r;
+  char err[256];
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_string_equal(r.text, "app/cli.c:\n  void cli_run(void *s)\n");
+  repomap_result_free(&r);
+  repomap_cache_free(c);
+  /* single-function actions get none; no room left is counted as dropped */
+  memset(&pkg, 0, sizeof(pkg));
+  assert_int_equal(repomap_package_add(NULL, "fix", main_c, NULL, 0, 0, &pkg), 0);
+  assert_int_equal(pkg.nitems, 0);
+  pkg.tokens = 4000;
+  assert_int_equal(repomap_package_add(NULL, "design", main_c, NULL, 0, 4050, &pkg), 0);
+  assert_int_equal(pkg.dropped, 1);
+  assert_int_equal(pkg.nitems, 0);
+}
+
 typedef struct {
   int calls;
   int status;
@@ -332,6 +379,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(mentions_rank_like_scope_names, setup, teardown),
     cmocka_unit_test_setup_teardown(unchanged_files_come_from_the_cache, setup, teardown),
     cmocka_unit_test_setup_teardown(bounds_are_reported_when_hit, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_scope_file_left_out_by_the_budget_is_carried_by_the_map,
+                                    setup, teardown),
     cmocka_unit_test_setup_teardown(the_async_build_runs_off_the_loop_and_reports_once, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(the_item_and_the_project_root, setup, teardown),
