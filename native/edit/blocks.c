@@ -407,6 +407,55 @@ void edit_blocks_free(edit_blocks *b)
   b->n = 0;
 }
 
+/* Whole-file rewrites cost output tokens, which are priced several times input: the rules ask
+ * for the smallest blocks that are still unique. */
+static const char edit_rules[] =
+  "Answer with SEARCH/REPLACE blocks, nothing else inside fences. For each file you change, "
+  "write its path alone on a line, then a fenced block holding one or more edits:\n"
+  "<<<<<<< SEARCH\n"
+  "(the current lines, copied exactly: same indentation, same comments)\n"
+  "=======\n"
+  "(the lines that replace them)\n"
+  ">>>>>>> REPLACE\n"
+  "Rules:\n"
+  "- SEARCH must occur exactly once in the file as you were given it: copy the lines to change "
+  "plus only as many lines around them as make them unique.\n"
+  "- Several blocks for one file go in its fence, in file order; two blocks never touch the "
+  "same lines; each block is matched against the original file, not against earlier blocks.\n"
+  "- An empty REPLACE deletes the lines. An empty SEARCH creates a new file whose whole text "
+  "is the REPLACE part; use it only for files that do not exist.\n"
+  "- Never rewrite an existing file whole, never write line numbers, and use only the paths "
+  "you were given (or new ones for new files).\n"
+  "Example:\n"
+  "src/stack.c\n"
+  "```c\n"
+  "<<<<<<< SEARCH\n"
+  "int stack_push(stack *s, int v)\n"
+  "{\n"
+  "  s->items[s->n++] = v;\n"
+  "=======\n"
+  "int stack_push(stack *s, int v)\n"
+  "{\n"
+  "  if (s->n == STACK_MAX) {\n"
+  "    return -1;\n"
+  "  }\n"
+  "  s->items[s->n++] = v;\n"
+  ">>>>>>> REPLACE\n"
+  "```\n"
+  "src/stack.h\n"
+  "```c\n"
+  "<<<<<<< SEARCH\n"
+  "#define STACK_MAX 64\n"
+  "=======\n"
+  "#define STACK_MAX 256\n"
+  ">>>>>>> REPLACE\n"
+  "```\n";
+
+const char *edit_blocks_rules(void)
+{
+  return edit_rules;
+}
+
 void edit_blocks_format(const edit_blocks *b, buf_t *out)
 {
   for (size_t i = 0; i < b->n; i++) {

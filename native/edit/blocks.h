@@ -53,6 +53,11 @@ int edit_blocks_parse(const char *answer, size_t len, edit_blocks *out, char *er
                       size_t errlen);
 void edit_blocks_free(edit_blocks *b);
 
+/* The instructions a prompt gives the model for answering in blocks, ending with a worked
+ * example that edit_blocks_parse() accepts (a unit test holds the two to each other). Static
+ * text, "\n"-terminated. */
+const char *edit_blocks_rules(void);
+
 /* Appends `b` to `out` in the canonical form above, one fence per block. Parsing the result
  * gives the same blocks (the fuzz target checks it). */
 void edit_blocks_format(const edit_blocks *b, buf_t *out);

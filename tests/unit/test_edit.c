@@ -168,6 +168,21 @@ static void format_then_parse_gives_the_same_blocks(void **state)
   edit_blocks_free(&b);
 }
 
+static void the_rules_example_is_what_the_parser_accepts(void **state)
+{
+  const char *rules = edit_blocks_rules();
+  const char *example = strstr(rules, "Example:\n");
+  assert_non_null(example);
+  edit_blocks b;
+  parse_ok(example + strlen("Example:\n"), &b);
+  assert_int_equal(b.n, 2);
+  assert_string_equal(b.v[0].path, "src/stack.c");
+  assert_int_equal(b.v[0].search_lines, 3);
+  assert_int_equal(b.v[0].replace_lines, 6);
+  assert_string_equal(b.v[1].path, "src/stack.h");
+  edit_blocks_free(&b);
+}
+
 /* ---- matcher ---- */
 
 static int match(const char *answer, const edit_source *src, size_t n, edit_proposal *p)
@@ -477,6 +492,7 @@ int main(void)
     cmocka_unit_test(a_last_line_without_newline_still_counts),
     cmocka_unit_test(every_malformed_shape_is_named),
     cmocka_unit_test(format_then_parse_gives_the_same_blocks),
+    cmocka_unit_test(the_rules_example_is_what_the_parser_accepts),
     cmocka_unit_test(exact_matches_become_edits_in_the_sent_lines),
     cmocka_unit_test(a_whitespace_tolerant_match_says_so_and_reindents),
     cmocka_unit_test(ambiguous_or_missing_matches_refuse_the_whole_proposal),
