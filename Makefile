@@ -32,7 +32,8 @@ FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -Iinclude -Inative
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
 fuzz:
-	mkdir -p build-fuzz/rpc build-fuzz/context build-fuzz/sse build-fuzz/prompt build-fuzz/blocks
+	mkdir -p build-fuzz/rpc build-fuzz/context build-fuzz/sse build-fuzz/prompt build-fuzz/blocks \
+	  build-fuzz/repomap
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_rpc.c native/rpc/rpc.c native/util/buf.c \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv) -o build-fuzz/fuzz_rpc
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_context.c native/context/*.c native/util/buf.c \
@@ -46,6 +47,11 @@ fuzz:
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_blocks.c native/edit/blocks.c native/edit/apply.c \
 	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_blocks
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_repomap.c native/repomap/*.c native/context/*.c \
+	  native/util/buf.c native/util/text.c native/util/file.c \
+	  $$(pkg-config --cflags --libs jansson libuv) -o build-fuzz/fuzz_repomap
+	build-fuzz/fuzz_repomap tests/fuzz/regressions/repomap-* >build-fuzz/regressions-repomap.log \
+	  2>&1 || { tail -n 30 build-fuzz/regressions-repomap.log; exit 1; }
 	build-fuzz/fuzz_blocks tests/fuzz/regressions/blocks-* >build-fuzz/regressions-blocks.log \
 	  2>&1 || { tail -n 30 build-fuzz/regressions-blocks.log; exit 1; }
 	build-fuzz/fuzz_sse tests/fuzz/regressions/sse-* >build-fuzz/regressions-sse.log 2>&1 \
@@ -63,6 +69,9 @@ fuzz:
 	cp tests/fuzz/regressions/blocks-* build-fuzz/blocks/
 	cd build-fuzz && ./fuzz_blocks -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 blocks \
 	  >blocks.log 2>&1 || { tail -n 30 blocks.log; exit 1; }
+	cp tests/fuzz/regressions/repomap-* build-fuzz/repomap/
+	cd build-fuzz && ./fuzz_repomap -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -print_final_stats=1 repomap >repomap.log 2>&1 || { tail -n 30 repomap.log; exit 1; }
 	grep -h "number_of_executed_units" build-fuzz/*.log
 
 bench: build

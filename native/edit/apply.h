@@ -85,7 +85,8 @@ typedef struct {
  * into place and syncs the directories. A failure at any step puts back what was replaced,
  * removes what was created (temporaries, new files, directories it made) and returns -1 with a
  * message naming the file: every file is then byte-identical to before. Returns 0 when all
- * are written. */
+ * are written. The originals are kept aside as hard links, so a directory whose file system
+ * has none refuses the write (nothing changed). Not for the host's loop: it waits on the disk. */
 int edit_write_all(const edit_proposal *p, const edit_source *sources, size_t nsources,
                    const edit_write_opts *opts, char *err, size_t errlen);
 

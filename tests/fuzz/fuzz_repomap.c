@@ -1,0 +1,120 @@
+/* libFuzzer target for the repo map (native/repomap/): arbitrary bytes as up to four source
+ * files of a small project, mapped with the first file in scope. Checks the invariants a
+ * caller relies on; any violation aborts.
+ *
+ * Input layout: byte 0 picks each file's language (two bits per file, from c, py, lua, ts),
+ * byte 1 the budget (8 * byte + 1 tokens), then the files' texts separated by NUL bytes.
+ *
+ * Invariants: the build succeeds; the map fits the budget and its token count is the
+ * estimator's; every line is a walked file's path followed by ':' or an indented signature;
+ * valid UTF-8 files give a valid UTF-8 map (long signatures are cut at character boundaries);
+ * a second build from the cache gives the same map. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "context/tokens.h"
+#include "repomap/repomap.h"
+#include "util/text.h"
+
+static char dir[64];
+
+static void check(int ok)
+{
+  if (!ok) {
+    abort();
+  }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const exts[] = {"c", "py", "lua", "ts"};
+
+static void remove_files(void)
+{
+  for (int i = 0; i < 16; i++) {
+    char path[128];
+    snprintf(path, sizeof(path), "%s/f%d.%s", dir, i / 4, exts[i % 4]);
+    unlink(path);
+  }
+}
+
+static void remove_dir(void)
+{
+  remove_files();
+  rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  snprintf(dir, sizeof(dir), "/tmp/fuzz-repomap-XXXXXX");
+  check(mkdtemp(dir) != NULL);
+  atexit(remove_dir);
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  if (size < 2) {
+    return 0;
+  }
+  int budget = data[1] * 8 + 1;
+  const char *p = (const char *)data + 2, *end = (const char *)data + size;
+  char names[4][32];
+  int nfiles = 0, all_utf8 = 1;
+  remove_files(); /* what earlier inputs wrote */
+  for (int i = 0; i < 4; i++) {
+    char path[128];
+    snprintf(names[i], sizeof(names[i]), "f%d.%s", i, exts[(data[0] >> (2 * i)) & 3]);
+    snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+    if (p > end || (p == end && i > 0)) {
+      continue;
+    }
+    const char *nul = memchr(p, '\0', (size_t)(end - p));
+    size_t n = nul ? (size_t)(nul - p) : (size_t)(end - p);
+    FILE *f = fopen(path, "wb");
+    check(f != NULL);
+    check(fwrite(p, 1, n, f) == n);
+    fclose(f);
+    all_utf8 &= utf8_valid(p, n);
+    nfiles++;
+    p += n + 1;
+  }
+  repomap_cache *c = repomap_cache_new();
+  const char *scope[] = {names[0]};
+  repomap_request req = {.root = dir, .scope = scope, .nscope = 1, .budget_tokens = budget};
+  repomap_result r, again;
+  char err[256];
+  check(repomap_build(c, &req, &r, err, sizeof(err)) == 0);
+  check(r.tokens <= budget);
+  check(r.tokens == tokens_estimate(LANG_UNKNOWN, r.text, strlen(r.text)));
+  check(r.files_walked <= nfiles && r.files_shown <= r.files_walked);
+  check(r.defs_shown <= r.defs_total && r.bound == NULL);
+  if (all_utf8) {
+    check(utf8_valid(r.text, strlen(r.text)));
+  }
+  for (const char *l = r.text; *l;) {
+    const char *nl = strchr(l, '\n');
+    check(nl != NULL);
+    if (l[0] != ' ') {
+      int known = 0;
+      for (int i = 0; i < 4; i++) {
+        size_t k = strlen(names[i]);
+        known |= (size_t)(nl - l) == k + 1 && strncmp(l, names[i], k) == 0 && l[k] == ':';
+      }
+      check(known);
+    } else {
+      check(nl - l > 2 && l[1] == ' ');
+    }
+    l = nl + 1;
+  }
+  check(repomap_build(c, &req, &again, err, sizeof(err)) == 0);
+  check(again.files_scanned == 0 && strcmp(again.text, r.text) == 0);
+  repomap_result_free(&again);
+  repomap_result_free(&r);
+  repomap_cache_free(c);
+  return 0;
+}
