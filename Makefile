@@ -48,8 +48,9 @@ fuzz:
 	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_blocks
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_repomap.c native/repomap/*.c native/context/*.c \
-	  native/util/buf.c native/util/text.c native/util/file.c \
-	  $$(pkg-config --cflags --libs jansson libuv) -o build-fuzz/fuzz_repomap
+	  native/util/buf.c native/util/text.c native/util/file.c native/ledger/ledger.c \
+	  native/route/prices.c $$(pkg-config --cflags --libs jansson libuv) \
+	  -o build-fuzz/fuzz_repomap
 	build-fuzz/fuzz_repomap tests/fuzz/regressions/repomap-* >build-fuzz/regressions-repomap.log \
 	  2>&1 || { tail -n 30 build-fuzz/regressions-repomap.log; exit 1; }
 	build-fuzz/fuzz_blocks tests/fuzz/regressions/blocks-* >build-fuzz/regressions-blocks.log \

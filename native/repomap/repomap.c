@@ -35,39 +35,6 @@
 #define RM_LOOSE_METHOD_WEIGHT 0.1
 #define RM_PR_DAMPING 0.5
 
-typedef struct {
-  int name;      /* interned bare name */
-  def_kind kind;
-  int line;
-  int parent;    /* index in the file's defs, or -1 */
-  char *sig;     /* owned */
-} rm_def;
-
-typedef struct {
-  char *abs;     /* owned; NULL for an empty slot */
-  off_t size;
-  int64_t mtime_ns;
-  rm_def *defs;
-  int ndefs;
-  int *refs;     /* distinct name ids the file uses */
-  unsigned char *called; /* per ref: 1 when the name is also called (`name(`) */
-  int nrefs;
-  unsigned gen;  /* last build that saw the file */
-  lang_id lang;
-} rm_file;
-
-struct repomap_cache {
-  uv_mutex_t lock;
-  char **names;     /* id -> name */
-  size_t nnames;
-  int *name_slot;   /* open addressing over ids; -1 empty */
-  size_t name_cap;  /* power of two */
-  rm_file *files;   /* open addressing by path */
-  size_t file_cap;  /* power of two */
-  size_t nfiles;
-  unsigned gen;
-};
-
 static size_t hash_bytes(const char *s, size_t n)
 {
   size_t h = 1469598103934665603u;
@@ -84,7 +51,7 @@ repomap_cache *repomap_cache_new(void)
   return c;
 }
 
-static void file_clear(rm_file *f)
+void rm_file_clear(rm_file *f)
 {
   for (int i = 0; i < f->ndefs; i++) {
     free(f->defs[i].sig);
@@ -104,7 +71,7 @@ void repomap_cache_free(repomap_cache *c)
     return;
   }
   for (size_t i = 0; i < c->file_cap; i++) {
-    file_clear(&c->files[i]);
+    rm_file_clear(&c->files[i]);
     free(c->files[i].abs);
   }
   free(c->files);
@@ -118,7 +85,7 @@ void repomap_cache_free(repomap_cache *c)
 }
 
 /* The id of name s[0..n), interned when `add`; -1 when absent and not added. */
-static int name_id(repomap_cache *c, const char *s, size_t n, int add)
+int rm_name_id(repomap_cache *c, const char *s, size_t n, int add)
 {
   if (add && (c->nnames + 1) * 2 > c->name_cap) {
     size_t cap = c->name_cap ? c->name_cap * 2 : 1024;
@@ -156,7 +123,7 @@ static int name_id(repomap_cache *c, const char *s, size_t n, int add)
 }
 
 /* The cache slot for `abs` (found or empty). */
-static rm_file *file_slot(repomap_cache *c, const char *abs)
+rm_file *rm_file_slot(repomap_cache *c, const char *abs)
 {
   if ((c->nfiles + 1) * 2 > c->file_cap) {
     size_t cap = c->file_cap ? c->file_cap * 2 : 256;
@@ -196,7 +163,7 @@ static void evict_unseen(repomap_cache *c, const char *root)
       continue;
     }
     if (f->gen != c->gen && strncmp(f->abs, root, rn) == 0 && f->abs[rn] == '/') {
-      file_clear(f);
+      rm_file_clear(f);
       free(f->abs);
       continue;
     }
@@ -301,7 +268,7 @@ static void collect_ref(const char *name, size_t len, void *data)
     s->cap = s->cap ? s->cap * 2 : 64;
     s->ids = xrealloc(s->ids, (size_t)s->cap * sizeof(int));
   }
-  s->ids[s->n++] = name_id(s->c, name, len, 1);
+  s->ids[s->n++] = rm_name_id(s->c, name, len, 1);
 }
 
 static int int_cmp(const void *a, const void *b)
@@ -313,7 +280,7 @@ static int int_cmp(const void *a, const void *b)
 /* (Re)scans `f` from `abs`. A file that cannot be read or looks binary keeps no definitions. */
 static void scan_one(repomap_cache *c, rm_file *f, const char *abs, lang_id lang, size_t max)
 {
-  file_clear(f);
+  rm_file_clear(f);
   file_contents fc;
   char err[256];
   if (file_load(&fc, abs, max, err, sizeof(err))) {
@@ -333,7 +300,7 @@ static void scan_one(repomap_cache *c, rm_file *f, const char *abs, lang_id lang
         const scan_def *d = &r.defs[i];
         const char *bare = bare_name(d->name);
         f->defs[i] = (rm_def){
-          .name = name_id(c, bare, strlen(bare), 1),
+          .name = rm_name_id(c, bare, strlen(bare), 1),
           .kind = d->kind,
           .line = d->head_line,
           .parent = d->parent,
@@ -375,7 +342,7 @@ static void scan_one(repomap_cache *c, rm_file *f, const char *abs, lang_id lang
 static rm_file *cached_file(repomap_cache *c, const char *abs, off_t size, int64_t mtime,
                             lang_id lang, size_t max, int *scanned)
 {
-  rm_file *f = file_slot(c, abs);
+  rm_file *f = rm_file_slot(c, abs);
   if (!f->abs) {
     f->abs = xstrdup(abs);
     c->nfiles++;
@@ -502,7 +469,7 @@ static const char *const builtins_c[] = {
 static void mark_builtins(rm_graph *g, repomap_cache *c, const char *const *list, int family)
 {
   for (size_t i = 0; list[i]; i++) {
-    int x = name_id(c, list[i], strlen(list[i]), 0);
+    int x = rm_name_id(c, list[i], strlen(list[i]), 0);
     if (x >= 0) {
       g->builtin[x] |= (unsigned char)(1u << family);
     }
@@ -782,7 +749,7 @@ static unsigned char *scoped_names(repomap_cache *c, const repomap_request *req,
     if (!sf[i]) {
       continue;
     }
-    const rm_file *f = file_slot(c, scope_abs[i]);
+    const rm_file *f = rm_file_slot(c, scope_abs[i]);
     for (int r = 0; r < f->nrefs; r++) {
       int own = 0;
       for (int d = 0; d < f->ndefs && !own; d++) {
@@ -795,7 +762,7 @@ static unsigned char *scoped_names(repomap_cache *c, const repomap_request *req,
   }
   for (size_t i = 0; i < req->nmentions; i++) {
     if (req->mentions[i]) {
-      int x = name_id(c, req->mentions[i], strlen(req->mentions[i]), 0);
+      int x = rm_name_id(c, req->mentions[i], strlen(req->mentions[i]), 0);
       if (x >= 0) {
         marks[x] = 2; /* a name the user wrote may be any definition */
       }
@@ -1010,7 +977,7 @@ int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_resu
   int timed_out = 0;
   for (size_t i = 0; i < walk.n; i++) {
     const rm_entry *e = &walk.v[i];
-    rm_file *f = file_slot(cache, e->abs);
+    rm_file *f = rm_file_slot(cache, e->abs);
     if (!timed_out && rm_now_ms() > t0 + lim.max_ms) {
       timed_out = 1;
       if (!walk.bound) {
@@ -1030,7 +997,7 @@ int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_resu
   /* The table may have moved while scanning: take the pointers now. */
   int nf = 0;
   for (size_t i = 0; i < walk.n; i++) {
-    rm_file *f = file_slot(cache, walk.v[i].abs);
+    rm_file *f = rm_file_slot(cache, walk.v[i].abs);
     if (f->abs && f->gen == cache->gen) {
       walk.v[nf] = walk.v[i];
       g.files[nf++] = f;
@@ -1049,7 +1016,7 @@ int repomap_build(repomap_cache *cache, const repomap_request *req, repomap_resu
   }
   unsigned char *marks = scoped_names(cache, req, &lim, scope_abs);
   for (int i = 0; i < nf; i++) {
-    g.files[i] = file_slot(cache, walk.v[i].abs); /* scoped_names may have grown the table */
+    g.files[i] = rm_file_slot(cache, walk.v[i].abs); /* scoped_names may have grown the table */
     for (size_t s = 0; s < req->nscope && !g.in_scope[i]; s++) {
       if (scope_abs[s] && strcmp(scope_abs[s], walk.v[i].abs) == 0) {
         g.in_scope[i] = req->sent && !req->sent[s] ? 2 : 1;
@@ -1170,15 +1137,18 @@ char *repomap_project_root(const char *path)
       slash[1] = '\0';
     }
   }
+  static const char *const markers[] = {".git", ".hg", ".svn", ".jj", NULL};
   buf_t probe = BUF_INIT;
   char *dir = xstrdup(real);
   for (;;) {
-    buf_clear(&probe);
-    buf_printf(&probe, "%s/.git", dir);
-    if (access(probe.data, F_OK) == 0) {
-      buf_free(&probe);
-      free(real);
-      return dir;
+    for (size_t i = 0; markers[i]; i++) {
+      buf_clear(&probe);
+      buf_printf(&probe, "%s/%s", dir, markers[i]);
+      if (access(probe.data, F_OK) == 0) {
+        buf_free(&probe);
+        free(real);
+        return dir;
+      }
     }
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir) {
@@ -1188,5 +1158,20 @@ char *repomap_project_root(const char *path)
   }
   buf_free(&probe);
   free(dir);
+  /* No repository: the directory the command runs in, when the file is inside it (a source
+   * tree unpacked from an archive), else the file's own directory. */
+  char *cwd = getcwd(NULL, 0);
+  char *rcwd = cwd ? realpath(cwd, NULL) : NULL;
+  free(cwd);
+  size_t n = rcwd ? strlen(rcwd) : 0;
+  const char *home = getenv("HOME");
+  char *rhome = home && *home ? realpath(home, NULL) : NULL;
+  int is_home = rhome && rcwd && strcmp(rhome, rcwd) == 0; /* a home is no project */
+  free(rhome);
+  if (n > 1 && !is_home && strncmp(real, rcwd, n) == 0 && (real[n] == '/' || real[n] == '\0')) {
+    free(real);
+    return rcwd;
+  }
+  free(rcwd);
   return real;
 }

@@ -50,6 +50,18 @@ typedef struct repomap_cache repomap_cache;
 repomap_cache *repomap_cache_new(void);
 void repomap_cache_free(repomap_cache *c);
 
+/* Writes every entry of `c` to `path` (through a temporary file and a rename; the directory
+ * must exist). Returns 0, or -1 with a message naming the file. */
+int repomap_cache_save(repomap_cache *c, const char *path, char *err, size_t errlen);
+/* Adds the entries saved in `path` that `c` does not hold (they are used like any entry: while
+ * a file's size and mtime are unchanged). A missing file, another version's file or any
+ * corrupt byte returns -1 with a message and leaves `c` as it was. */
+int repomap_cache_load(repomap_cache *c, const char *path, char *err, size_t errlen);
+/* Where the file cache of the project at `root` lives: <state>/repomap/<hash of root>.bin,
+ * <state> being the directory of the default ledger (ledger/ledger.h). Returns 0, or -1 when
+ * there is no state directory or `out` is too small. */
+int repomap_cache_path(const char *root, char *out, size_t n);
+
 typedef struct {
   const char *root;            /* the project directory */
   const char *const *scope;    /* files in scope (relative to root, or absolute); may be empty */
@@ -89,9 +101,10 @@ void repomap_result_free(repomap_result *r);
  * "files_shown", "defs", "defs_shown", "bound"} (text only when `with_text`). New reference. */
 json_t *repomap_item_json(const repomap_result *r, int with_text);
 
-/* The directory that holds `path`'s project: the nearest ancestor with a .git entry, else the
- * file's own directory. Returns a new string (absolute when `path` is), or NULL if `path` has
- * no directory part that exists. */
+/* The directory that holds `path`'s project: the nearest ancestor with a .git, .hg, .svn or
+ * .jj entry; else the current directory when `path` is inside it (and it is neither / nor
+ * $HOME); else the file's own
+ * directory. Returns a new absolute string, or NULL if `path` does not exist. */
 char *repomap_project_root(const char *path);
 
 /* Called on the loop thread when an async build ends: status 0 with `result` (the callee owns
@@ -113,7 +126,8 @@ int repomap_wanted(const char *action);
  * `path` is NULL) to `pkg` as an ITEM_REPO_MAP item, with `path` and `files` as the scope (a
  * file of `files` that is not in `pkg` as an ITEM_FILE item is carried by the map instead),
  * within what is left of `budget` (<= 0: no package budget) and at most
- * REPOMAP_DEFAULT_BUDGET tokens. `cache` may be NULL (a one-off map). Synchronous: never call
+ * REPOMAP_DEFAULT_BUDGET tokens. `cache` may be NULL: the map then starts from the project's
+ * file cache (repomap_cache_path) and saves it back when it scanned anything. Synchronous: never call
  * it on the host's loop (use repomap_build_async there). Returns 1 when the item was added, 0
  * when the action wants none or nothing fits (pkg->dropped is then counted up), -1 when the
  * project cannot be read (pkg unchanged). */

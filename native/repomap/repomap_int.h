@@ -1,12 +1,56 @@
-/* Internal to native/repomap/: the bounded walk. */
+/* Internal to native/repomap/: the cache's layout (shared by the build and the file cache) and
+ * the bounded walk. */
 #ifndef FRUGAL_REPOMAP_INT_H
 #define FRUGAL_REPOMAP_INT_H
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <uv.h>
 
 #include "context/lang.h"
+#include "context/scan.h"
 #include "repomap/repomap.h"
+
+typedef struct {
+  int name;      /* interned bare name */
+  def_kind kind;
+  int line;
+  int parent;    /* index in the file's defs, or -1 */
+  char *sig;     /* owned */
+} rm_def;
+
+typedef struct {
+  char *abs;     /* owned; NULL for an empty slot */
+  off_t size;
+  int64_t mtime_ns;
+  rm_def *defs;
+  int ndefs;
+  int *refs;     /* distinct name ids the file uses */
+  unsigned char *called; /* per ref: 1 when the name is also called (`name(`) */
+  int nrefs;
+  unsigned gen;  /* last build that saw the file */
+  lang_id lang;
+} rm_file;
+
+struct repomap_cache {
+  uv_mutex_t lock;
+  char **names;     /* id -> name */
+  size_t nnames;
+  int *name_slot;   /* open addressing over ids; -1 empty */
+  size_t name_cap;  /* power of two */
+  rm_file *files;   /* open addressing by path */
+  size_t file_cap;  /* power of two */
+  size_t nfiles;
+  unsigned gen;
+};
+
+/* The id of name s[0..n), interned when `add`; -1 when absent and not added. */
+int rm_name_id(repomap_cache *c, const char *s, size_t n, int add);
+/* The cache slot for `abs` (found, or the empty slot where it goes; abs NULL). The table may
+ * grow on any call: pointers from earlier calls are then stale. */
+rm_file *rm_file_slot(repomap_cache *c, const char *abs);
+/* Frees a slot's definitions and uses (not its path). */
+void rm_file_clear(rm_file *f);
 
 typedef struct {
   char *rel;     /* owned; path relative to the root, '/'-separated */

@@ -1,8 +1,10 @@
 /* The repo map as a context package item, for the multi-file actions. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "repomap/repomap.h"
@@ -21,6 +23,24 @@ int repomap_wanted(const char *action)
       return 1;
     }
   }
+  return 0;
+}
+
+/* Makes the directories above `path` (mode 0700: the state directory is the user's). */
+static int make_parent(const char *path)
+{
+  char *copy = xstrdup(path);
+  for (char *p = copy + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
+        free(copy);
+        return -1;
+      }
+      *p = '/';
+    }
+  }
+  free(copy);
   return 0;
 }
 
@@ -74,12 +94,24 @@ int repomap_package_add(repomap_cache *cache, const char *action, const char *pa
     sent[n] = sent_whole(pkg, files[i]);
     scope[n++] = files[i];
   }
-  repomap_cache *own = cache ? NULL : repomap_cache_new();
+  repomap_cache *own = NULL;
+  char store[4096], serr[256];
+  int has_store = 0;
+  if (!cache) {
+    own = repomap_cache_new();
+    has_store = repomap_cache_path(root, store, sizeof(store)) == 0;
+    if (has_store) {
+      repomap_cache_load(own, store, serr, sizeof(serr)); /* missing or stale: a cold map */
+    }
+  }
   repomap_request req = {
     .root = root, .scope = scope, .nscope = n, .sent = sent, .budget_tokens = room};
   repomap_result r;
   char err[256];
   int rc = repomap_build(cache ? cache : own, &req, &r, err, sizeof(err));
+  if (rc == 0 && has_store && r.files_scanned > 0 && make_parent(store) == 0) {
+    repomap_cache_save(own, store, serr, sizeof(serr)); /* best effort: next time is cold */
+  }
   repomap_cache_free(own);
   free(scope);
   free(sent);

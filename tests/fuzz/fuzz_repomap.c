@@ -8,7 +8,9 @@
  * Invariants: the build succeeds; the map fits the budget and its token count is the
  * estimator's; every line is a walked file's path followed by ':' or an indented signature;
  * valid UTF-8 files give a valid UTF-8 map (long signatures are cut at character boundaries);
- * a second build from the cache gives the same map. */
+ * a second build from the cache gives the same map, and so does one from the cache saved to a
+ * file and loaded again; a damaged cache file is refused or, when it still parses, gives a map
+ * within the budget. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,9 @@ static void remove_files(void)
 
 static void remove_dir(void)
 {
+  char store[128];
+  snprintf(store, sizeof(store), "%s/map.store", dir);
+  unlink(store);
   remove_files();
   rmdir(dir);
 }
@@ -114,6 +119,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   check(repomap_build(c, &req, &again, err, sizeof(err)) == 0);
   check(again.files_scanned == 0 && strcmp(again.text, r.text) == 0);
   repomap_result_free(&again);
+
+  /* The file cache: saved and loaded, the same map without a scan; damaged (one byte changed
+   * and the file cut, where the input says), refused or, if still valid, a map that keeps the
+   * budget. */
+  char store[128];
+  snprintf(store, sizeof(store), "%s/map.store", dir);
+  check(repomap_cache_save(c, store, err, sizeof(err)) == 0);
+  repomap_cache *d = repomap_cache_new();
+  check(repomap_cache_load(d, store, err, sizeof(err)) == 0);
+  check(repomap_build(d, &req, &again, err, sizeof(err)) == 0);
+  check(again.files_scanned == 0 && strcmp(again.text, r.text) == 0);
+  repomap_result_free(&again);
+  repomap_cache_free(d);
+  FILE *f = fopen(store, "rb");
+  static unsigned char bytes[1 << 20];
+  size_t n = fread(bytes, 1, sizeof(bytes), f);
+  fclose(f);
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < size; i++) {
+    h = (h ^ data[i]) * 16777619u;
+  }
+  if (n > 0) {
+    bytes[h % n] ^= (unsigned char)(1u << (h >> 29));
+    size_t keep = (h >> 8) % 4 == 0 ? (h >> 10) % (n + 1) : n;
+    f = fopen(store, "wb");
+    fwrite(bytes, 1, keep, f);
+    fclose(f);
+  }
+  d = repomap_cache_new();
+  if (repomap_cache_load(d, store, err, sizeof(err)) == 0) {
+    check(repomap_build(d, &req, &again, err, sizeof(err)) == 0);
+    check(again.tokens <= budget);
+    repomap_result_free(&again);
+  } else {
+    check(err[0] != '\0');
+  }
+  repomap_cache_free(d);
+  unlink(store);
   repomap_result_free(&r);
   repomap_cache_free(c);
   return 0;

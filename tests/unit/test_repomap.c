@@ -286,6 +286,77 @@ static void a_scope_file_left_out_by_the_budget_is_carried_by_the_map(void **sta
   assert_int_equal(pkg.nitems, 0);
 }
 
+static void the_file_cache_carries_scans_to_the_next_process(void **state)
+{
+  char store[256];
+  snprintf(store, sizeof(store), "%s/cache.bin", root);
+  repomap_cache *a = repomap_cache_new();
+  repomap_result r1, r2;
+  build(a, NULL, 0, 100000, &r1);
+  char err[256];
+  assert_int_equal(repomap_cache_save(a, store, err, sizeof(err)), 0);
+  repomap_cache_free(a);
+
+  repomap_cache *b = repomap_cache_new();
+  assert_int_equal(repomap_cache_load(b, store, err, sizeof(err)), 0);
+  build(b, NULL, 0, 100000, &r2);
+  assert_int_equal(r2.files_scanned, 0);
+  assert_int_equal(r2.files_cached, 7);
+  assert_string_equal(r1.text, r2.text);
+  repomap_result_free(&r2);
+  /* the ranking needs the loaded uses sorted again: a scope still ranks the same */
+  const char *const scope[] = {"app/cli.c"};
+  build(b, scope, 1, 20, &r2);
+  assert_string_equal(r2.text, "core/store.c:\n  void store_close(struct store *s)\n");
+  repomap_result_free(&r2);
+  repomap_cache_free(b);
+
+  /* every damaged file is refused and leaves the cache as it was */
+  FILE *f = fopen(store, "rb");
+  assert_non_null(f);
+  static char data[1 << 16];
+  size_t n = fread(data, 1, sizeof(data), f);
+  fclose(f);
+  assert_true(n > 100 && n < sizeof(data));
+  char bad[256];
+  snprintf(bad, sizeof(bad), "%s/bad.bin", root);
+  size_t cuts[] = {0, 7, 20, n / 2, n - 1};
+  for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+    f = fopen(bad, "wb");
+    fwrite(data, 1, cuts[i], f);
+    fclose(f);
+    b = repomap_cache_new();
+    assert_int_equal(repomap_cache_load(b, bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "bad.bin"));
+    build(b, NULL, 0, 100000, &r2);
+    assert_int_equal(r2.files_scanned, 7);
+    assert_string_equal(r1.text, r2.text);
+    repomap_result_free(&r2);
+    repomap_cache_free(b);
+  }
+  data[12] ^= 0x7f; /* the format version */
+  f = fopen(bad, "wb");
+  fwrite(data, 1, n, f);
+  fclose(f);
+  b = repomap_cache_new();
+  assert_int_equal(repomap_cache_load(b, bad, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "another version"));
+  repomap_cache_free(b);
+  assert_int_equal(repomap_cache_load(b = repomap_cache_new(), "/nonexistent/x", err,
+                                      sizeof(err)), -1);
+  repomap_cache_free(b);
+  repomap_result_free(&r1);
+
+  /* where it lives: under the state directory, one file per project */
+  char p1[512], p2[512];
+  setenv("XDG_STATE_HOME", "/tmp/frugal-state-test", 1);
+  assert_int_equal(repomap_cache_path("/src/a", p1, sizeof(p1)), 0);
+  assert_int_equal(repomap_cache_path("/src/b", p2, sizeof(p2)), 0);
+  assert_int_equal(strncmp(p1, "/tmp/frugal-state-test/", 23), 0);
+  assert_non_null(strstr(p1, "/frugal/repomap/"));
+  assert_string_not_equal(p1, p2);
+}
+
 typedef struct {
   int calls;
   int status;
@@ -360,10 +431,20 @@ static void the_item_and_the_project_root(void **state)
   p = repomap_project_root(path);
   snprintf(path, sizeof(path), "%s/app", real);
   if (strncmp(p, "/tmp/", 5) == 0) {
-    /* no .git above /tmp on this machine: the file's directory */
+    /* no repository above /tmp on this machine, nor is it in the test's current directory:
+       the file's directory */
     assert_string_equal(p, path);
   }
   free(p);
+  /* inside the current directory: that directory */
+  char cwd[4096];
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  assert_int_equal(chdir(root), 0);
+  snprintf(path, sizeof(path), "%s/app/main.c", root);
+  p = repomap_project_root(path);
+  assert_string_equal(p, real);
+  free(p);
+  assert_int_equal(chdir(cwd), 0);
   free(real);
 }
 
@@ -381,6 +462,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(bounds_are_reported_when_hit, setup, teardown),
     cmocka_unit_test_setup_teardown(a_scope_file_left_out_by_the_budget_is_carried_by_the_map,
                                     setup, teardown),
+    cmocka_unit_test_setup_teardown(the_file_cache_carries_scans_to_the_next_process, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(the_async_build_runs_off_the_loop_and_reports_once, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(the_item_and_the_project_root, setup, teardown),
