@@ -54,3 +54,26 @@ def test_the_prompt_sent_to_the_model_carries_the_map(server, tmp_path, project)
     assert "Repo map" in body
     assert "lib/parse.c:\\n  int parse_args(int argc, char **argv)" in body
     assert "generated_fn" not in body
+
+
+def test_the_second_process_maps_from_the_file_cache(project, tmp_path):
+    state = tmp_path / "state"
+    env = dict(os.environ, XDG_STATE_HOME=str(state))
+    target = str(project / "src" / "main.c") + ":4"
+    first = run_json("context", target, "--action", "design", env=env)
+    caches = list((state / "nvim" / "frugal" / "repomap").glob("*.bin"))
+    assert len(caches) == 1
+    stamp = caches[0].stat().st_mtime_ns
+    second = run_json("context", target, "--action", "design", env=env)
+    assert first["items"] == second["items"]
+    # nothing was scanned again, so nothing was written again
+    assert caches[0].stat().st_mtime_ns == stamp
+    # a changed file is scanned again and the map shows it
+    (project / "lib" / "parse.c").write_text(
+        "int parse_args(int argc, char **argv, int strict)\n{\n  return argc > strict;\n}\n")
+    third = run_json("context", target, "--action", "design", env=env)
+    assert third["items"] != second["items"]
+    # a damaged cache is ignored, never an error
+    caches[0].write_bytes(b"garbage")
+    fourth = run_json("context", target, "--action", "design", env=env)
+    assert fourth["items"] == third["items"]
