@@ -38,7 +38,6 @@ typedef struct {
   char *err;
   size_t errlen;
   char *prose_path;   /* owned; path candidate from the last non-blank prose line */
-  int prose_path_line;
   char *fence_path;   /* owned; the path of the open fence */
   int fence_line;
   int fence_blocks;
@@ -314,7 +313,6 @@ static int on_prose_line(parser *p, const line_view *l, line_kind k, parse_state
     if (!is_blank(l->s, l->n)) {
       free(p->prose_path);
       p->prose_path = path_of(l->s, l->n);
-      p->prose_path_line = l->no;
     }
     return 0;
   }
