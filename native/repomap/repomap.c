@@ -204,7 +204,7 @@ static char *signature(const text_t *t, const scan_def *d, lang_id lang)
     size_t a = text_line_start(t, line), e = text_line_end(t, line);
     for (size_t i = a; i < e && !done; i++) {
       char ch = t->data[i];
-      if (ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t') {
+      if ((unsigned char)ch < 0x20 || ch == ' ' || ch == 0x7f) {
         space = b.len > 0;
         continue;
       }
@@ -246,12 +246,29 @@ static char *signature(const text_t *t, const scan_def *d, lang_id lang)
       }
     }
   }
-  const char *bare = bare_name(d->name);
+  const char *bare = *bare_name(d->name) ? bare_name(d->name) : "?";
   if (!b.data || !strstr(b.data, bare)) {
     /* typedef struct { ... } name_t; the name comes after the body. */
     buf_printf(&b, "%s%s", b.len ? " {...} " : "", bare);
   }
-  return buf_detach(&b);
+  /* The map is prompt text: what is not UTF-8 becomes '?'. */
+  buf_t clean = BUF_INIT;
+  for (size_t i = 0; i < b.len; i++) {
+    unsigned char c = (unsigned char)b.data[i];
+    size_t k = 1;
+    if (c >= 0x80) {
+      for (k = 2; k <= 4 && !(i + k <= b.len && utf8_valid(b.data + i, k)); k++) {
+      }
+    }
+    if (k > 4) {
+      buf_putc(&clean, '?');
+    } else {
+      buf_append(&clean, b.data + i, k);
+      i += k - 1;
+    }
+  }
+  buf_free(&b);
+  return buf_detach(&clean);
 }
 
 typedef struct {
@@ -298,6 +315,9 @@ static void scan_one(repomap_cache *c, rm_file *f, const char *abs, lang_id lang
       for (size_t i = 0; i < r.ndefs; i++) {
         const scan_def *d = &r.defs[i];
         const char *bare = bare_name(d->name);
+        if (!*bare) {
+          bare = "?"; /* the scanner found a definition it could not name */
+        }
         f->defs[i] = (rm_def){
           .name = rm_name_id(c, bare, strlen(bare), 1),
           .kind = d->kind,

@@ -33,6 +33,8 @@
 #include <uv.h>
 
 #include "context/package.h"
+#include "util/buf.h"
+#include "util/text.h"
 
 /* Around aider's default; DESIGN.md asks for 1-4k. */
 #define REPOMAP_DEFAULT_BUDGET 2048
@@ -117,6 +119,24 @@ typedef void (*repomap_done_cb)(int status, repomap_result *result, const char *
  * (the callback is then never called). */
 int repomap_build_async(uv_loop_t *loop, repomap_cache *cache, const repomap_request *req,
                         repomap_done_cb cb, void *data);
+
+/* Options of repomap_outline. */
+typedef struct {
+  const char *const *keep_whole; /* names of definitions whose whole text is kept (the function
+                                    the goal or the cursor names) */
+  size_t nkeep;
+  int type_max_lines;            /* a type (struct, class, enum) up to this many lines is kept
+                                    whole (its fields are its interface); <= 0: 40 */
+} repomap_outline_opts;
+
+/* The outline of one file in scope, for a planner that writes no code: its imports, C's
+ * #defines, the leading comment, and for every definition not local to a function its doc
+ * comment (up to 8 lines), its signature lines and, for brace languages, its closing line;
+ * short types and the definitions named in `opts` whole. Kept lines carry their line number
+ * ("  12| int f(void)") so a plan can cite them; each run of left-out lines is one "...".
+ * Appends to `out` and returns the estimate of what it appended (0 for an empty file). */
+int repomap_outline(lang_id lang, const text_t *text, const repomap_outline_opts *opts,
+                    buf_t *out);
 
 /* The actions whose Full model gets a repo map: design, plan, refactor-files, review-all,
  * optimize. 0 for the others and NULL. */

@@ -23,7 +23,7 @@
 #include "util/file.h"
 
 /* Bump when the layout or what the scan stores (signature form, skipped definitions) changes. */
-#define REPOMAP_STORE_VERSION 1
+#define REPOMAP_STORE_VERSION 2
 #define STORE_MAGIC "frgmap\n"
 #define STORE_MAX (512u * 1024 * 1024)
 

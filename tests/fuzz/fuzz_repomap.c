@@ -7,10 +7,12 @@
  *
  * Invariants: the build succeeds; the map fits the budget and its token count is the
  * estimator's; every line is a walked file's path followed by ':' or an indented signature;
- * valid UTF-8 files give a valid UTF-8 map (long signatures are cut at character boundaries);
+ * the map is valid UTF-8 whatever the files hold (long signatures are cut at character
+ * boundaries, other bytes become '?');
  * a second build from the cache gives the same map, and so does one from the cache saved to a
  * file and loaded again; a damaged cache file is refused or, when it still parses, gives a map
- * within the budget. */
+ * within the budget. The first file's outline (repomap_outline) shows lines of the file only,
+ * each under its own number. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,40 @@ static void check(int ok)
   if (!ok) {
     abort();
   }
+}
+
+/* Every numbered line of the outline is that line of the file, in increasing order; the rest
+ * are "..." markers. */
+static void check_outline(const char *src, size_t len, lang_id lang)
+{
+  text_t t;
+  check(text_init(&t, src, len) == 0);
+  buf_t b = BUF_INIT;
+  int tokens = repomap_outline(lang, &t, NULL, &b);
+  check(tokens == tokens_estimate(lang, b.data ? b.data : "", b.len));
+  int last = 0;
+  for (const char *l = b.data ? b.data : ""; *l;) {
+    const char *nl = strchr(l, '\n');
+    check(nl != NULL);
+    const char *bar = memchr(l, '|', (size_t)(nl - l));
+    check(bar != NULL);
+    int num = atoi(l);
+    if (num == 0) {
+      check(strncmp(bar, "| ...", 5) == 0 && bar + 5 == nl);
+    } else {
+      check(num > last && num <= t.nlines);
+      last = num;
+      size_t a = text_line_start(&t, num), e = text_line_end(&t, num);
+      while (e > a && (src[e - 1] == '\n' || src[e - 1] == '\r')) {
+        e--;
+      }
+      const char *text = bar + 1 + (bar + 1 < nl && bar[1] == ' ');
+      check((size_t)(nl - text) == e - a && memcmp(text, src + a, e - a) == 0);
+    }
+    l = nl + 1;
+  }
+  buf_free(&b);
+  text_free(&t);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -69,7 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int budget = data[1] * 8 + 1;
   const char *p = (const char *)data + 2, *end = (const char *)data + size;
   char names[4][32];
-  int nfiles = 0, all_utf8 = 1;
+  int nfiles = 0;
+  const char *first_nul = memchr(p, '\0', (size_t)(end - p));
+  size_t first_len = first_nul ? (size_t)(first_nul - p) : (size_t)(end - p);
   remove_files(); /* what earlier inputs wrote */
   for (int i = 0; i < 4; i++) {
     char path[128];
@@ -84,10 +122,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(f != NULL);
     check(fwrite(p, 1, n, f) == n);
     fclose(f);
-    all_utf8 &= utf8_valid(p, n);
     nfiles++;
     p += n + 1;
   }
+  check_outline((const char *)data + 2, first_len, lang_from_path(names[0]));
+
   repomap_cache *c = repomap_cache_new();
   const char *scope[] = {names[0]};
   repomap_request req = {.root = dir, .scope = scope, .nscope = 1, .budget_tokens = budget};
@@ -98,9 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   check(r.tokens == tokens_estimate(LANG_UNKNOWN, r.text, strlen(r.text)));
   check(r.files_walked <= nfiles && r.files_shown <= r.files_walked);
   check(r.defs_shown <= r.defs_total && r.bound == NULL);
-  if (all_utf8) {
-    check(utf8_valid(r.text, strlen(r.text)));
-  }
+  check(utf8_valid(r.text, strlen(r.text))); /* whatever the files hold */
   for (const char *l = r.text; *l;) {
     const char *nl = strchr(l, '\n');
     check(nl != NULL);

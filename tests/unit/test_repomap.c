@@ -357,6 +357,76 @@ static void the_file_cache_carries_scans_to_the_next_process(void **state)
   assert_string_not_equal(p1, p2);
 }
 
+static void an_outline_keeps_signatures_types_and_docs_with_their_lines(void **state)
+{
+  const char *c = "/* util: small helpers. */\n"
+                  "#include <stdio.h>\n"
+                  "\n"
+                  "#define LIMIT 8\n"
+                  "struct pair {\n"
+                  "  int a, b;\n"
+                  "};\n"
+                  "\n"
+                  "/* Adds. */\n"
+                  "int add(int a, int b)\n"
+                  "{\n"
+                  "  int s = a + b;\n"
+                  "  return s;\n"
+                  "}\n"
+                  "\n"
+                  "int twice(int a)\n"
+                  "{\n"
+                  "  return add(a, a);\n"
+                  "}\n";
+  text_t t;
+  assert_int_equal(text_init(&t, c, strlen(c)), 0);
+  buf_t b = BUF_INIT;
+  int tokens = repomap_outline(LANG_C, &t, NULL, &b);
+  assert_string_equal(b.data, " 1| /* util: small helpers. */\n"
+                              " 2| #include <stdio.h>\n"
+                              " 4| #define LIMIT 8\n"
+                              " 5| struct pair {\n"
+                              " 6|   int a, b;\n"
+                              " 7| };\n"
+                              " 9| /* Adds. */\n"
+                              "10| int add(int a, int b)\n"
+                              "11| {\n"
+                              "  | ...\n"
+                              "14| }\n"
+                              "16| int twice(int a)\n"
+                              "17| {\n"
+                              "  | ...\n"
+                              "19| }\n");
+  assert_int_equal(tokens, tokens_estimate(LANG_C, b.data, b.len));
+  /* the function the goal names is kept whole */
+  buf_clear(&b);
+  const char *const names[] = {"twice"};
+  repomap_outline_opts o = {.keep_whole = names, .nkeep = 1};
+  repomap_outline(LANG_C, &t, &o, &b);
+  assert_non_null(strstr(b.data, "17| {\n18|   return add(a, a);\n19| }\n"));
+  assert_null(strstr(b.data, "return s;"));
+  buf_free(&b);
+  text_free(&t);
+
+  const char *py = "import os\n"
+                   "\n"
+                   "class Store:\n"
+                   "    \"\"\"Keeps rows.\n"
+                   "    More text.\"\"\"\n"
+                   "    def put(self, row):\n"
+                   "        self.rows.append(row)\n";
+  assert_int_equal(text_init(&t, py, strlen(py)), 0);
+  repomap_outline(LANG_PYTHON, &t, NULL, &b);
+  assert_string_equal(b.data, "1| import os\n"
+                              "3| class Store:\n"
+                              "4|     \"\"\"Keeps rows.\n"
+                              " | ...\n"
+                              "6|     def put(self, row):\n"
+                              " | ...\n");
+  buf_free(&b);
+  text_free(&t);
+}
+
 typedef struct {
   int calls;
   int status;
@@ -464,6 +534,7 @@ int main(void)
                                     setup, teardown),
     cmocka_unit_test_setup_teardown(the_file_cache_carries_scans_to_the_next_process, setup,
                                     teardown),
+    cmocka_unit_test(an_outline_keeps_signatures_types_and_docs_with_their_lines),
     cmocka_unit_test_setup_teardown(the_async_build_runs_off_the_loop_and_reports_once, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(the_item_and_the_project_root, setup, teardown),
