@@ -23,3 +23,8 @@ for b in 1024 4096; do
 done
 echo "== no scope (the whole project's ranking)"
 "$out" "$root" --runs 1
+echo "== outlines of files in scope (repomap_outline) against the whole files, $root"
+gcc -O2 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Inative bench/repomap/outline_share.c \
+  build/libfrugal_core.a $(pkg-config --libs libuv jansson) -lm -ldl -o build/outline_share
+find "$root" -type f \( -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.lua' \) \
+  -not -path '*/test*' | build/outline_share
