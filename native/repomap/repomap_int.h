@@ -51,6 +51,14 @@ int rm_name_id(repomap_cache *c, const char *s, size_t n, int add);
 rm_file *rm_file_slot(repomap_cache *c, const char *abs);
 /* Frees a slot's definitions and uses (not its path). */
 void rm_file_clear(rm_file *f);
+/* The cache entry for `abs`, scanned again unless its size and mtime are unchanged; *scanned
+ * says which. The pointer is valid until the next rm_file_slot(). */
+rm_file *rm_cached_file(repomap_cache *c, const char *abs, off_t size, int64_t mtime,
+                        lang_id lang, size_t max, int *scanned);
+/* Drops the entries under `root` that the current build did not see (deleted files). */
+void rm_cache_evict_unseen(repomap_cache *c, const char *root);
+/* The bare name of a definition ("bar" of "Foo::bar" or "M.bar"). */
+const char *rm_bare_name(const char *name);
 
 typedef struct {
   char *rel;     /* owned; path relative to the root, '/'-separated */
@@ -78,5 +86,40 @@ void rm_walk_free(rm_walk *w);
 
 /* 1 when a directory of this name is never walked (build output, vendored code, caches). */
 int rm_skip_dir_name(const char *name);
+
+/* ---- ranking (rank.c) ---- */
+
+typedef struct {
+  int file;   /* index among the walked files */
+  int def;    /* index in that file's defs */
+  double score;
+  int scoped; /* 2: in a scope file not sent whole; 1: its name is used by a file in scope or
+                 mentioned; 0 */
+} rm_cand;
+
+typedef struct {
+  const rm_walk *walk;
+  rm_file **files;  /* per walked file */
+  int nf;
+  int *in_scope;    /* per walked file: 0, 1 in scope and sent whole, 2 in scope not sent */
+  /* definitions by name (CSR over name ids): def_at[name_start[x] .. name_start[x+1]) */
+  int *name_start;
+  int *def_file;
+  int *def_idx;
+  int *nfiles_of;   /* per name: files defining it */
+  double *pr;       /* per walked file */
+  double *outw;     /* per walked file: names it uses that make edges */
+  int **kr;         /* per walked file, per ref: how many files its use reaches (0: none) */
+  unsigned char *builtin; /* per name: bit lang_family(l) when a builtin of l (< 8 families) */
+  unsigned families; /* bit lang_family(l) set for each language of the files in scope (all
+                        bits when there are only mentions) */
+} rm_graph;
+
+/* Scores the definitions of the walked files in `g` (files, in_scope and walk set by the
+ * caller): the builtins of the scope's languages are unmarked in `marks`, the rank computed,
+ * and the candidates returned best first (*ncand kept of *total_defs; free() them). */
+rm_cand *rm_rank(rm_graph *g, repomap_cache *c, const repomap_request *req, char **scope_abs,
+                 unsigned char *marks, int *ncand, int *total_defs);
+void rm_graph_free(rm_graph *g);
 
 #endif
