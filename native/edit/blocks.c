@@ -408,8 +408,9 @@ void edit_blocks_free(edit_blocks *b)
 /* Whole-file rewrites cost output tokens, which are priced several times input: the rules ask
  * for the smallest blocks that are still unique. */
 static const char edit_rules[] =
-  "Answer with SEARCH/REPLACE blocks, nothing else inside fences. For each file you change, "
-  "write its path alone on a line, then a fenced block holding one or more edits:\n"
+  "Answer with SEARCH/REPLACE blocks and write no other fenced code (a fence without blocks "
+  "makes the whole answer unusable). For each file you change, write its path alone on a "
+  "line, then a fenced block holding one or more edits:\n"
   "<<<<<<< SEARCH\n"
   "(the current lines, copied exactly: same indentation, same comments)\n"
   "=======\n"
