@@ -29,7 +29,7 @@ asan:
 # libFuzzer targets (clang and libclang-rt-14-dev); see tests/fuzz/README.md. Each target's
 # regression inputs (tests/fuzz/regressions/TARGET-*) are replayed before it is fuzzed.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = rpc context sse prompt host
+FUZZ_TARGETS = rpc context sse prompt host blocks repomap
 FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Iinclude -Inative
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
@@ -50,6 +50,12 @@ fuzz:
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_host.c $(FUZZ_LIB_SOURCES) \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv jansson libcurl) -ldl -lm \
 	  -o build-fuzz/fuzz_host
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_blocks.c native/edit/blocks.c native/edit/apply.c \
+	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
+	  -o build-fuzz/fuzz_blocks
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_repomap.c $(FUZZ_LIB_SOURCES) \
+	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv jansson libcurl) -ldl -lm \
+	  -o build-fuzz/fuzz_repomap
 	for t in $(FUZZ_TARGETS); do \
 	  set -- tests/fuzz/regressions/$$t-*; \
 	  [ -e "$$1" ] || { echo "fuzz: no regression inputs for $$t"; exit 1; }; \
@@ -57,7 +63,7 @@ fuzz:
 	    || { tail -n 30 build-fuzz/regressions-$$t.log; exit 1; }; \
 	done
 	for t in $(FUZZ_TARGETS); do \
-	  max=; [ $$t = context ] && max=-max_len=8192; \
+	  max=; [ $$t = context ] && max=-max_len=8192; [ $$t = repomap ] && max=-max_len=4096; \
 	  (cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $$max -print_final_stats=1 \
 	    $$t >$$t.log 2>&1) || { tail -n 30 build-fuzz/$$t.log; exit 1; }; \
 	done

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash bench/tokens/run.sh
 /usr/bin/python3 bench/share.py
 /usr/bin/python3 bench/boundaries/compare.py
+bash bench/repomap/run.sh
 bash bench/http/run.sh
 bash bench/stall/run.sh --runs 3
 /usr/bin/python3 bench/workload/run.py

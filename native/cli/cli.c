@@ -403,6 +403,7 @@ static int cli_input_load(const cli_args *a, const char *target, const char *act
     .ledger_path = a->ledger,
     .files = a->files,
     .nfile_paths = (size_t)a->nfiles,
+    .repo_map = 1,
   };
   return 0;
 }

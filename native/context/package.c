@@ -90,6 +90,8 @@ const char *item_kind_name(item_kind k)
     return "file";
   case ITEM_DIAGNOSTIC:
     return "diagnostic";
+  case ITEM_REPO_MAP:
+    return "repo_map";
   }
   return "unknown";
 }

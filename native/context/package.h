@@ -28,6 +28,7 @@ typedef enum {
   ITEM_SIGNATURE,    /* the signature of a same-file function the scope calls */
   ITEM_FILE,         /* another file in scope (multi-file actions), whole; added by action.c */
   ITEM_DIAGNOSTIC,   /* a diagnostic from the editor inside the scope */
+  ITEM_REPO_MAP,     /* the project's ranked outline (multi-file actions); see repomap/ */
 } item_kind;
 
 typedef struct {

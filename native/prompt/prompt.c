@@ -460,6 +460,8 @@ static const char *item_heading(item_kind k)
     return "Signature";
   case ITEM_FILE:
     return "Other file in scope";
+  case ITEM_REPO_MAP:
+    return "Repo map (signatures defined elsewhere in the project)";
   default:
     return NULL;
   }
@@ -471,7 +473,7 @@ static const char *item_heading(item_kind k)
 static void build_context(const prompt_request *req, const prompt_action *a, buf_t *b)
 {
   static const item_kind order[] = {ITEM_IMPORTS, ITEM_CLASS_HEADER, ITEM_TYPE, ITEM_SIGNATURE,
-                                    ITEM_FILE};
+                                    ITEM_FILE, ITEM_REPO_MAP};
   const pkg_result *pkg = req->pkg;
   int any = 0;
   for (size_t i = 1; i < pkg->nitems; i++) {

@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include "context/lang.h"
-#include "core/tokens.h"
 #include "core/catalogue.h"
+#include "core/tokens.h"
+#include "repomap/repomap.h"
 #include "route/route.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -128,6 +129,9 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
   if (add_other_files(req, budget, pkg, err, errlen)) {
     pkg_result_free(pkg);
     return -1;
+  }
+  if (req->repo_map) {
+    repomap_package_add(NULL, req->action, req->path, req->files, req->nfile_paths, budget, pkg);
   }
   return 0;
 }

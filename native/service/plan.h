@@ -33,6 +33,8 @@ typedef struct {
                                sent whole as "file" items while the tier's budget allows */
   size_t nfile_paths;
   const char *ledger_path; /* overrides the config's ledger.path (frugal run --ledger); NULL */
+  int repo_map;            /* add the project's repo map for multi-file actions (it walks the
+                              project synchronously: the CLI only, never the host's loop) */
 } action_request;
 
 /* A request's package, routing decision and prompt. `text` indexes the caller's bytes
