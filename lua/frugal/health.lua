@@ -93,7 +93,10 @@ function M.check()
 
   r.start('frugal: configuration')
   local opts = frugal.options()
-  if opts == nil then
+  local setup_error = frugal.setup_error()
+  if setup_error then
+    r.error(setup_error, { 'Fix that key in your setup() call; until then the previous options (or the defaults) apply.' })
+  elseif opts == nil then
     r.ok('setup() not called: the defaults apply')
   else
     local ok, err = pcall(config.validate, opts)

@@ -9,8 +9,34 @@ local util = require('frugal.util')
 
 local M = {}
 
+local seq = 0
 local open = {} -- buffer -> proposal, for the ones on screen
 M._open = open
+local pending = {} -- source buffer -> its proposals waiting, oldest first
+M._pending = pending
+
+-- Keys set in the source buffer while one of its proposals waits (|frugal-proposal-keys|);
+-- set by setup() (editor.proposal_keys), false for none.
+M.source_keys = { accept = '<LocalLeader>a', reject = '<LocalLeader>r', diff = '<LocalLeader>d' }
+
+-- `lhs` as the user types it: <LocalLeader> and <Leader> spelled out.
+local function typed(lhs)
+  local function leader(name)
+    local v = vim.g[name]
+    if type(v) ~= 'string' or v == '' then
+      v = '\\'
+    elseif v == ' ' then
+      v = '<Space>'
+    end
+    return v
+  end
+  return (lhs:gsub('<[Ll]ocal[Ll]eader>', function()
+    return leader('maplocalleader')
+  end):gsub('<[Ll]eader>', function()
+    return leader('mapleader')
+  end))
+end
+M._typed = typed
 
 -- `hunks` is vim.diff's unified text between two line lists; its line numbers count from the
 -- first line of the region, so `offset` (lines before the region) is added to show file lines.
@@ -40,6 +66,27 @@ local function close_tab(p)
   p.tab = nil
 end
 
+local function unmap_source(p)
+  local list = p.source and pending[p.source]
+  if not list then
+    return
+  end
+  for i, q in ipairs(list) do
+    if q == p then
+      table.remove(list, i)
+      break
+    end
+  end
+  if #list == 0 then
+    pending[p.source] = nil
+    if vim.api.nvim_buf_is_valid(p.source) then
+      for _, lhs in pairs(p.mapped or {}) do
+        pcall(vim.keymap.del, 'n', lhs, { buffer = p.source })
+      end
+    end
+  end
+end
+
 -- Closes the proposal's windows and wipes its buffer; nothing else happens.
 function M.close(p)
   if p.closed then
@@ -47,6 +94,7 @@ function M.close(p)
   end
   p.closed = true
   close_tab(p)
+  unmap_source(p)
   open[p.buf] = nil
   if vim.api.nvim_buf_is_valid(p.buf) then
     for _, win in ipairs(vim.fn.win_findbuf(p.buf)) do
@@ -113,6 +161,70 @@ function M.toggle_sides(p)
   end
 end
 
+-- The proposal the <Plug> mappings and the source buffer's keys act on from buffer `buf`: the
+-- one shown in it, else the newest one waiting for it, else the newest one on screen.
+function M.target(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  if open[buf] then
+    return open[buf]
+  end
+  local list = pending[buf]
+  if list and #list > 0 then
+    return list[#list]
+  end
+  local newest
+  for _, p in pairs(open) do
+    if not newest or p.seq > newest.seq then
+      newest = p
+    end
+  end
+  return newest
+end
+
+-- <Plug>(frugal-accept), <Plug>(frugal-reject), <Plug>(frugal-diff).
+function M.plug(what)
+  local p = M.target()
+  if not p then
+    util.notify('frugal: no proposal is waiting', vim.log.levels.INFO)
+    return
+  end
+  if what == 'accept' then
+    M.accept(p)
+  elseif what == 'reject' then
+    M.reject(p)
+  else
+    M.toggle_sides(p)
+  end
+end
+
+-- Sets the source buffer's keys for `p` (unless the user has a mapping of their own there).
+local function map_source(p)
+  local keys = M.source_keys
+  if not (p.source and keys and vim.api.nvim_buf_is_valid(p.source)) then
+    return
+  end
+  pending[p.source] = pending[p.source] or {}
+  table.insert(pending[p.source], p)
+  p.mapped = {}
+  p.source_keys = {}
+  for _, what in ipairs({ 'accept', 'reject', 'diff' }) do
+    local lhs = keys[what]
+    if type(lhs) == 'string' and lhs ~= '' then
+      local existing = vim.fn.maparg(lhs, 'n', false, true)
+      local ours = type(existing) == 'table' and existing.desc
+        and existing.desc:sub(1, 8) == 'frugal: '
+      if type(existing) ~= 'table' or next(existing) == nil or existing.buffer ~= 1 or ours then
+        vim.keymap.set('n', lhs, function()
+          M.plug(what)
+        end, { buffer = p.source, nowait = true, silent = true,
+          desc = 'frugal: ' .. what .. ' the proposal' })
+        p.mapped[what] = lhs
+        p.source_keys[what] = typed(lhs)
+      end
+    end
+  end
+end
+
 function M._keys(p, buf)
   local function map(lhs, fn)
     vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, silent = true })
@@ -128,21 +240,26 @@ end
 -- sides = {before, after, filetype} or nil, opts (editor.stream), win (a window to show it in,
 -- replacing what it shows)}. Returns the proposal object.
 function M.show(spec)
+  seq = seq + 1
   local p = {
     on_accept = spec.on_accept,
     on_reject = spec.on_reject,
     sides = spec.sides,
+    source = spec.source,
+    seq = seq,
   }
   p.buf = stream.scratch_buf(spec.name or 'proposal', 'diff', spec.lines)
   p.win = stream.show(p.buf, spec.opts, spec.win, false)
   open[p.buf] = p
   M._keys(p, p.buf)
+  map_source(p)
   -- Closed some other way (:close, :bwipe): that is a rejection.
   vim.api.nvim_create_autocmd('BufWipeout', {
     buffer = p.buf,
     once = true,
     callback = function()
       open[p.buf] = nil
+      unmap_source(p)
       if not p.decided then
         p.decided = true
         p.closed = true

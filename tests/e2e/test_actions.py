@@ -168,7 +168,9 @@ def test_rate_limit_is_retried_and_reported(ed):
     wait_idle(ed)
     assert "All good after the retry." in stream_text(ed)
     assert len([r for r in ed.server.requests() if r["path"] == "/v1/responses"]) == 2
-    assert any("429" in n["msg"] for n in ed.notes(3))
+    # The retry was shown in the status, not as a message; :Frugal messages has it.
+    assert not any("429" in n["msg"] for n in ed.notes())
+    assert any("429" in m["text"] for m in ed.lua("return require('frugal.msg').history"))
 
 
 def test_bad_key_error_names_the_variable_and_not_the_key(ed):
@@ -259,7 +261,12 @@ def test_an_unusable_mini_answer_escalates_once_to_full(ed):
     assert second["path"] == "/v1/messages" and second["body"]["model"] == "claude-sonnet-4-5"
     # the full tier is told why the first answer was refused
     assert "could not be used: no fenced code block" in json.dumps(second["body"])
-    assert any("asking claude-sonnet-4-5" in n["msg"] for n in ed.notes(3))
+    # Said in the answer window (its header and a marker), kept in :Frugal messages; the done
+    # message counts both attempts.
+    assert any("asking claude-sonnet-4-5" in m["text"]
+               for m in ed.lua("return require('frugal.msg').history"))
+    done = [n["msg"] for n in ed.notes(2) if n["msg"].startswith("frugal: fix done")]
+    assert done and "(both attempts)" in done[-1]
 
 
 AGAIN = """

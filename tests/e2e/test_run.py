@@ -525,12 +525,25 @@ def test_error_reply_is_shown_and_the_window_keeps_what_arrived(ed):
            result={"text": "Half an answer"})
     ed.nvim.command("Frugal explain")
     wait_idle(ed)
-    warns = [n["msg"] for n in ed.notes(3)]
-    assert "frugal: retrying in 2.0s: 429 rate limited (Retry-After: 2)" in warns
+    # A retry is no message (the status and the answer window's header say it while it lasts);
+    # :Frugal messages keeps it.
+    assert not [n for n in ed.notes() if "retrying" in n["msg"]]
+    history = ed.lua("return vim.tbl_map(function(m) return m.text end, "
+                     "require('frugal.msg').history)")
+    assert "frugal: retrying in 2.0s: 429 rate limited (Retry-After: 2)" in history
     assert ed.wait_error("429 rate limited by openai")[0] == \
         "frugal: 429 rate limited by openai: try again later"
-    # The reply's text completes what the events carried.
+    # The reply's text completes what the events carried, and it is marked incomplete.
     assert stream_text(ed) == "Half an answer"
+    marks = ed.lua("""
+      for _, b in ipairs(vim.api.nvim_list_bufs()) do
+        if vim.api.nvim_buf_get_name(b):match('frugal://%d+/explain$') then
+          local ns = vim.api.nvim_create_namespace('frugal-incomplete')
+          return vim.api.nvim_buf_get_extmarks(b, ns, 0, -1, { details = true })
+        end
+      end""")
+    assert len(marks) == 1
+    assert "incomplete: 429 rate limited" in marks[0][3]["virt_lines"][0][0][0]
 
 
 def test_status_is_empty_before_during_nothing_and_after(ed):
