@@ -369,60 +369,78 @@ M._about = ABOUT
 -- Actions that need words after them; the menu asks for them.
 local NEEDS_TEXT = { ask = 'question: ', plan = 'goal: ' }
 
+-- The lines of the selection when called from visual mode (a <Plug> mapping or the menu's), which
+-- it then leaves; nil when not in visual mode.
+local function visual_lines()
+  local mode = vim.api.nvim_get_mode().mode
+  if mode == 'v' or mode == 'V' or mode == '\22' then
+    local a, b = vim.fn.line('v'), vim.fn.line('.')
+    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'n', false)
+    return a, b
+  end
+  return nil
+end
+
+-- Sends (or with spec.send false, previews) `action` for lines spec.line1..spec.line2 or the
+-- code at the cursor of window spec.win; asks for the words ask and plan need.
+local function launch_action(action, spec)
+  local function go(text)
+    if spec.win and vim.api.nvim_win_is_valid(spec.win) then
+      vim.api.nvim_set_current_win(spec.win)
+    end
+    local args = {}
+    if spec.send == false then
+      args[#args + 1] = 'preview'
+    end
+    args[#args + 1] = action
+    for _, w in ipairs(vim.split(text or '', '%s+', { trimempty = true })) do
+      args[#args + 1] = w
+    end
+    local req, err = M.parse_args(args, false)
+    if not req then
+      util.notify(err, vim.log.levels.ERROR)
+      return
+    end
+    M.run(req, spec.line1, spec.line2)
+  end
+  if NEEDS_TEXT[action] then
+    vim.ui.input({ prompt = NEEDS_TEXT[action] }, function(text)
+      if text and text ~= '' then
+        go(text)
+      end
+    end)
+  else
+    go(nil)
+  end
+end
+
+-- <Plug>(frugal-{action}): `action` for the selection or the code at the cursor.
+function M.action(action, spec)
+  spec = spec or {}
+  spec.win = vim.api.nvim_get_current_win()
+  if not spec.line1 then
+    spec.line1, spec.line2 = visual_lines()
+  end
+  launch_action(action, spec)
+end
+
 -- The action menu (vim.ui.select, so a picker plugin can take it over) for the code at the
 -- cursor, or lines `spec.line1`..`spec.line2`; `spec.send` false previews instead of sending.
 -- Called by `:Frugal` and `:Frugal preview` without an action and by <Plug>(frugal-menu).
 function M.menu(spec)
   spec = spec or {}
-  local win = vim.api.nvim_get_current_win()
-  local line1, line2 = spec.line1, spec.line2
-  if not line1 then
-    local mode = vim.api.nvim_get_mode().mode
-    if mode == 'v' or mode == 'V' or mode == '\22' then
-      line1, line2 = vim.fn.line('v'), vim.fn.line('.')
-      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'n',
-        false)
-    end
+  spec.win = vim.api.nvim_get_current_win()
+  if not spec.line1 then
+    spec.line1, spec.line2 = visual_lines()
   end
-  local send = spec.send ~= false
   vim.ui.select(config.actions, {
-    prompt = send and 'frugal action' or 'frugal preview',
+    prompt = spec.send ~= false and 'frugal action' or 'frugal preview',
     format_item = function(a)
       return string.format('%-15s %s', a, ABOUT[a] or '')
     end,
   }, function(action)
-    if not action then
-      return
-    end
-    local function go(text)
-      if vim.api.nvim_win_is_valid(win) then
-        vim.api.nvim_set_current_win(win)
-      end
-      local args = {}
-      if not send then
-        args[#args + 1] = 'preview'
-      end
-      args[#args + 1] = action
-      if text and text ~= '' then
-        for _, w in ipairs(vim.split(text, '%s+', { trimempty = true })) do
-          args[#args + 1] = w
-        end
-      end
-      local req, err = M.parse_args(args, false)
-      if not req then
-        util.notify(err, vim.log.levels.ERROR)
-        return
-      end
-      M.run(req, line1, line2)
-    end
-    if NEEDS_TEXT[action] then
-      vim.ui.input({ prompt = NEEDS_TEXT[action] }, function(text)
-        if text and text ~= '' then
-          go(text)
-        end
-      end)
-    else
-      go(nil)
+    if action then
+      launch_action(action, spec)
     end
   end)
 end

@@ -138,9 +138,9 @@ end
 local function keys_hint(shown)
   local keys = shown and shown.source_keys
   if keys and keys.accept then
-    return string.format('%s accept, %s reject', keys.accept, keys.reject or 'r')
+    return string.format('%s accepts, %s rejects', keys.accept, keys.reject or 'r')
   end
-  return 'a accept, r reject in the frugal window'
+  return 'a accepts, r rejects (frugal window)'
 end
 
 ---------------------------------------------------------------------------------------------
@@ -362,10 +362,30 @@ end
 ---------------------------------------------------------------------------------------------
 -- The reply
 
--- The budget refusal names the command line's flag too; inside the editor the way is
--- `budget=ignore` (or `:Frugal!` does not help: it only forces the tier).
+-- A budget limit as the user wrote it in setup() ($0.083, not the host's rounded $0.08).
+local function budget_limit(name, shown)
+  local opts = require('frugal').options()
+  local v = opts and type(opts.budget) == 'table' and tonumber(val(opts.budget[name .. '_usd']))
+  if v then
+    return string.format('%.6f', v):gsub('0+$', ''):gsub('%.$', '.00')
+  end
+  return shown
+end
+
+-- The host's error in the editor's words, and a short form for the message line. A budget
+-- refusal names the command line's flag too; inside the editor the way is `budget=ignore`.
 local function editor_words(err)
-  return (err:gsub(' %(frugal run %-%-over%-budget%)', ''))
+  err = err:gsub(' %(frugal run %-%-over%-budget%)', '')
+  local name, limit, state_word, spent = err:match(
+    '^frugal: (%a+) budget of %$([%d.]+) (%a+ ?%a*): %$([%d.]+) spent')
+  if not name then
+    return err, nil
+  end
+  local exact = budget_limit(name, limit)
+  err = err:gsub('budget of %$[%d.]+', 'budget of $' .. exact, 1)
+  local short = string.format('frugal: %s budget $%s %s; add budget=ignore ($%s spent)', name,
+    exact, state_word, spent)
+  return err, short
 end
 
 -- Marks the answer of a run that failed midway: it is incomplete, `R` sends it again.
@@ -417,8 +437,11 @@ local function handle_reply(run, err, result)
       mark_incomplete(run, err)
     end
     if not host.is_crash_error(err) then
-      local full = editor_words(prefixed(err))
-      local short = st:text() ~= '' and (full .. ' (R retries)') or full
+      local full, short = editor_words(prefixed(err))
+      if not short and st:text() ~= '' then
+        short = string.format('frugal: %s incomplete (R retries): %s', run.action,
+          full:gsub('^frugal: ', ''))
+      end
       notify(full, levels.ERROR, short)
     end
     return

@@ -95,12 +95,13 @@ function M.short(run, result, tail)
   local s = string.format('frugal: %s%s done, %s%s', run.action, run.again and ' again' or '',
     escalated and 'mini+full' or (tier or '?'),
     cost and string.format(' $%.4f', cost) or '')
-  local turn, max_turns = tonumber(val(result.turn)), tonumber(val(result.max_turns))
-  if turn and tier == 'mini' and max_turns then
-    s = s .. string.format(', turn %d/%d', turn, max_turns)
-  end
   if tail then
     s = s .. '; ' .. tail
+  end
+  -- Last, so that it is what a narrow screen cuts.
+  local turn, max_turns = tonumber(val(result.turn)), tonumber(val(result.max_turns))
+  if turn and tier == 'mini' and max_turns then
+    s = s .. string.format(' (turn %d/%d)', turn, max_turns)
   end
   return s
 end
@@ -266,7 +267,7 @@ local function propose_replace(run, result, keys_hint)
   state.last_win = shown.win
   run.proposal = shown
   M._last_proposal = p
-  done(run, result, 'proposal: ' .. keys_hint(shown))
+  done(run, result, keys_hint(shown))
 end
 
 -- Open `path` for the new test file: a new buffer with `lines`, modified and not written (the
@@ -415,7 +416,7 @@ local function propose_tests(run, result, keys_hint)
   runstate.track(run, shown.buf)
   state.last_win = shown.win
   run.proposal = shown
-  done(run, result, 'tests: ' .. keys_hint(shown))
+  done(run, result, keys_hint(shown))
 end
 
 local function review(run, result)
