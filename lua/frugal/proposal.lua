@@ -87,7 +87,90 @@ local function unmap_source(p)
   end
 end
 
--- Closes the proposal's windows and wipes its buffer; nothing else happens.
+-- The proposals waiting, oldest first.
+function M.list()
+  local list = {}
+  for _, p in pairs(open) do
+    list[#list + 1] = p
+  end
+  table.sort(list, function(a, b)
+    return a.seq < b.seq
+  end)
+  return list
+end
+
+-- The one window proposals are shown in, when one shows a proposal.
+function M.window()
+  for _, p in ipairs(M.list()) do
+    if vim.api.nvim_buf_is_valid(p.buf) then
+      local win = vim.fn.win_findbuf(p.buf)[1]
+      if win then
+        return win
+      end
+    end
+  end
+  return nil
+end
+
+-- Writes the proposal's lines again: its title as of now (where its region is now) and, when
+-- more wait, the list of them.
+local function render(p)
+  if not vim.api.nvim_buf_is_valid(p.buf) then
+    return
+  end
+  local lines = vim.deepcopy(p.lines)
+  if p.title then
+    local ok, title = pcall(p.title)
+    if ok and type(title) == 'string' then
+      lines[1] = title
+    end
+  end
+  local list = M.list()
+  if #list > 1 then
+    local names = {}
+    for i, q in ipairs(list) do
+      local label = string.format('%d %s', i, q.label or 'proposal')
+      names[#names + 1] = q == p and ('[' .. label .. ']') or label
+    end
+    table.insert(lines, 3, 'waiting: ' .. table.concat(names, '  ') .. '   ]/[: next/previous')
+  end
+  util.set_buf_option(p.buf, 'modifiable', true)
+  vim.api.nvim_buf_set_lines(p.buf, 0, -1, false, lines)
+  util.set_buf_option(p.buf, 'modifiable', false)
+  util.set_buf_option(p.buf, 'modified', false)
+end
+
+local function render_all()
+  for _, q in ipairs(M.list()) do
+    render(q)
+  end
+end
+M._render_all = render_all
+
+-- Shows the proposal `step` places after `p` in the list (wrapping) in p's window.
+function M.switch(p, step)
+  local list = M.list()
+  if #list < 2 then
+    util.notify('frugal: no other proposal is waiting', vim.log.levels.INFO)
+    return
+  end
+  local at = 1
+  for i, q in ipairs(list) do
+    if q == p then
+      at = i
+    end
+  end
+  local target = list[(at - 1 + step) % #list + 1]
+  local win = vim.fn.win_findbuf(p.buf)[1] or M.window()
+  if win then
+    render(target)
+    vim.api.nvim_win_set_buf(win, target.buf)
+    target.win = win
+  end
+end
+
+-- Closes the proposal's windows and wipes its buffer; nothing else happens. A window that
+-- showed it shows the newest proposal still waiting instead, if any.
 function M.close(p)
   if p.closed then
     return
@@ -97,14 +180,22 @@ function M.close(p)
   unmap_source(p)
   open[p.buf] = nil
   if vim.api.nvim_buf_is_valid(p.buf) then
+    local list = M.list()
+    local next_p = list[#list]
     for _, win in ipairs(vim.fn.win_findbuf(p.buf)) do
-      pcall(vim.api.nvim_win_close, win, true)
+      if next_p and vim.api.nvim_buf_is_valid(next_p.buf) then
+        vim.api.nvim_win_set_buf(win, next_p.buf)
+        next_p.win = win
+      else
+        pcall(vim.api.nvim_win_close, win, true)
+      end
     end
     if vim.api.nvim_buf_is_valid(p.buf) then
       -- The last window cannot be closed: the buffer goes and another takes its place.
       pcall(vim.api.nvim_buf_delete, p.buf, { force = true })
     end
   end
+  render_all()
 end
 
 function M.accept(p)
@@ -234,6 +325,8 @@ function M._keys(p, buf)
   map('r', function() M.reject(p) end)
   map('q', function() M.reject(p) end)
   map('d', function() M.toggle_sides(p) end)
+  map(']', function() M.switch(p, 1) end)
+  map('[', function() M.switch(p, -1) end)
 end
 
 -- Shows a proposal. `spec`: {name, lines (the diff with its header), on_accept, on_reject,
@@ -247,19 +340,42 @@ function M.show(spec)
     sides = spec.sides,
     source = spec.source,
     seq = seq,
+    lines = spec.lines,
+    title = spec.title,
+    label = spec.label,
   }
   p.buf = stream.scratch_buf(spec.name or 'proposal', 'diff', spec.lines)
-  p.win = stream.show(p.buf, spec.opts, spec.win, false)
+  -- Hidden, not wiped, when another proposal takes the window: it still waits.
+  util.set_buf_option(p.buf, 'bufhidden', 'hide')
+  local win = spec.win
+  local shared = M.window()
+  if shared and shared ~= win then
+    -- One window for all proposals: the new one goes there, not in a third window.
+    if win and vim.api.nvim_win_is_valid(win) and #vim.api.nvim_list_wins() > 2 then
+      pcall(vim.api.nvim_win_close, win, true)
+    end
+    win = shared
+  end
+  p.win = stream.show(p.buf, spec.opts, win, false)
   open[p.buf] = p
+  render_all()
   M._keys(p, p.buf)
   map_source(p)
-  -- Closed some other way (:close, :bwipe): that is a rejection.
+  -- Its title is written again whenever it is looked at: where its region is now.
+  vim.api.nvim_create_autocmd({ 'BufEnter', 'BufWinEnter' }, {
+    buffer = p.buf,
+    callback = function()
+      render(p)
+    end,
+  })
+  -- Wiped some other way (:bwipe): that is a rejection.
   vim.api.nvim_create_autocmd('BufWipeout', {
     buffer = p.buf,
     once = true,
     callback = function()
       open[p.buf] = nil
       unmap_source(p)
+      vim.schedule(render_all)
       if not p.decided then
         p.decided = true
         p.closed = true

@@ -257,17 +257,23 @@ def test_again_on_a_pending_fix_proposes_for_the_same_region(ed):
     go_source(ed)
     script(ed, **again_script(SECOND))
     ed.nvim.command("Frugal again keep the operands in the other order")
-    second = wait_for(lambda: [w for w in windows(ed, "diff") if w["win"] != first["win"]], 10,
+    # One window for all proposals: the second takes the first's window, which lists both.
+    second = wait_for(lambda: [w for w in windows(ed, "diff") if w["buf"] != first["buf"]], 10,
                       "the second proposal")[0]
+    assert second["win"] == first["win"] and len(windows(ed, "diff")) == 1
     assert second["lines"][0].startswith("frugal fix again: ") and "lines 4-7" in \
         second["lines"][0]
+    assert second["lines"][2].startswith("waiting: 1 fix calc.c:4  [2 fix calc.c:4]")
     assert "@@ -4,4 +4,4 @@" in second["lines"]
     assert "-\treturn a - b;   " in second["lines"]
     assert "+\treturn b + a; /* again */" in second["lines"]
     press(ed, second["win"], "a")
     want = ORIGINAL[:3] + lines_of(SECOND) + ORIGINAL[7:]
     wait_for(lambda: buffer(ed) == want, 5, "the follow-up's edit")
-    # The first proposal was made for the original text: it can no longer be applied.
+    # The window shows the first proposal again; it was made for the original text: it can no
+    # longer be applied.
+    shown = wait_for(lambda: windows(ed, "diff"), 5, "the first proposal again")[0]
+    assert shown["buf"] == first["buf"] and shown["win"] == first["win"]
     press(ed, first["win"], "a")
     ed.wait_error("the code changed since the request")
     assert buffer(ed) == want

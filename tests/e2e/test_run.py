@@ -576,3 +576,26 @@ def test_host_crash_during_a_run_ends_it_with_one_report(ed):
     wait_idle(ed)
     assert len(ed.errors()) == 1
     assert stream_text(ed) == "before the crash"
+
+
+def test_the_proposal_title_follows_its_region_and_the_source_buffer_keys_act_on_it(ed):
+    script(ed, **fix_script())
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    assert "lines 4-7" in prop["lines"][0]
+    # Two lines added above the region move it; the title says where it is now.
+    ed.lua("vim.api.nvim_buf_set_lines(vim.fn.bufnr(...), 0, 0, false, {'// a', '// b'})",
+           ed.path)
+    ed.lua("require('frugal.proposal')._render_all()")
+    assert "lines 6-9" in windows(ed, "diff")[0]["lines"][0]
+    # The source buffer has the documented keys while the proposal waits, and only then.
+    go_source(ed)
+    maps = ed.lua("return vim.tbl_map(function(m) return m.lhs end, "
+                  "vim.api.nvim_buf_get_keymap(0, 'n'))")
+    assert "\\a" in maps and "\\r" in maps and "\\d" in maps
+    ed.nvim.input("\\r")
+    wait_for(lambda: not windows(ed, "diff"), 5, "the proposal to close")
+    assert any(n["msg"] == "frugal: fix proposal rejected; nothing changed" for n in ed.notes(2))
+    maps = ed.lua("return vim.tbl_map(function(m) return m.lhs end, "
+                  "vim.api.nvim_buf_get_keymap(0, 'n'))")
+    assert "\\a" not in maps

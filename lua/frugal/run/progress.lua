@@ -55,10 +55,14 @@ local function escape(s)
   return (s:gsub('%%', '%%%%'))
 end
 
--- Sets the header of the answer window `win` to `text` (nil: back to the default).
+-- Sets the header of the answer window `win` to `text` (nil: back to the default), cut to the
+-- window's width at its end, so that what comes first (action, tier, cost) stays.
 function M.set_header(win, text)
   if not (win and vim.api.nvim_win_is_valid(win)) then
     return
+  end
+  if text then
+    text = require('frugal.msg').fit(text, math.max(10, vim.api.nvim_win_get_width(win) - 1))
   end
   local value = text and escape(text) or ''
   if has_winbar then
@@ -71,7 +75,7 @@ end
 -- The header of `run`'s answer window while it streams.
 local function running_header(run)
   local frame = SPINNER[state.frame % #SPINNER + 1]
-  return string.format('%s frugal %s%s: %s', frame, run.action, run.again and ' again' or '',
+  return string.format('%s %s%s · %s', frame, run.action, run.again and ' again' or '',
     M.describe(run))
 end
 

@@ -106,12 +106,37 @@ function M.short(run, result, tail)
   return s
 end
 
+-- The answer window's header once the run is done: "explain · mini gpt-5.4-mini · 2,345 in +
+-- 321 out · $0.0025 · turn 1/10", the most telling first (a narrow window cuts the end).
+function M.header(run, result)
+  local tier = val(result.tier) or run.tier
+  local u, cost, escalated = figures(result)
+  local parts = { run.action .. (run.again and ' again' or '') }
+  parts[#parts + 1] = string.format('%s %s', escalated and 'mini+full' or (tier or '?'),
+    val(result.model) or run.model or '')
+  if cost then
+    parts[#parts + 1] = string.format('$%.4f', cost)
+  end
+  if u then
+    parts[#parts + 1] = string.format('%s in + %s out', util.thousands(u.input),
+      util.thousands(u.output))
+  end
+  local turn, max_turns = tonumber(val(result.turn)), tonumber(val(result.max_turns))
+  if turn and tier == 'mini' and max_turns then
+    parts[#parts + 1] = string.format('turn %d/%d', turn, max_turns)
+  elseif turn and turn > 1 then
+    parts[#parts + 1] = string.format('turn %d', turn)
+  end
+  parts[#parts + 1] = string.format('%.1fs', progress.elapsed(run))
+  return table.concat(parts, ' · ')
+end
+
 -- Tells the user the run is done: `tail` says what became of the answer.
 local function done(run, result, tail, level)
   local full = M.summary(run, result)
-  local win = run.stream and run.stream:window()
+  local win = run.proposal and run.proposal.win or (run.stream and run.stream:window())
   if win then
-    progress.set_header(win, full:gsub('^frugal: ', 'frugal ') .. (tail and ('; ' .. tail) or ''))
+    progress.set_header(win, M.header(run, result))
   end
   notify(full .. (tail and ('; ' .. tail) or ''), level or levels.INFO, M.short(run, result, tail))
 end
@@ -122,6 +147,8 @@ function M.show_problem(run, problem)
   local note = (text == '' or text:sub(-1) == '\n') and '' or '\n'
   run.stream:reshow()
   run.stream:append(note .. '\n---\nfrugal: ' .. problem .. ' (nothing to apply)\n')
+  progress.set_header(run.stream:window(), string.format('%s · no usable answer: %s',
+    run.action, problem))
   notify(string.format('frugal: %s: %s; nothing to apply', run.action, problem), levels.WARN)
 end
 local show_problem = M.show_problem
@@ -242,9 +269,20 @@ local function propose_replace(run, result, keys_hint)
   end
   vim.list_extend(lines, diff)
   local win = run.stream:window()
+  local title_fmt = lines[1]:gsub('lines %d+%-%d+', 'lines %%s')
   local shown = proposal.show({
     name = run.action .. '-proposal',
     lines = lines,
+    -- The title says where the region is now: edits above it move it.
+    title = function()
+      local at = region.current_start(p)
+      if not at then
+        return lines[1]
+      end
+      return (title_fmt:gsub('%%s', string.format('%d-%d', at, at + math.max(#p.before, 1) - 1)))
+    end,
+    label = string.format('%s %s:%d', run.action, vim.fn.fnamemodify(run.path or '', ':t'),
+      sl),
     opts = run.stream.opts,
     win = win,
     source = bufnr,
@@ -391,6 +429,7 @@ local function propose_tests(run, result, keys_hint)
   end
   local shown = proposal.show({
     name = 'tests-proposal',
+    label = 'tests ' .. vim.fn.fnamemodify(path, ':t'),
     lines = out,
     opts = run.stream.opts,
     win = run.stream:window(),
