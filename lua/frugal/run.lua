@@ -49,6 +49,8 @@ M._state = setmetatable({}, {
 local catalogue = require('frugal.catalogue')
 
 local incomplete_ns = vim.api.nvim_create_namespace('frugal-incomplete')
+local turns_ns = vim.api.nvim_create_namespace('frugal-turns')
+M.turns_ns = turns_ns
 
 local function notify(text, level, short)
   msg.show(text, level, short)
@@ -131,7 +133,45 @@ local function stream_keys(run, buf)
   map('R', function()
     M.retry(run)
   end, 'frugal: send this request again')
+  map('a', function()
+    vim.ui.input({ prompt = 'frugal follow-up: ' }, function(text)
+      if text and text ~= '' then
+        M.follow_up(run, { instruction = text })
+      end
+    end)
+  end, 'frugal: write a follow-up (:Frugal again)')
 end
+
+-- Only the text of `run`'s own turn in its answer buffer (a conversation shares one).
+local function turn_text(run)
+  return run.stream:text():sub((run.text_from or 0) + 1)
+end
+
+-- A virtual line in the answer buffer, above (`above`) or below its last line.
+local function turn_line(run, text, above)
+  local st = run.stream
+  if not st:buf_valid() then
+    return
+  end
+  -- Marks that stay where they are when the next turn is appended: above the line the new turn
+  -- starts on, or at the end of the turn's last line of text.
+  local row = vim.api.nvim_buf_line_count(st.buf) - 1
+  local col = 0
+  if not above then
+    local line = vim.api.nvim_buf_get_lines(st.buf, row, row + 1, false)[1] or ''
+    if line == '' and row > 0 then
+      row = row - 1
+      line = vim.api.nvim_buf_get_lines(st.buf, row, row + 1, false)[1] or ''
+    end
+    col = #line
+  end
+  pcall(vim.api.nvim_buf_set_extmark, st.buf, turns_ns, row, col, {
+    virt_lines = { { { text, 'Comment' } } },
+    virt_lines_above = above or false,
+    right_gravity = false,
+  })
+end
+M._turn_line = turn_line
 
 -- How to act on a proposal, for the done message: the keys in the proposal window and, when
 -- set, the source buffer's.
@@ -200,12 +240,28 @@ local function busy_with(bufnr)
   return false
 end
 
--- Shows the stream of `run` and tracks it as in flight.
+-- Shows the stream of `run` and tracks it as in flight. A follow-up of an answer that is still
+-- in its buffer goes on in that buffer: the conversation stays readable, turn after turn.
 local function launch(run, opts)
   run.opts = opts
-  run.stream = stream.open(run.again and (run.action .. '-again') or run.action,
-    opts and opts.stream, reusable_window())
-  state.last_win = run.stream.win
+  local prev = run.prev
+  if run.again and prev and prev.stream and prev.stream:buf_valid() and prev.output == 'markdown'
+    and state.scratch[prev.stream.buf] == prev then
+    run.stream = prev.stream
+    local before = run.stream:text()
+    run.stream:reshow()
+    -- A blank line between the turns (the previous one may not end its last line).
+    run.stream:append(before:sub(-1) == '\n' and '\n' or '\n\n')
+    run.stream:flush()
+    run.text_from = #run.stream:text()
+    turn_line(run, string.format('── you (%s): %s', run.tier or 'follow-up',
+      run.req.instruction or ''), true)
+  else
+    run.stream = stream.open(run.again and (run.action .. '-again') or run.action,
+      opts and opts.stream, reusable_window())
+    run.text_from = 0
+  end
+  state.last_win = run.stream:window() or run.stream.win
   stream_keys(run, run.stream.buf)
   runstate.add(run)
 end
@@ -279,6 +335,24 @@ local function follow_up(prev, req, opts)
     budget_override = req.budget_override or nil,
   })
   return run
+end
+
+-- A follow-up in `run`'s conversation, from its answer window (`a` there): continues the
+-- latest answered turn of that conversation.
+function M.follow_up(run, req)
+  local prev = state.last_by_buf[run.bufnr]
+  if not (prev and prev.conv == run.conv) then
+    prev = run
+  end
+  if not prev.id or prev.failed or not prev.done then
+    notify('frugal: this answer is not complete; R retries it', levels.INFO)
+    return nil
+  end
+  local win = runstate.source_window(prev)
+  if win then
+    vim.api.nvim_set_current_win(win)
+  end
+  return follow_up(prev, req, prev.opts or require('frugal').editor_options())
 end
 
 -- :Frugal again: sends the host's `again` for the conversation of M.last_answered(current
@@ -410,6 +484,7 @@ local function handle_reply(run, err, result)
   result = type(val(result)) == 'table' and result or {}
   local output = val(result.output)
     or (catalogue.action_info[run.action] or {}).output or 'markdown'
+  run.output = output
   runstate.forget(run, not err and output == 'review' and not run.again)
   require('frugal.cost').note_result(result)
   local st = run.stream
@@ -417,7 +492,7 @@ local function handle_reply(run, err, result)
   -- Text the events did not carry (a host that does not stream, or the tail of an answer).
   local text = val(result.text)
   if type(text) == 'string' then
-    local got = st:text()
+    local got = turn_text(run)
     if #text > #got and text:sub(1, #got) == got then
       st:append(text:sub(#got + 1))
       st:flush()
@@ -430,7 +505,7 @@ local function handle_reply(run, err, result)
       notify(string.format('frugal: %s cancelled', run.action), levels.INFO)
       return
     end
-    if st:text() == '' then
+    if turn_text(run) == '' and (run.text_from or 0) == 0 then
       close_stream(run) -- nothing arrived: an empty window says nothing the message does not
       run.failed = true
     else
@@ -438,7 +513,7 @@ local function handle_reply(run, err, result)
     end
     if not host.is_crash_error(err) then
       local full, short = editor_words(prefixed(err))
-      if not short and st:text() ~= '' then
+      if not short and turn_text(run) ~= '' then
         short = string.format('frugal: %s incomplete (R retries): %s', run.action,
           full:gsub('^frugal: ', ''))
       end

@@ -138,6 +138,10 @@ local function done(run, result, tail, level)
   if win then
     progress.set_header(win, M.header(run, result))
   end
+  if not run.proposal and run.stream then
+    -- The turn's figures under its answer: a conversation shows what each turn cost.
+    require('frugal.run')._turn_line(run, '── ' .. M.header(run, result))
+  end
   notify(full .. (tail and ('; ' .. tail) or ''), level or levels.INFO, M.short(run, result, tail))
 end
 M.done = done
