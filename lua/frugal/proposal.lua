@@ -177,6 +177,9 @@ function M.close(p)
   end
   p.closed = true
   close_tab(p)
+  if p.right and vim.api.nvim_buf_is_valid(p.right) then
+    pcall(vim.api.nvim_buf_delete, p.right, { force = true })
+  end
   unmap_source(p)
   open[p.buf] = nil
   if vim.api.nvim_buf_is_valid(p.buf) then
@@ -202,8 +205,17 @@ function M.accept(p)
   if p.closed then
     return
   end
+  -- The proposed side of the side-by-side view may have been edited: that is what is accepted.
+  local edited
+  if p.tab and vim.api.nvim_tabpage_is_valid(p.tab) and p.right
+    and vim.api.nvim_buf_is_valid(p.right) then
+    edited = vim.api.nvim_buf_get_lines(p.right, 0, -1, false)
+    if #edited == 1 and edited[1] == '' and #(p.sides.after or {}) == 0 then
+      edited = {}
+    end
+  end
   close_tab(p)
-  if p.on_accept and p.on_accept() then
+  if p.on_accept and p.on_accept(edited) then
     p.decided = true
     M.close(p)
   end
@@ -236,7 +248,13 @@ function M.toggle_sides(p)
   end
   local ft = p.sides.filetype or ''
   local left = stream.scratch_buf('original', ft, p.sides.before)
-  local right = stream.scratch_buf('proposed', ft, p.sides.after)
+  -- The proposed side is the user's to edit before accepting: `do` on a hunk takes the
+  -- original back (rejects that hunk), any change is kept; `a` (left) or <CR> accepts that.
+  local right = p.right and vim.api.nvim_buf_is_valid(p.right) and p.right
+    or stream.scratch_buf('proposed', ft, p.edited or p.sides.after)
+  util.set_buf_option(right, 'modifiable', true)
+  util.set_buf_option(right, 'bufhidden', 'hide')
+  p.right = right
   vim.cmd('tab sbuffer ' .. left)
   p.tab = vim.api.nvim_get_current_tabpage()
   local lwin = vim.api.nvim_get_current_win()
@@ -247,9 +265,11 @@ function M.toggle_sides(p)
       vim.cmd('diffthis')
     end)
   end
-  for _, buf in ipairs({ left, right }) do
-    M._keys(p, buf)
-  end
+  M._keys(p, left)
+  vim.keymap.set('n', '<CR>', function()
+    M.accept(p)
+  end, { buffer = right, nowait = true, silent = true, desc = 'frugal: accept as edited' })
+  vim.api.nvim_set_current_win(lwin)
 end
 
 -- The proposal the <Plug> mappings and the source buffer's keys act on from buffer `buf`: the

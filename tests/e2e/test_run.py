@@ -599,3 +599,33 @@ def test_the_proposal_title_follows_its_region_and_the_source_buffer_keys_act_on
     maps = ed.lua("return vim.tbl_map(function(m) return m.lhs end, "
                   "vim.api.nvim_buf_get_keymap(0, 'n'))")
     assert "\\a" not in maps
+
+
+def test_the_proposed_side_can_be_edited_and_a_hunk_taken_back_before_accepting(ed):
+    script(ed, **fix_script())
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    press(ed, prop["win"], "d")
+    diff_wins = [w for w in ed.nvim.current.tabpage.windows if w.options["diff"]]
+    assert ed.nvim.current.window == diff_wins[0]  # the original side: a, r, d work there
+    right = diff_wins[1]
+    assert right.buffer.options["modifiable"]
+    # Edit the proposal: a comment added on its last line.
+    ed.nvim.api.buf_set_lines(right.buffer, -2, -1, False, ["} /* checked */"])
+    ed.nvim.feedkeys("a", "x")
+    want = FIXED[:6] + ["} /* checked */"] + FIXED[7:]
+    wait_for(lambda: buffer(ed) == want, 5, "the edited fix to be applied")
+    assert len(ed.nvim.tabpages) == 1
+
+
+def test_do_on_the_proposed_side_rejects_that_hunk(ed):
+    script(ed, **fix_script())
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    press(ed, prop["win"], "d")
+    right = [w for w in ed.nvim.current.tabpage.windows if w.options["diff"]][1]
+    ed.nvim.current.window = right
+    ed.nvim.command("%diffget")  # every hunk taken back, as `do` does for one
+    ed.nvim.input("<CR>")
+    wait_for(lambda: not windows(ed, "diff"), 5, "the proposal to close")
+    assert buffer(ed) == ORIGINAL

@@ -292,7 +292,10 @@ local function propose_replace(run, result, keys_hint)
     source = bufnr,
     what = run.action .. ' proposal',
     sides = { before = p.before, after = p.after, filetype = run.filetype },
-    on_accept = function()
+    on_accept = function(edited)
+      if edited then
+        p.after = edited -- the proposed side as the user edited it
+      end
       if M.accept_replace(p) then
         require('frugal.cost').outcome(result, 'applied')
         return true
