@@ -313,8 +313,21 @@ function M.run(req, line1, line2)
       end
       return
     end
-    local lines = require('frugal.preview').render(req, result)
-    require('frugal.preview').show(lines, state.editor.preview)
+    -- Today's spend, for the budget line: the ledger's, asked once the preview is known.
+    host.call('cost', { period = 'today' }, function(cerr, cost)
+      if seq ~= state.latest then
+        return
+      end
+      local report = not cerr and type(cost) == 'table' and util.val(cost.report)
+      local spent = type(report) == 'table' and tonumber(util.val(report.cost_usd))
+      local budget = state.opts and type(state.opts.budget) == 'table' and state.opts.budget
+      req.budget = spent and {
+        spent = spent,
+        daily = budget and tonumber(util.val(budget.daily_usd)) or nil,
+      } or nil
+      local lines = require('frugal.preview').render(req, result)
+      require('frugal.preview').show(lines, state.editor.preview)
+    end)
   end)
 end
 

@@ -310,3 +310,25 @@ def test_a_mini_conversation_stops_at_max_turns(ed, host_bin):
     ed.lua(AGAIN, "and then?")
     got = wait_for(lambda: ed.lua("return _G.again_result"), 10, "the refusal")
     assert "reached 1 turns" in got["err"] and ":Frugal! again" in got["err"]
+
+
+def test_preview_puts_the_price_first_and_tells_the_budget_and_where_tests_go(ed, tmp_path):
+    cfg = config(ed.server)
+    cfg["budget"] = {"daily_usd": 0.083}
+    cfg["ledger"] = {"path": str(tmp_path / "ledger.jsonl")}
+    ed.setup(cfg)
+    cursor(ed, 6)
+    ed.nvim.command("Frugal preview tests")
+    lines = ed.wait_preview()
+    assert lines[0] == "frugal preview: tests"
+    assert lines[1].startswith("Tier:      mini (gpt-5.4-mini)")
+    assert lines[2].startswith("Estimate:  ")
+    assert lines[3].startswith("  on mini (gpt-5.4-mini): $")
+    assert any(l.startswith("  saving against full: ") for l in lines[4:6])
+    text = " ".join(" ".join(l.split()) for l in lines)
+    assert "Budget: $0.0000 spent today, $0." in text and "(daily budget $0.083)" in text
+    assert "Tests go: into the new file " in text and "calc" in text.split("Tests go:")[1]
+    # Long lines are wrapped: nothing above the context table is wider than the screen but a
+    # path too long to break.
+    top = [l for l in lines[:[i for i, l in enumerate(lines) if l.startswith("Context (")][0]]]
+    assert [l for l in top if len(l) > 80 and len(l.split()[-1]) < 40] == []
