@@ -331,4 +331,4 @@ def test_preview_puts_the_price_first_and_tells_the_budget_and_where_tests_go(ed
     # Long lines are wrapped: nothing above the context table is wider than the screen but a
     # path too long to break.
     top = [l for l in lines[:[i for i, l in enumerate(lines) if l.startswith("Context (")][0]]]
-    assert [l for l in top if len(l) > 80 and len(l.split()[-1]) < 40] == []
+    assert [l for l in top if len(l) > 80 and max(len(w) for w in l.split()) < 40] == []
