@@ -40,6 +40,14 @@ def render(cat):
     out.append("  },")
     for key in ("tiers", "providers"):
         out.append("  %s = { %s }," % (key, ", ".join(lua_string(t) for t in cat[key])))
+    out.append("  -- Without a configuration (shown by :checkhealth frugal).")
+    for key in ("tier_defaults", "provider_defaults"):
+        out.append("  %s = {" % key)
+        for name in cat[key]:
+            fields = cat[key][name]
+            out.append("    [%s] = { %s }," % (lua_string(name), ", ".join(
+                "%s = %s" % (k, lua_string(fields[k])) for k in sorted(fields))))
+        out.append("  },")
     out.append("}")
     return "\n".join(out) + "\n"
 

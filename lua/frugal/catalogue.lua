@@ -37,4 +37,14 @@ return {
   },
   tiers = { 'mini', 'full' },
   providers = { 'openai', 'openai-chat', 'anthropic' },
+  -- Without a configuration (shown by :checkhealth frugal).
+  tier_defaults = {
+    ['mini'] = { model = 'gpt-5.4-mini', provider = 'openai' },
+    ['full'] = { model = 'gpt-5.4', provider = 'openai' },
+  },
+  provider_defaults = {
+    ['openai'] = { api_key_env = 'OPENAI_API_KEY', base_url = 'https://api.openai.com/v1' },
+    ['openai-chat'] = { api_key_env = 'OPENAI_API_KEY', base_url = 'https://api.openai.com/v1' },
+    ['anthropic'] = { api_key_env = 'ANTHROPIC_API_KEY', base_url = 'https://api.anthropic.com' },
+  },
 }

@@ -60,16 +60,31 @@ json_t *catalogue_json(void)
     json_object_set_new(row, "output", json_string(output_name(prompt_output_for(*a))));
     json_array_append_new(actions, row);
   }
-  config_free(&cfg);
+  /* What each tier is without a configuration, and each provider's URL and key variable
+   * (for :checkhealth, which shows the tiers as the host will use them). */
+  json_t *tier_defaults = json_object();
+  json_t *provider_defaults = json_object();
   for (int t = 0; t < TIER__COUNT; t++) {
     json_array_append_new(tiers, json_string(tier_name((tier_id)t)));
+    json_t *d = json_object();
+    json_object_set_new(d, "provider", json_string(provider_name(cfg.tiers[t].provider)));
+    json_object_set_new(d, "model", json_string(cfg.tiers[t].model ? cfg.tiers[t].model : ""));
+    json_object_set_new(tier_defaults, tier_name((tier_id)t), d);
   }
   for (int p = 0; p <= PROVIDER_ANTHROPIC; p++) {
     json_array_append_new(providers, json_string(provider_name((provider_id)p)));
+    tier_config t = {.provider = (provider_id)p};
+    json_t *d = json_object();
+    json_object_set_new(d, "base_url", json_string(config_base_url(&t)));
+    json_object_set_new(d, "api_key_env", json_string(config_api_key_env(&t)));
+    json_object_set_new(provider_defaults, provider_name((provider_id)p), d);
   }
+  config_free(&cfg);
   json_object_set_new(o, "version", json_string(FRUGAL_VERSION_STRING));
   json_object_set_new(o, "actions", actions);
   json_object_set_new(o, "tiers", tiers);
   json_object_set_new(o, "providers", providers);
+  json_object_set_new(o, "tier_defaults", tier_defaults);
+  json_object_set_new(o, "provider_defaults", provider_defaults);
   return o;
 }

@@ -1,6 +1,6 @@
 /* catalogue: the vocabulary the editor shares with the native side, as one JSON document
  * (`frugal catalogue --json`): the version, the actions (default tier, what the answer becomes),
- * the tiers and the providers. lua/frugal/catalogue.lua is generated from it (make catalogue)
+ * the tiers and the providers, what each tier and provider is by default. lua/frugal/catalogue.lua is generated from it (make catalogue)
  * and a test fails when the two disagree, so the plugin never keeps a second copy by hand. */
 #ifndef FRUGAL_CATALOGUE_CATALOGUE_H
 #define FRUGAL_CATALOGUE_CATALOGUE_H
