@@ -316,6 +316,7 @@ def test_preview_puts_the_price_first_and_tells_the_budget_and_where_tests_go(ed
     cfg = config(ed.server)
     cfg["budget"] = {"daily_usd": 0.083}
     cfg["ledger"] = {"path": str(tmp_path / "ledger.jsonl")}
+    cfg["editor"] = {"host_cmd": ed.lua("return require('frugal.host').command()")}
     ed.setup(cfg)
     cursor(ed, 6)
     ed.nvim.command("Frugal preview tests")
