@@ -134,6 +134,8 @@ ARGS = {"ask": "what does add return", "plan": "make add saturate"}
 
 def test_no_hit_enter_prompt_at_80x24(ui):
     assert ui.lua("return vim.o.columns") == COLUMNS
+    # Neovim's own vim.notify is recognised (it echoes, so frugal fits the text itself).
+    assert ui.lua("return require('frugal.msg')._builtin_notify()") is True
     # A wrong setup() key: one line, and init.lua would go on.
     assert ui.lua("return (require('frugal').setup({ tiers = { mini = { modle = 'x' } } }))") \
         is False
