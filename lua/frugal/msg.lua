@@ -26,8 +26,10 @@ local HL = {
 local function builtin_notify()
   local info = debug.getinfo(vim.notify, 'S')
   local src = info and info.source or ''
-  -- Neovim's own is in its runtime: vim/_editor.lua up to 0.11, vim/_core/editor.lua in 0.12.
-  return src:find('^@?vim/') ~= nil or src:find('/lua/vim/', 1, true) ~= nil
+  -- Neovim's own is in its runtime: vim/_editor.lua up to 0.11, vim/_core/editor.lua in 0.12,
+  -- which ships it as bytecode without debug information (source "?"). A plugin's is loaded
+  -- from a file of its own.
+  return src == '?' or src == '' or src:find('^@?vim/') ~= nil or src:find('/lua/vim/', 1, true) ~= nil
     or src:find('vim.lua', 1, true) ~= nil
 end
 M._builtin_notify = builtin_notify
