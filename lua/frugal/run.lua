@@ -450,6 +450,12 @@ end
 -- refusal names the command line's flag too; inside the editor the way is `budget=ignore`.
 local function editor_words(err)
   err = err:gsub(' %(frugal run %-%-over%-budget%)', '')
+  local turns = err:match('mini conversation has reached (%d+) turns')
+  if turns then
+    local action = err:match('fresh request %(:Frugal ([%w-]+)%)') or '{action}'
+    return err, string.format('frugal: %s mini turns reached; :Frugal! again goes on, '
+      .. ':Frugal %s starts afresh', turns, action)
+  end
   local name, limit, state_word, spent = err:match(
     '^frugal: (%a+) budget of %$([%d.]+) (%a+ ?%a*): %$([%d.]+) spent')
   if not name then
@@ -508,6 +514,11 @@ local function handle_reply(run, err, result)
     if turn_text(run) == '' and (run.text_from or 0) == 0 then
       close_stream(run) -- nothing arrived: an empty window says nothing the message does not
       run.failed = true
+    elseif turn_text(run) == '' then
+      -- A follow-up refused or failed before its answer began: the conversation is as it was.
+      run.failed = true
+      progress.set_header(st:window(), string.format('%s again · not sent: %s', run.action,
+        err))
     else
       mark_incomplete(run, err)
     end

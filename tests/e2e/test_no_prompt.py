@@ -180,6 +180,22 @@ def test_no_hit_enter_prompt_at_80x24(ui):
     assert ui.messages().splitlines()[-1].startswith("frugal: explain done")
     ui.close_frugal_windows()
 
+    # A follow-up, then the Mini turn cap; the preview, the cost report and the messages.
+    configure(ui, conversation={"max_turns": 2})
+    ui.server.script({"text": "It adds."}, {"text": "Really."})
+    ui.command("Frugal explain")
+    ui.idle()
+    ui.command("Frugal again say it again")
+    ui.idle()
+    ui.command("Frugal again and again")
+    ui.idle()
+    assert ui.messages().splitlines()[-1].startswith("frugal: 2 mini turns reached")
+    for cmd in ("Frugal preview fix", "Frugal cost", "Frugal messages"):
+        ui.command(cmd)
+        ui.wait("return vim.bo.buftype == 'nofile'", "the window of " + cmd)
+        ui.keys("q")
+    ui.close_frugal_windows()
+
     # A budget refusal.
     configure(ui, budget={"daily_usd": 0.000125})
     ui.command("Frugal explain")
