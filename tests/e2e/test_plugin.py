@@ -395,3 +395,20 @@ def test_file_arguments_and_other_buffers_are_sent_as_files(faked):
     faked.nvim.command("Frugal preview explain")
     third = faked.wait_preview(previous=second)
     assert not [l for l in third if "other file" in l]
+
+
+def test_plug_mappings_run_an_action_and_none_is_mapped_by_default(faked):
+    faked.edit("parser.c", 30)
+    assert faked.lua("return vim.fn.maparg('<Plug>(frugal-explain)', 'n') ~= ''")
+    assert faked.lua("return vim.fn.maparg('<Plug>(frugal-menu)', 'x') ~= ''")
+    # No key of frugal's in a buffer, nor globally.
+    assert not faked.lua("""
+      for _, m in ipairs(vim.api.nvim_get_keymap('n')) do
+        if (m.desc or ''):match('^frugal') and not m.lhs:match('Plug') then return true end
+      end
+      return false""")
+    faked.lua("vim.keymap.set('n', '<F5>', '<Plug>(frugal-preview-menu)')")
+    faked.lua("""
+      vim.ui.select = function(items, opts, on_choice) on_choice('explain') end""")
+    faked.nvim.input("<F5>")
+    assert faked.wait_preview()[0] == "frugal preview: explain"

@@ -559,6 +559,21 @@ def test_status_is_empty_before_during_nothing_and_after(ed):
              "the model in the status")
     assert re.match(r"^frugal: full gpt-5\.4 \d+\.\ds$",
                     ed.lua("return require('frugal').status()"))
+    # The same in every window (the answer window's buffer, another buffer), and the answer
+    # window's header says it too.
+    st = ed.lua("""
+      local a = require('frugal').status(vim.api.nvim_get_current_buf())
+      local b = require('frugal').status(vim.api.nvim_create_buf(false, true))
+      return { a = a:gsub('%d+%.%ds', 'T'), b = b:gsub('%d+%.%ds', 'T') }""")
+    assert st["a"] == st["b"] == "frugal: full gpt-5.4 T"
+    header = ed.lua("""
+      for _, w in ipairs(vim.api.nvim_list_wins()) do
+        local name = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w))
+        if name:match('frugal://') then
+          return vim.fn.has('nvim-0.8') == 1 and vim.wo[w].winbar or vim.wo[w].statusline
+        end
+      end""")
+    assert " explain · full gpt-5.4 " in header
     # The spinner timer runs while the request does and stops after.
     assert ed.lua("return require('frugal.run')._state.timer ~= nil")
     release(ed)
