@@ -337,6 +337,15 @@ local function follow_up(prev, req, opts)
   return run
 end
 
+-- Moves the focus to the window of `run`'s code (a request made from a frugal window is about
+-- the code it came from).
+local function focus_source(run)
+  local win = runstate.source_window(run)
+  if win then
+    vim.api.nvim_set_current_win(win)
+  end
+end
+
 -- A follow-up in `run`'s conversation, from its answer window (`a` there): continues the
 -- latest answered turn of that conversation.
 function M.follow_up(run, req)
@@ -348,10 +357,7 @@ function M.follow_up(run, req)
     notify('frugal: this answer is not complete; R retries it', levels.INFO)
     return nil
   end
-  local win = runstate.source_window(prev)
-  if win then
-    vim.api.nvim_set_current_win(win)
-  end
+  focus_source(prev)
   return follow_up(prev, req, prev.opts or require('frugal').editor_options())
 end
 
@@ -382,10 +388,7 @@ function M.retry(run)
     notify('frugal: the buffer of this request is gone', levels.ERROR)
     return nil
   end
-  local win = runstate.source_window(run)
-  if win then
-    vim.api.nvim_set_current_win(win)
-  end
+  focus_source(run)
   if run.again then
     return follow_up(run.prev, run.req, run.opts)
   end

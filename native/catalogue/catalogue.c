@@ -7,21 +7,6 @@
 #include "prompt/prompt.h"
 #include "route/route.h"
 
-static const char *output_name(prompt_output o)
-{
-  switch (o) {
-  case PROMPT_OUT_MARKDOWN:
-    return "markdown";
-  case PROMPT_OUT_REPLACE:
-    return "replace";
-  case PROMPT_OUT_REVIEW:
-    return "review";
-  case PROMPT_OUT_TESTS:
-    return "tests";
-  }
-  return "markdown";
-}
-
 /* The tier the router picks for `action` with the built-in configuration and a small, specific
  * request: the action's own tier in the decision matrix, before any size or scope reason. */
 static const char *default_tier(const frugal_config *cfg, const char *action)
@@ -57,7 +42,7 @@ json_t *catalogue_json(void)
     const char *tier = default_tier(&cfg, *a);
     json_object_set_new(row, "name", json_string(*a));
     json_object_set_new(row, "tier", tier ? json_string(tier) : json_null());
-    json_object_set_new(row, "output", json_string(output_name(prompt_output_for(*a))));
+    json_object_set_new(row, "output", json_string(prompt_output_name(prompt_output_for(*a))));
     json_array_append_new(actions, row);
   }
   /* What each tier is without a configuration, and each provider's URL and key variable
