@@ -214,6 +214,9 @@ function M.accept(p)
       edited = {}
     end
   end
+  if not edited and p.dropped then
+    edited = p.sides.after
+  end
   close_tab(p)
   if p.on_accept and p.on_accept(edited) then
     p.decided = true
@@ -336,6 +339,87 @@ local function map_source(p)
   end
 end
 
+-- The proposed lines with the hunks of `before` -> `after` that `keep(hunk)` refuses taken
+-- back: each hunk is {a_start, a_count, b_start, b_count} as vim.diff's 'indices' gives it.
+function M._revert_hunks(before, after, keep)
+  local hunks = util.text_diff(util.lines_text(before), util.lines_text(after),
+    { result_type = 'indices' }) or {}
+  local out, ai = {}, 1
+  for _, h in ipairs(hunks) do
+    local sa, ca, sb, cb = h[1], h[2], h[3], h[4]
+    -- An insertion (ca == 0) comes after line sa; a change starts at line sa.
+    local first = ca == 0 and sa + 1 or sa
+    while ai < first do
+      out[#out + 1] = before[ai]
+      ai = ai + 1
+    end
+    if keep(h) then
+      for i = sb, sb + cb - 1 do
+        out[#out + 1] = after[i]
+      end
+    else
+      for i = sa, sa + ca - 1 do
+        out[#out + 1] = before[i]
+      end
+    end
+    ai = ai + ca
+  end
+  while ai <= #before do
+    out[#out + 1] = before[ai]
+    ai = ai + 1
+  end
+  return out
+end
+
+-- `x` on a hunk of the diff: that hunk is taken out of the proposal (the original lines stay);
+-- accepting applies the others.
+function M.drop_hunk(p)
+  local diff = p.diff
+  if not (diff and p.sides) then
+    util.notify('frugal: this proposal has no hunks to drop', vim.log.levels.INFO)
+    return
+  end
+  local win = vim.fn.win_findbuf(p.buf)[1]
+  local row = win and vim.api.nvim_win_get_cursor(win)[1] or 1
+  local lines = vim.api.nvim_buf_get_lines(p.buf, 0, row, false)
+  local a, ac
+  for i = #lines, 1, -1 do
+    local sa, sc = lines[i]:match('^@@ %-(%d+),?(%d*) %+')
+    if sa then
+      a, ac = tonumber(sa), sc == '' and 1 or tonumber(sc)
+      break
+    end
+  end
+  if not a then
+    util.notify('frugal: put the cursor on a hunk (a line under @@) to drop it',
+      vim.log.levels.INFO)
+    return
+  end
+  -- The block's lines, counted from the region's first line.
+  local lo, hi = a - diff.offset, a - diff.offset + math.max(ac, 1) - 1
+  if ac == 0 then
+    lo, hi = lo + 1, lo + 1
+  end
+  p.sides.after = M._revert_hunks(p.sides.before, p.sides.after, function(h)
+    local first = h[2] == 0 and h[1] + 1 or h[1]
+    local last = first + math.max(h[2], 1) - 1
+    return last < lo or first > hi
+  end)
+  p.dropped = true
+  local out = vim.deepcopy(diff.head)
+  local rest = M.unified(p.sides.before, p.sides.after, diff.offset)
+  if #rest == 0 then
+    out[#out + 1] = '(every hunk was dropped: accepting changes nothing)'
+  end
+  vim.list_extend(out, rest)
+  p.lines = out
+  render(p)
+  if p.right and vim.api.nvim_buf_is_valid(p.right) then
+    vim.api.nvim_buf_set_lines(p.right, 0, -1, false, p.sides.after)
+  end
+  util.notify('frugal: hunk dropped; a accepts the rest', vim.log.levels.INFO)
+end
+
 function M._keys(p, buf)
   local function map(lhs, fn)
     vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, silent = true })
@@ -345,6 +429,7 @@ function M._keys(p, buf)
   map('r', function() M.reject(p) end)
   map('q', function() M.reject(p) end)
   map('d', function() M.toggle_sides(p) end)
+  map('x', function() M.drop_hunk(p) end)
   map(']', function() M.switch(p, 1) end)
   map('[', function() M.switch(p, -1) end)
 end
@@ -361,6 +446,7 @@ function M.show(spec)
     source = spec.source,
     seq = seq,
     lines = spec.lines,
+    diff = spec.diff,
     title = spec.title,
     label = spec.label,
   }

@@ -1,6 +1,5 @@
 #include "catalogue/catalogue.h"
 
-#include <string.h>
 
 #include "config/config.h"
 #include "frugal.h"

@@ -644,3 +644,26 @@ def test_do_on_the_proposed_side_rejects_that_hunk(ed):
     ed.nvim.input("<CR>")
     wait_for(lambda: not windows(ed, "diff"), 5, "the proposal to close")
     assert buffer(ed) == ORIGINAL
+
+
+def test_x_drops_the_hunk_under_the_cursor_and_accept_applies_the_others(ed):
+    changed = list(ORIGINAL)
+    changed[0] = "#include <stdlib.h>"
+    changed[10] = "\treturn add(2, 3);"
+    replacement = "\n".join(changed) + "\n"
+    script(ed, events=[{"kind": "start"}], result={
+        "output": "replace",
+        "edit": {"start_line": 1, "end_line": len(ORIGINAL), "replacement": replacement}})
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    assert len([l for l in prop["lines"] if l.startswith("@@")]) == 2
+    first = [i for i, l in enumerate(prop["lines"]) if l.startswith("@@")][0]
+    ed.nvim.api.win_set_cursor(prop["win"], (first + 2, 0))
+    press(ed, prop["win"], "x")
+    lines = windows(ed, "diff")[0]["lines"]
+    assert len([l for l in lines if l.startswith("@@")]) == 1
+    assert "-#include <stdio.h>" not in lines and "+\treturn add(2, 3);" in lines
+    press(ed, prop["win"], "a")
+    want = list(ORIGINAL)
+    want[10] = "\treturn add(2, 3);"
+    wait_for(lambda: buffer(ed) == want, 5, "the remaining hunk to be applied")

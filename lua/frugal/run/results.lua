@@ -259,7 +259,7 @@ local function propose_replace(run, result, keys_hint)
   local lines = {
     string.format('frugal %s%s: %s, lines %d-%d (%s)', run.action, run.again and ' again' or '',
       rel(run.path), sl, el, val(result.model) or run.model or '?'),
-    'a or <CR>: accept   r or q: reject   d: side by side',
+    'a or <CR>: accept   r or q: reject   d: side by side   x: drop the hunk',
   }
   if note then
     lines[#lines + 1] = note
@@ -267,7 +267,9 @@ local function propose_replace(run, result, keys_hint)
   lines[#lines + 1] = ''
   lines[#lines + 1] = '--- ' .. rel(run.path)
   lines[#lines + 1] = '+++ ' .. rel(run.path) .. ' (proposed)'
-  local diff = proposal.unified(p.before, p.after, touched and sl - 1 or s)
+  local offset = touched and sl - 1 or s
+  local head = vim.deepcopy(lines)
+  local diff = proposal.unified(p.before, p.after, offset)
   if #diff == 0 then
     lines[#lines + 1] = '(the answer changes nothing)'
   end
@@ -291,6 +293,7 @@ local function propose_replace(run, result, keys_hint)
     win = win,
     source = bufnr,
     what = run.action .. ' proposal',
+    diff = not touched and { head = head, offset = offset } or nil,
     sides = { before = p.before, after = p.after, filetype = run.filetype },
     on_accept = function(edited)
       if edited then
