@@ -224,3 +224,29 @@ def test_no_hit_enter_prompt_at_80x24(ui):
     for line in ui.messages().splitlines():
         assert len(line) < COLUMNS, line
     print(ui.messages())
+
+
+def test_a_wrong_setup_key_in_init_lua_neither_stops_it_nor_prompts(tmp_path):
+    init = tmp_path / "init.lua"
+    init.write_text(
+        "vim.opt.rtp:prepend(%r)\n"
+        "require('frugal').setup({ tiers = { mini = { modle = 'x' } } })\n"
+        "vim.g.after_setup = 1\n" % REPO)
+    nvim = pynvim.attach("child", argv=[NVIM, "--embed", "-n", "-u", str(init)])
+    try:
+        nvim.ui_attach(COLUMNS, LINES, rgb=True)
+        u = UI(nvim)
+        wait_for(lambda: u.lua("return require('frugal.msg').history[1] ~= nil"), 10,
+                 "the setup message")
+        u.lua("vim.cmd('redraw')")
+        assert u.lua("return vim.g.after_setup") == 1
+        shown = u.messages().splitlines()
+        assert shown and shown[-1].startswith("frugal.setup: unknown key `tiers.mini.modle`")
+        assert len(shown[-1]) < COLUMNS
+        u.check()
+    finally:
+        try:
+            nvim.command("qa!", async_=True)
+        except Exception:
+            pass
+        nvim.close()
