@@ -667,3 +667,18 @@ def test_x_drops_the_hunk_under_the_cursor_and_accept_applies_the_others(ed):
     want = list(ORIGINAL)
     want[10] = "\treturn add(2, 3);"
     wait_for(lambda: buffer(ed) == want, 5, "the remaining hunk to be applied")
+
+
+def test_R_in_an_incomplete_answer_sends_the_same_request_again(ed):
+    script(ed, events=[{"kind": "start"}, {"kind": "text", "text": "Half"}],
+           err="the provider closed the stream", result={"text": "Half"})
+    ed.nvim.command("Frugal explain tier=full")
+    wait_idle(ed)
+    win = windows(ed, "markdown")[0]["win"]
+    script(ed, events=[{"kind": "start"}, {"kind": "text", "text": "Whole answer.\n"}])
+    press(ed, win, "R")
+    wait_for(lambda: stream_text(ed) == "Whole answer.\n", 5, "the answer sent again")
+    wait_idle(ed)
+    params = ed.lua("return require('frugal.run').last_answered(vim.fn.bufnr(...)).params",
+                    ed.path)
+    assert params["action"] == "explain" and params["tier"] == "full"
