@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test unit e2e asan fuzz bench clean
+.PHONY: all build test unit e2e asan fuzz bench clean catalogue
 
 all: build
 
@@ -20,6 +20,10 @@ e2e: build
 	$(PYTHON) -m pytest -q tests/server tests/e2e
 
 test: unit e2e
+
+# lua/frugal/catalogue.lua from the host's own tables (tests/e2e/test_catalogue.py checks it).
+catalogue: build
+	$(PYTHON) tools/catalogue.py $(BUILD)/frugal
 
 asan:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFRUGAL_SANITIZE=ON >/dev/null

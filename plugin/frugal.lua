@@ -21,3 +21,27 @@ end, {
     return require('frugal').complete(arglead, cmdline, cursorpos)
   end,
 })
+
+-- <Plug> mappings (|frugal-mappings|); none is mapped to a key unless the user does it.
+local function plug(lhs, modes, fn, desc)
+  vim.keymap.set(modes, '<Plug>(' .. lhs .. ')', fn, { silent = true, desc = desc })
+end
+plug('frugal-menu', { 'n', 'x' }, function()
+  require('frugal').menu()
+end, 'frugal: action menu')
+plug('frugal-preview-menu', { 'n', 'x' }, function()
+  require('frugal').menu({ send = false })
+end, 'frugal: preview menu')
+for _, what in ipairs({ 'accept', 'reject', 'diff' }) do
+  plug('frugal-' .. what, 'n', function()
+    require('frugal.proposal').plug(what)
+  end, 'frugal: ' .. what .. ' the proposal')
+end
+plug('frugal-cancel', 'n', function()
+  require('frugal.run').cancel_current()
+end, 'frugal: cancel')
+for _, action in ipairs(require('frugal.catalogue').actions) do
+  plug('frugal-' .. action, { 'n', 'x' }, function()
+    require('frugal').action(action)
+  end, 'frugal: ' .. action)
+end

@@ -4,18 +4,17 @@
 -- Every key is optional. An unknown key or a value of the wrong kind raises an error naming the
 -- full key path ("tiers.mini.modle"), so a typo never silently falls back to a default. Only the
 -- `editor` table is the plugin's own; it is never sent to the host.
+local catalogue = require('frugal.catalogue')
 local util = require('frugal.util')
 
 local M = {}
 
--- Actions the plugin knows, in completion order (the host's route_actions).
-M.actions = {
-  'explain', 'fix', 'refactor', 'docs', 'implement', 'tests', 'review', 'ask', 'design',
-  'optimize', 'refactor-files', 'review-all', 'plan',
-}
-
-M.providers = { 'openai', 'openai-chat', 'anthropic' }
-M.tiers = { 'mini', 'full' }
+-- Actions, providers and tiers come from the host's own tables (lua/frugal/catalogue.lua is
+-- generated from `frugal catalogue --json`); the keys below are checked against the host's by
+-- tests/e2e/test_catalogue.py.
+M.actions = catalogue.actions
+M.providers = catalogue.providers
+M.tiers = catalogue.tiers
 
 -- Defaults of the plugin-only options (documented in |frugal-config-editor|).
 M.editor_defaults = {
@@ -27,6 +26,12 @@ M.editor_defaults = {
   stream = {
     style = 'split', -- the answer window of :Frugal {action}: 'split' (at the right) or 'float'
     border = 'rounded',
+  },
+  -- Keys set in the source buffer while one of its proposals waits; false: none.
+  proposal_keys = {
+    accept = '<LocalLeader>a',
+    reject = '<LocalLeader>r',
+    diff = '<LocalLeader>d',
   },
 }
 
@@ -173,6 +178,19 @@ local function border(v, path)
   end
 end
 
+local function key_or_false(v, path)
+  if v ~= false then
+    string_v(v, path)
+  end
+end
+
+local function proposal_keys(v, path)
+  if v == false then
+    return
+  end
+  record({ accept = key_or_false, reject = key_or_false, diff = key_or_false })(v, path)
+end
+
 local tier_schema = record({
   provider = one_of(M.providers),
   model = string_v,
@@ -215,6 +233,7 @@ local schema = record({
       style = one_of({ 'split', 'float' }),
       border = border,
     }),
+    proposal_keys = proposal_keys,
   }),
 })
 
@@ -275,7 +294,20 @@ function M.editor(opts)
   if type(host_cmd) == 'string' then
     host_cmd = { host_cmd }
   end
+  local keys = false
+  if e.proposal_keys ~= false then
+    local given = e.proposal_keys or {}
+    keys = {}
+    for k, default in pairs(M.editor_defaults.proposal_keys) do
+      if given[k] == nil then
+        keys[k] = default
+      elseif given[k] ~= false then
+        keys[k] = given[k]
+      end
+    end
+  end
   return {
+    proposal_keys = keys,
     host_cmd = host_cmd,
     preview = {
       style = preview.style or M.editor_defaults.preview.style,

@@ -93,7 +93,10 @@ function M.check()
 
   r.start('frugal: configuration')
   local opts = frugal.options()
-  if opts == nil then
+  local setup_error = frugal.setup_error()
+  if setup_error then
+    r.error(setup_error, { 'Fix that key in your setup() call; until then the previous options (or the defaults) apply.' })
+  elseif opts == nil then
     r.ok('setup() not called: the defaults apply')
   else
     local ok, err = pcall(config.validate, opts)
@@ -103,6 +106,73 @@ function M.check()
       r.error(tostring(err))
     end
   end
+
+  r.start('frugal: tiers')
+  local catalogue = require('frugal.catalogue')
+  local given = opts and type(opts.tiers) == 'table' and opts.tiers or {}
+  local urls = {}
+  for _, t in ipairs(config.tiers) do
+    local g = type(given[t]) == 'table' and given[t] or {}
+    local d = catalogue.tier_defaults[t] or {}
+    local provider = util.val(g.provider) or d.provider or '?'
+    local pd = catalogue.provider_defaults[provider] or {}
+    local url = util.val(g.base_url) or pd.base_url or '?'
+    urls[#urls + 1] = { tier = t, url = url }
+    r.info(string.format('%s: %s %s at %s (key $%s)', t, provider, util.val(g.model) or d.model
+      or '?', url, util.val(g.api_key_env) or pd.api_key_env or '?'))
+  end
+  if vim.g.frugal_health_ping == 1 or vim.g.frugal_health_ping == true then
+    if vim.fn.executable('curl') == 1 then
+      for _, u in ipairs(urls) do
+        local code = vim.trim(vim.fn.system({ 'curl', '-sS', '-o', '/dev/null', '-w',
+          '%{http_code}', '--max-time', '5', u.url }))
+        if vim.v.shell_error == 0 then
+          r.ok(string.format('%s: %s answers (HTTP %s)', u.tier, u.url, code))
+        else
+          r.warn(string.format('%s: %s does not answer: %s', u.tier, u.url, code))
+        end
+      end
+    else
+      r.info('g:frugal_health_ping is set but curl is not installed')
+    end
+  else
+    r.info('let g:frugal_health_ping = 1 to check here whether each base URL answers')
+  end
+
+  r.start('frugal: ledger and budget')
+  local budget = opts and type(opts.budget) == 'table' and opts.budget or {}
+  local daily = tonumber(util.val(budget.daily_usd))
+  local monthly = tonumber(util.val(budget.monthly_usd))
+  if bin_ok then
+    local ledger = opts and type(opts.ledger) == 'table' and util.val(opts.ledger.path)
+    if type(ledger) == 'string' then
+      ledger = vim.fn.expand(ledger)
+    else
+      -- The host's default (|frugal-ledger|).
+      local state_home = os.getenv('XDG_STATE_HOME')
+      if not state_home or state_home == '' then
+        state_home = vim.fn.expand('~/.local/state')
+      end
+      ledger = state_home .. '/nvim/frugal/ledger.jsonl'
+    end
+    r.info('ledger: ' .. ledger)
+    if vim.fn.filereadable(ledger) == 1 then
+      local argv = util.list_extend(cmd, { 'cost', 'today', '--json', '--ledger', ledger })
+      local out = vim.fn.system(argv)
+      local ok, rep = pcall(vim.fn.json_decode, out)
+      if vim.v.shell_error == 0 and ok and type(rep) == 'table' then
+        r.info(string.format('spent today: $%.4f on %s task(s)', tonumber(rep.cost_usd) or 0,
+          tostring(rep.tasks or 0)))
+      else
+        r.warn('could not read the ledger: ' .. vim.trim(out))
+      end
+    else
+      r.info('spent today: nothing yet (no ledger)')
+    end
+  end
+  r.info(string.format('budget: %s a day, %s a month',
+    daily and require('frugal.preview').amount(daily) or 'none',
+    monthly and require('frugal.preview').amount(monthly) or 'none'))
 
   r.start('frugal: provider keys')
   for _, name in ipairs(config.key_envs(opts)) do

@@ -8,8 +8,8 @@ local util = require('frugal.util')
 
 local M = {}
 
--- Must match the host's version (checked by :checkhealth frugal).
-M.version = '0.1.0'
+-- The host's version when the catalogue was generated (checked by :checkhealth frugal).
+M.version = require('frugal.catalogue').version
 
 M.actions = config.actions
 
@@ -20,15 +20,31 @@ local state = {
 }
 M._state = state
 
--- Validates `opts` (see |frugal-config|) and applies it. Raises an error naming the wrong key.
+-- Validates `opts` (see |frugal-config|) and applies it. Returns true, or false and the error
+-- naming the wrong key (also shown in one line; nothing of `opts` is applied then). Never
+-- raises, so a typo in the configuration does not stop the rest of init.lua.
 -- Optional: without it the plugin uses the host's defaults.
 function M.setup(opts)
-  config.validate(opts)
+  local ok, err = pcall(config.validate, opts)
+  if not ok then
+    err = tostring(err)
+    util.notify(err .. ' (:checkhealth frugal)', vim.log.levels.ERROR)
+    state.setup_error = err
+    return false, err
+  end
+  state.setup_error = nil
   opts = opts and util.deepcopy(opts) or nil
   state.opts = opts
   state.editor = config.editor(opts)
+  require('frugal.proposal').source_keys = state.editor.proposal_keys
   host.set_command(state.editor.host_cmd)
   host.configure(config.to_json(opts))
+  return true
+end
+
+-- The error of the last setup() call, or nil when it succeeded (for :checkhealth).
+function M.setup_error()
+  return state.setup_error
 end
 
 -- The options given to setup() (nil if it was not called).
@@ -94,18 +110,16 @@ local function other_files(bufnr)
 end
 
 local function usage()
-  return 'usage: :[range]Frugal[!] [preview] {action} [tier=mini|full] [file=PATH]... '
-    .. '[budget=ignore] [instruction], :Frugal[!] again {instruction}, :Frugal cost [period] '
-    .. 'or :Frugal cancel; actions: ' .. table.concat(config.actions, ', ')
+  return 'frugal: unknown action; :Frugal alone opens the menu, :help frugal-commands'
 end
 
--- For a statusline: "frugal: mini gpt-5.4-mini 3.2s" while a request runs for the current
--- buffer (or any); when none runs, today's spend once it is known ("frugal: $0.0421 today"),
+-- For a statusline: "frugal: mini gpt-5.4-mini 3.2s" while a request runs (the latest, "(+1)"
+-- when more run; the same in every window); when none runs, today's spend once it is known ("frugal: $0.0421 today"),
 -- else "". Never starts the host and costs nothing before the first request.
 function M.status(bufnr)
   local run = package.loaded['frugal.run']
   if run then
-    local s = run.status(bufnr)
+    local s = run.status()
     if s ~= '' then
       return s
     end
@@ -154,6 +168,12 @@ end
 function M.parse_args(fargs, bang)
   local req = { send = true, files = {} }
   local i = 1
+  if #fargs == 0 or (#fargs == 1 and fargs[1] == 'preview') then
+    return { menu = true, send = fargs[1] ~= 'preview' }
+  end
+  if fargs[1] == 'messages' then
+    return { messages = true }
+  end
   if fargs[1] == 'cancel' then
     if #fargs > 1 then
       return nil, 'frugal: `:Frugal cancel` takes no arguments'
@@ -194,7 +214,7 @@ function M.parse_args(fargs, bang)
     return nil, usage()
   end
   if not vim.tbl_contains(config.actions, action) then
-    return nil, string.format('frugal: unknown action %q; %s', action, usage())
+    return nil, string.format('frugal: unknown action %q; :Frugal alone opens the menu', action)
   end
   req.action = action
   local text, err = parse_options(fargs, i + 1, req, true)
@@ -247,6 +267,17 @@ end
 -- Runs a parsed request: `:Frugal cancel` cancels, `:Frugal {action}` sends the request to the
 -- host and streams the answer (lua/frugal/run.lua), `:Frugal preview` shows the preview.
 function M.run(req, line1, line2)
+  if req.menu then
+    M.menu({ send = req.send, line1 = line1, line2 = line2 })
+    return
+  end
+  if req.messages then
+    local lines = require('frugal.msg').history_lines()
+    lines[#lines + 1] = ''
+    lines[#lines + 1] = 'q: close'
+    require('frugal.preview').open_window(lines, state.editor.preview, 'frugal-messages')
+    return
+  end
   if req.cancel then
     require('frugal.run').cancel_current()
     return
@@ -282,8 +313,21 @@ function M.run(req, line1, line2)
       end
       return
     end
-    local lines = require('frugal.preview').render(req, result)
-    require('frugal.preview').show(lines, state.editor.preview)
+    -- Today's spend, for the budget line: the ledger's, asked once the preview is known.
+    host.call('cost', { period = 'today' }, function(cerr, cost)
+      if seq ~= state.latest then
+        return
+      end
+      local report = not cerr and type(cost) == 'table' and util.val(cost.report)
+      local spent = type(report) == 'table' and tonumber(util.val(report.cost_usd))
+      local budget = state.opts and type(state.opts.budget) == 'table' and state.opts.budget
+      req.budget = spent and {
+        spent = spent,
+        daily = budget and tonumber(util.val(budget.daily_usd)) or nil,
+      } or nil
+      local lines = require('frugal.preview').render(req, result)
+      require('frugal.preview').show(lines, state.editor.preview)
+    end)
   end)
 end
 
@@ -294,7 +338,7 @@ function M.command(opts)
     util.notify(err, vim.log.levels.ERROR)
     return
   end
-  if req.cancel or req.cost then
+  if req.cancel or req.cost or req.messages then
     M.run(req)
     return
   end
@@ -325,6 +369,95 @@ function M.command(opts)
   M.run(req, line1, line2)
 end
 
+-- What each action is for, in the menu.
+local ABOUT = {
+  explain = 'explain the code', fix = 'fix it (the diagnostics too)', refactor = 'refactor it',
+  docs = 'write its documentation', implement = 'implement it', tests = 'write tests for it',
+  review = 'review this file', ask = 'ask a question about it', design = 'design a change',
+  optimize = 'make it faster', ['refactor-files'] = 'refactor across the listed files',
+  ['review-all'] = 'review the listed files', plan = 'plan a change in steps',
+}
+M._about = ABOUT
+
+-- Actions that need words after them; the menu asks for them.
+local NEEDS_TEXT = { ask = 'question: ', plan = 'goal: ' }
+
+-- The lines of the selection when called from visual mode (a <Plug> mapping or the menu's), which
+-- it then leaves; nil when not in visual mode.
+local function visual_lines()
+  local mode = vim.api.nvim_get_mode().mode
+  if mode == 'v' or mode == 'V' or mode == '\22' then
+    local a, b = vim.fn.line('v'), vim.fn.line('.')
+    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'n', false)
+    return a, b
+  end
+  return nil
+end
+
+-- Sends (or with spec.send false, previews) `action` for lines spec.line1..spec.line2 or the
+-- code at the cursor of window spec.win; asks for the words ask and plan need.
+local function launch_action(action, spec)
+  local function go(text)
+    if spec.win and vim.api.nvim_win_is_valid(spec.win) then
+      vim.api.nvim_set_current_win(spec.win)
+    end
+    local args = {}
+    if spec.send == false then
+      args[#args + 1] = 'preview'
+    end
+    args[#args + 1] = action
+    for _, w in ipairs(vim.split(text or '', '%s+', { trimempty = true })) do
+      args[#args + 1] = w
+    end
+    local req, err = M.parse_args(args, false)
+    if not req then
+      util.notify(err, vim.log.levels.ERROR)
+      return
+    end
+    M.run(req, spec.line1, spec.line2)
+  end
+  if NEEDS_TEXT[action] then
+    vim.ui.input({ prompt = NEEDS_TEXT[action] }, function(text)
+      if text and text ~= '' then
+        go(text)
+      end
+    end)
+  else
+    go(nil)
+  end
+end
+
+-- <Plug>(frugal-{action}): `action` for the selection or the code at the cursor.
+function M.action(action, spec)
+  spec = spec or {}
+  spec.win = vim.api.nvim_get_current_win()
+  if not spec.line1 then
+    spec.line1, spec.line2 = visual_lines()
+  end
+  launch_action(action, spec)
+end
+
+-- The action menu (vim.ui.select, so a picker plugin can take it over) for the code at the
+-- cursor, or lines `spec.line1`..`spec.line2`; `spec.send` false previews instead of sending.
+-- Called by `:Frugal` and `:Frugal preview` without an action and by <Plug>(frugal-menu).
+function M.menu(spec)
+  spec = spec or {}
+  spec.win = vim.api.nvim_get_current_win()
+  if not spec.line1 then
+    spec.line1, spec.line2 = visual_lines()
+  end
+  vim.ui.select(config.actions, {
+    prompt = spec.send ~= false and 'frugal action' or 'frugal preview',
+    format_item = function(a)
+      return string.format('%-15s %s', a, ABOUT[a] or '')
+    end,
+  }, function(action)
+    if action then
+      launch_action(action, spec)
+    end
+  end)
+end
+
 local function filter(list, prefix)
   local out = {}
   for _, v in ipairs(list) do
@@ -350,7 +483,7 @@ function M.complete(arglead, cmdline, cursorpos)
   end
   if #done == 0 then
     local first = vim.deepcopy(config.actions)
-    for _, word in ipairs({ 'preview', 'again', 'cost', 'cancel' }) do
+    for _, word in ipairs({ 'preview', 'again', 'cost', 'cancel', 'messages' }) do
       first[#first + 1] = word
     end
     return filter(first, arglead)
@@ -361,7 +494,7 @@ function M.complete(arglead, cmdline, cursorpos)
   if done[1] == 'cost' then
     return #done == 1 and filter(require('frugal.cost').PERIODS, arglead) or {}
   end
-  if done[1] == 'cancel' then
+  if done[1] == 'cancel' or done[1] == 'messages' then
     return {}
   end
   if done[1] == 'again' then

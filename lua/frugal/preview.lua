@@ -54,9 +54,43 @@ local function str(v, default)
   return tostring(v)
 end
 
+-- An amount with the precision that keeps a comparison true: $0.083 stays $0.083, $0.0188 is
+-- $0.0188, $12.5 is $12.50.
+function M.amount(v)
+  local s = string.format('%.6f', v):gsub('0+$', '')
+  local int, frac = s:match('^(%-?%d+)%.(%d*)$')
+  if not int then
+    return '$' .. s
+  end
+  if #frac < 2 then
+    frac = frac .. string.rep('0', 2 - #frac)
+  end
+  return '$' .. int .. '.' .. frac
+end
+
+-- Adds `s`, wrapped at `width` columns at spaces; the lines after the first start with `indent`.
+local function wrap(add, s, width, indent)
+  while vim.fn.strdisplaywidth(s) > width do
+    local cut
+    for i = width, #indent + 10, -1 do
+      if s:sub(i, i) == ' ' then
+        cut = i
+        break
+      end
+    end
+    if not cut then
+      break
+    end
+    add(s:sub(1, cut - 1))
+    s = indent .. s:sub(cut + 1)
+  end
+  add(s)
+end
+
 -- Builds the preview's lines from a `preview` result. `req` holds what was asked (action,
--- tier forced or not, sending or previewing).
+-- tier forced or not, sending or previewing; `budget` = {spent, daily} when known).
 function M.render(req, result)
+  local width = math.max(40, math.floor(vim.o.columns * 0.9) - 4)
   local out = {}
   local function add(s)
     out[#out + 1] = s
@@ -68,15 +102,49 @@ function M.render(req, result)
   local model = str(route.model, '?')
 
   add(string.format('frugal preview: %s', req.action))
-  add('')
+  -- What decides first (tier, price, saving), so that it is on screen at 80x24.
   add(string.format('Tier:      %s (%s)%s', tier, model, req.tier and ' [forced]' or ''))
+  add(string.format('Estimate:  %s input + %s output tokens', thousands(est.input_tokens),
+    thousands(est.output_tokens)))
+  local chosen = string.format('  on %s (%s): ', tier, model)
+  add(chosen .. dollars(est.usd))
+  if tier ~= 'full' then
+    add(pad('  on full:', #chosen) .. dollars(est.usd_full))
+  end
+  local usd, usd_full = val(est.usd), val(est.usd_full)
+  if tier ~= 'full' and type(usd) == 'number' and type(usd_full) == 'number' and usd >= 0
+    and usd_full > 0 then
+    add(string.format('  saving against full: %.0f%%', 100 * (1 - usd / usd_full)))
+  end
+  local budget = req.budget
+  if budget and type(budget.spent) == 'number' then
+    local s = string.format('Budget:    $%.4f spent today', budget.spent)
+    if type(usd) == 'number' and usd >= 0 then
+      s = s .. string.format(', $%.4f with this request', budget.spent + usd)
+    end
+    if type(budget.daily) == 'number' then
+      s = s .. string.format(' (daily budget %s)', M.amount(budget.daily))
+      if type(usd) == 'number' and budget.spent + usd > budget.daily then
+        s = s .. '; over it: add budget=ignore to send'
+      end
+    end
+    wrap(add, s, width, '           ')
+  end
+  local tests = val(ctx.tests)
+  if req.action == 'tests' and type(tests) == 'table' and type(val(tests.path)) == 'string' then
+    local framework = val(tests.framework)
+    wrap(add, string.format('Tests go:  %s %s%s', val(tests.exists) == true and 'at the end of'
+      or 'into the new file', vim.fn.fnamemodify(tests.path, ':~:.'),
+      type(framework) == 'string' and (' (' .. framework .. ')') or ''), width, '           ')
+  end
   local reasons = val(route.reasons) or {}
   if #reasons > 0 then
     add('Reasons:')
     for _, r in ipairs(reasons) do
-      add('  - ' .. tostring(val(r) or ''))
+      wrap(add, '  - ' .. tostring(val(r) or ''), width, '    ')
     end
   end
+  add('')
 
   local scope = val(ctx.scope) or {}
   local file = str(ctx.file, req.path or '')
@@ -140,18 +208,6 @@ function M.render(req, result)
     add('           the scope alone is over the budget; it is still sent whole')
   end
 
-  add(string.format('Estimate:  %s input + %s output tokens', thousands(est.input_tokens),
-    thousands(est.output_tokens)))
-  local chosen = string.format('  on %s (%s): ', tier, model)
-  add(chosen .. dollars(est.usd))
-  if tier ~= 'full' then
-    add(pad('  on full:', #chosen) .. dollars(est.usd_full))
-  end
-  local usd, usd_full = val(est.usd), val(est.usd_full)
-  if tier ~= 'full' and type(usd) == 'number' and type(usd_full) == 'number' and usd >= 0
-    and usd_full > 0 then
-    add(string.format('  saving against full: %.0f%%', 100 * (1 - usd / usd_full)))
-  end
 
   local first = val(items[1])
   local text = first and val(first.text)

@@ -203,7 +203,7 @@ end
 
 -- The answer is complete: highlight it as markdown from now on.
 function Stream:done()
-  if self:buf_valid() and vim.api.nvim_buf_get_option(self.buf, 'filetype') == 'frugal-stream' then
+  if self:buf_valid() and util.buf_option(self.buf, 'filetype') == 'frugal-stream' then
     util.set_buf_option(self.buf, 'filetype', 'markdown')
   end
 end

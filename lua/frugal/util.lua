@@ -33,8 +33,9 @@ function M.plugin_root()
   return root
 end
 
+-- Every message goes through lua/frugal/msg.lua: one line that fits, never a hit-enter prompt.
 function M.notify(msg, level)
-  vim.notify(msg, level or vim.log.levels.INFO, { title = 'frugal' })
+  require('frugal.msg').show(msg, level or vim.log.levels.INFO)
 end
 
 -- vim.notify may only be called from the main loop; callbacks from libuv must go through this.

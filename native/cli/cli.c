@@ -11,6 +11,7 @@
 
 #include "service/plan.h"
 #include "service/run.h"
+#include "service/catalogue.h"
 #include "config/config.h"
 #include "host/host.h"
 #include "service/service.h"
@@ -40,6 +41,7 @@ static const char usage[] =
   "       frugal cost [today|week|month|all|DATE[..DATE]] [--since DATE] [--json] [--ledger FILE]\n"
   "                  the cost ledger: tasks, cost, the same tokens on Full, the saving\n"
   "       frugal --stdio            serve msgpack-RPC on stdin/stdout (the editor's host)\n"
+  "       frugal catalogue --json   the actions, tiers, providers and version, for the editor\n"
   "       frugal --version [--json]\n"
   "common options: --config FILE (default: $FRUGAL_CONFIG), --filetype FT, --end-line N\n"
   "lines are 1-based and inclusive; --end-line makes LINE..N a selection\n";
@@ -667,6 +669,15 @@ int frugal_main(int argc, char **argv)
   }
   if (strcmp(a.command, "cost") == 0) {
     return cost_command(&a);
+  }
+  if (strcmp(a.command, "catalogue") == 0) {
+    json_t *c = service_catalogue_json();
+    if (!c) {
+      return cli_fail("out of memory");
+    }
+    print_json(c);
+    json_decref(c);
+    return 0;
   }
   return cli_fail("unknown command '%s' (see frugal --help)", a.command);
 }

@@ -294,6 +294,21 @@ static const prompt_action *find_action(const char *name)
   return NULL;
 }
 
+const char *prompt_output_name(prompt_output o)
+{
+  switch (o) {
+  case PROMPT_OUT_MARKDOWN:
+    return "markdown";
+  case PROMPT_OUT_REPLACE:
+    return "replace";
+  case PROMPT_OUT_REVIEW:
+    return "review";
+  case PROMPT_OUT_TESTS:
+    return "tests";
+  }
+  return "markdown";
+}
+
 prompt_output prompt_output_for(const char *action)
 {
   const prompt_action *a = find_action(action);

@@ -52,6 +52,8 @@ int prompt_build(const prompt_request *req, prompt *out, char *err, size_t errle
 void prompt_free(prompt *p);
 /* The output kind an action asks for. */
 prompt_output prompt_output_for(const char *action);
+/* "markdown", "replace", "review" or "tests" (static storage): the kind's name in results. */
+const char *prompt_output_name(prompt_output o);
 
 typedef struct {
   int line;      /* 1-based, in the file */

@@ -237,21 +237,6 @@ static json_t *usage_json(const llm_result *res)
   return o;
 }
 
-static const char *output_name(prompt_output o)
-{
-  switch (o) {
-  case PROMPT_OUT_MARKDOWN:
-    return "markdown";
-  case PROMPT_OUT_REPLACE:
-    return "replace";
-  case PROMPT_OUT_REVIEW:
-    return "review";
-  case PROMPT_OUT_TESTS:
-    return "tests";
-  }
-  return "markdown";
-}
-
 /* The result object for a finished call (see run.h); `a` is the parsed answer, or NULL when
  * the call failed or the output is markdown. */
 static json_t *result_json(action_run *r, const llm_result *res, const prompt_answer *a)
@@ -262,7 +247,7 @@ static json_t *result_json(action_run *r, const llm_result *res, const prompt_an
   json_object_set_new(o, "tier", json_string(tier_name(r->tier_id)));
   json_object_set_new(o, "model", action_json_text(r->tier.model, strlen(r->tier.model)));
   json_object_set_new(o, "text", action_json_text(res->text ? res->text : "", res->text_len));
-  json_object_set_new(o, "output", json_string(output_name(r->conv->plan.prompt.output)));
+  json_object_set_new(o, "output", json_string(prompt_output_name(r->conv->plan.prompt.output)));
   json_t *edit = json_null(), *findings = json_null(), *tests = json_null();
   json_t *problem = json_null();
   if (a) {

@@ -168,7 +168,9 @@ def test_rate_limit_is_retried_and_reported(ed):
     wait_idle(ed)
     assert "All good after the retry." in stream_text(ed)
     assert len([r for r in ed.server.requests() if r["path"] == "/v1/responses"]) == 2
-    assert any("429" in n["msg"] for n in ed.notes(3))
+    # The retry was shown in the status, not as a message; :Frugal messages has it.
+    assert not any("429" in n["msg"] for n in ed.notes())
+    assert any("429" in m["text"] for m in ed.lua("return require('frugal.msg').history"))
 
 
 def test_bad_key_error_names_the_variable_and_not_the_key(ed):
@@ -259,7 +261,12 @@ def test_an_unusable_mini_answer_escalates_once_to_full(ed):
     assert second["path"] == "/v1/messages" and second["body"]["model"] == "claude-sonnet-4-5"
     # the full tier is told why the first answer was refused
     assert "could not be used: no fenced code block" in json.dumps(second["body"])
-    assert any("asking claude-sonnet-4-5" in n["msg"] for n in ed.notes(3))
+    # Said in the answer window (its header and a marker), kept in :Frugal messages; the done
+    # message counts both attempts.
+    assert any("asking claude-sonnet-4-5" in m["text"]
+               for m in ed.lua("return require('frugal.msg').history"))
+    done = [n["msg"] for n in ed.notes(2) if n["msg"].startswith("frugal: fix done")]
+    assert done and "(both attempts)" in done[-1]
 
 
 AGAIN = """
@@ -303,3 +310,26 @@ def test_a_mini_conversation_stops_at_max_turns(ed, host_bin):
     ed.lua(AGAIN, "and then?")
     got = wait_for(lambda: ed.lua("return _G.again_result"), 10, "the refusal")
     assert "reached 1 turns" in got["err"] and ":Frugal! again" in got["err"]
+
+
+def test_preview_puts_the_price_first_and_tells_the_budget_and_where_tests_go(ed, tmp_path):
+    cfg = config(ed.server)
+    cfg["budget"] = {"daily_usd": 0.083}
+    cfg["ledger"] = {"path": str(tmp_path / "ledger.jsonl")}
+    cfg["editor"] = {"host_cmd": ed.lua("return require('frugal.host').command()")}
+    ed.setup(cfg)
+    cursor(ed, 6)
+    ed.nvim.command("Frugal preview tests")
+    lines = ed.wait_preview()
+    assert lines[0] == "frugal preview: tests"
+    assert lines[1].startswith("Tier:      mini (gpt-5.4-mini)")
+    assert lines[2].startswith("Estimate:  ")
+    assert lines[3].startswith("  on mini (gpt-5.4-mini): $")
+    assert any(l.startswith("  saving against full: ") for l in lines[4:6])
+    text = " ".join(" ".join(l.split()) for l in lines)
+    assert "Budget: $0.0000 spent today, $0." in text and "(daily budget $0.083)" in text
+    assert "Tests go: into the new file " in text and "calc" in text.split("Tests go:")[1]
+    # Long lines are wrapped: nothing above the context table is wider than the screen but a
+    # path too long to break.
+    top = [l for l in lines[:[i for i, l in enumerate(lines) if l.startswith("Context (")][0]]]
+    assert [l for l in top if len(l) > 80 and max(len(w) for w in l.split()) < 40] == []

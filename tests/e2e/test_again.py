@@ -70,8 +70,21 @@ def test_again_continues_the_last_answer_in_the_same_window(ed):
     source = ed.nvim.current.window.handle
     ed.nvim.command("Frugal again say it shorter")
     wait_idle(ed)
-    assert stream_text(ed) == "Shorter: a - b.\n"
+    # The conversation stays in the answer window: the first answer, a blank line, the
+    # follow-up's (each turn's figures and the question are virtual lines around them).
+    assert stream_text(ed) == "It subtracts.\n\nShorter: a - b.\n"
     assert windows(ed, "markdown")[0]["win"] == first  # the finished answer's window is reused
+    turns = ed.lua("""
+      local buf = vim.api.nvim_win_get_buf(...)
+      local out = {}
+      for _, m in ipairs(vim.api.nvim_buf_get_extmarks(buf, require('frugal.run').turns_ns, 0, -1,
+                                                       { details = true })) do
+        out[#out + 1] = m[4].virt_lines[1][1][1]
+      end
+      return out""", first)
+    assert turns[0].startswith("── explain · ") and "turn 1/10" in turns[0]
+    assert turns[1] == "── you (follow-up): say it shorter"
+    assert turns[2].startswith("── explain again · ") and "turn 2/10" in turns[2]
     assert ed.nvim.current.window.handle == source
     assert again_params(ed) == {"id": run_id, "instruction": "say it shorter"}
     done = [m for m in infos(ed) if m.startswith("frugal: explain again done in ")]
@@ -257,17 +270,23 @@ def test_again_on_a_pending_fix_proposes_for_the_same_region(ed):
     go_source(ed)
     script(ed, **again_script(SECOND))
     ed.nvim.command("Frugal again keep the operands in the other order")
-    second = wait_for(lambda: [w for w in windows(ed, "diff") if w["win"] != first["win"]], 10,
+    # One window for all proposals: the second takes the first's window, which lists both.
+    second = wait_for(lambda: [w for w in windows(ed, "diff") if w["buf"] != first["buf"]], 10,
                       "the second proposal")[0]
+    assert second["win"] == first["win"] and len(windows(ed, "diff")) == 1
     assert second["lines"][0].startswith("frugal fix again: ") and "lines 4-7" in \
         second["lines"][0]
+    assert second["lines"][2].startswith("waiting: 1 fix calc.c:4  [2 fix calc.c:4]")
     assert "@@ -4,4 +4,4 @@" in second["lines"]
     assert "-\treturn a - b;   " in second["lines"]
     assert "+\treturn b + a; /* again */" in second["lines"]
     press(ed, second["win"], "a")
     want = ORIGINAL[:3] + lines_of(SECOND) + ORIGINAL[7:]
     wait_for(lambda: buffer(ed) == want, 5, "the follow-up's edit")
-    # The first proposal was made for the original text: it can no longer be applied.
+    # The window shows the first proposal again; it was made for the original text: it can no
+    # longer be applied.
+    shown = wait_for(lambda: windows(ed, "diff"), 5, "the first proposal again")[0]
+    assert shown["buf"] == first["buf"] and shown["win"] == first["win"]
     press(ed, first["win"], "a")
     ed.wait_error("the code changed since the request")
     assert buffer(ed) == want
@@ -464,7 +483,7 @@ def test_real_again_sends_the_conversation_and_streams_the_follow_up(real):
     wait_idle(real)
     real.nvim.command("Frugal again say it in three words")
     wait_idle(real)
-    assert stream_text(real).rstrip("\n") == "a minus b."
+    assert stream_text(real).rstrip("\n") == "It subtracts b from a.\n\na minus b."
     assert real.errors() == []
     body = json.dumps(real.server.requests()[-1]["body"])
     # the model sees the first question and answer, then the follow-up
@@ -518,3 +537,20 @@ def test_real_mini_turn_limit_then_full_goes_on(real):
     assert stream_text(real).rstrip("\n") == "Third, on full."
     assert real.server.requests()[-1]["path"] == "/v1/messages"
     assert len(real.errors()) == 1
+
+
+def test_a_in_the_answer_window_writes_the_follow_up_there(ed):
+    script(ed, events=[{"kind": "start"}, {"kind": "text", "text": "It subtracts.\n"}])
+    ed.nvim.command("Frugal explain")
+    wait_idle(ed)
+    run_id = last_id(ed)
+    win = windows(ed, "markdown")[0]["win"]
+    ed.lua("vim.ui.input = function(opts, on_confirm) _G.asked = opts.prompt "
+           "on_confirm('why subtract') end")
+    script(ed, events=[{"kind": "start"}, {"kind": "text", "text": "Because.\n"}])
+    press(ed, win, "a")
+    wait_for(lambda: "Because." in stream_text(ed), 5, "the follow-up's answer")
+    wait_idle(ed)
+    assert ed.lua("return _G.asked") == "frugal follow-up: "
+    assert again_params(ed) == {"id": run_id, "instruction": "why subtract"}
+    assert stream_text(ed) == "It subtracts.\n\nBecause.\n"

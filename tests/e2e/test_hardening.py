@@ -222,7 +222,7 @@ def test_setup_takes_allow_insecure_key_as_a_boolean(editor):
       return vim.fn.json_decode(require('frugal.host')._state.config_json)""")
     assert sent["http"] == {"allow_insecure_key": True}
     err = editor.lua("""
-      local ok, err = pcall(require('frugal').setup, { http = { allow_insecure_key = 'yes' } })
+      local ok, err = require('frugal').setup({ http = { allow_insecure_key = 'yes' } })
       return ok and 'accepted' or err""")
     assert "`http.allow_insecure_key` should be true or false" in err
 

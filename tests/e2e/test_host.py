@@ -179,6 +179,12 @@ def test_checkhealth_runs_the_host_and_compares_versions(real):
     assert re.search(r"version 0\.1\.0, libuv 1\.\d+\.\d+, msgpack \d+\.\d+\.\d+, "
                      r"curl \d+\.\d+\.\d+, jansson \d+\.\d+", text), text
     assert "host version 0.1.0 matches the plugin" in text
+    # Each tier as the host will use it, the ledger and today's spend, the budget.
+    # (no setup tiers: the host's defaults; nothing is contacted unless g:frugal_health_ping)
+    assert "mini: openai gpt-5.4-mini at https://api.openai.com/v1 (key $OPENAI_API_KEY)" in text
+    assert "full: openai gpt-5.4 at https://api.openai.com/v1" in text
+    assert "frugal: ledger and budget" in text and "ledger: " in text
+    assert "spent today: " in text and "budget: " in text
 
 
 def test_works_without_setup_from_a_plugin_directory(tmp_path, host_bin):

@@ -140,9 +140,29 @@ def test_unknown_action_and_bad_tier_are_reported(faked):
     faked.wait_error('unknown action "explian"')
     faked.nvim.command("Frugal explain tier=huge")
     faked.wait_error("tier=huge: expected tier=mini or tier=full")
-    faked.nvim.command("Frugal")
-    faked.wait_error("usage: :[range]Frugal[!]")
     assert faked.lua("return require('frugal.host').running()") is False
+
+
+def test_frugal_alone_or_preview_alone_opens_the_action_menu(faked):
+    faked.edit("parser.c", 30)
+    faked.lua("""
+      _G.menus = {}
+      vim.ui.select = function(items, opts, on_choice)
+        table.insert(_G.menus, { items = items, prompt = opts.prompt,
+                                 first = opts.format_item(items[1]) })
+        _G.choose = on_choice
+      end""")
+    faked.nvim.command("Frugal")
+    faked.nvim.command("Frugal preview")
+    menus = faked.lua("return _G.menus")
+    assert [m["prompt"] for m in menus] == ["frugal action", "frugal preview"]
+    assert menus[0]["items"][:3] == ["explain", "fix", "refactor"]
+    assert menus[0]["first"].startswith("explain") and "explain the code" in menus[0]["first"]
+    assert not faked.errors()
+    # Choosing from the preview menu previews that action for the code at the cursor.
+    faked.lua("_G.choose('explain')")
+    lines = faked.wait_preview()
+    assert lines[0] == "frugal preview: explain"
 
 
 def test_completion_offers_actions_then_options(editor):
@@ -150,7 +170,8 @@ def test_completion_offers_actions_then_options(editor):
         return editor.nvim.call("getcompletion", line, "cmdline")
     assert complete("Frugal ") == ["explain", "fix", "refactor", "docs", "implement", "tests",
                                    "review", "ask", "design", "optimize", "refactor-files",
-                                   "review-all", "plan", "preview", "again", "cost", "cancel"]
+                                   "review-all", "plan", "preview", "again", "cost", "cancel",
+                                   "messages"]
     assert complete("Frugal preview t") == ["tests"]
     assert complete("'<,'>Frugal! preview ex") == ["explain"]
     assert complete("Frugal explain tier=") == ["tier=mini", "tier=full"]
@@ -246,11 +267,15 @@ def test_unknown_method_error_reaches_the_callback(editor, fake_host_cmd):
     ({"tier": {}}, "unknown key `tier`"),
 ])
 def test_setup_rejects_bad_keys_naming_them(editor, opts, message):
+    # setup() never raises (the rest of init.lua goes on): it returns false and the error, and
+    # shows it in one line.
     err = editor.lua("""
-      local ok, err = pcall(require('frugal').setup, ...)
+      local pok, ok, err = pcall(require('frugal').setup, ...)
+      if not pok then return 'raised: ' .. tostring(ok) end
       return ok and 'accepted' or err""", opts)
     assert message in err
     assert err.startswith("frugal.setup: ")
+    assert any(message in m for m in wait_for(editor.errors, 5, "the message"))
 
 
 def test_setup_accepts_the_whole_contract_and_sends_json_without_editor(editor):
@@ -370,3 +395,20 @@ def test_file_arguments_and_other_buffers_are_sent_as_files(faked):
     faked.nvim.command("Frugal preview explain")
     third = faked.wait_preview(previous=second)
     assert not [l for l in third if "other file" in l]
+
+
+def test_plug_mappings_run_an_action_and_none_is_mapped_by_default(faked):
+    faked.edit("parser.c", 30)
+    assert faked.lua("return vim.fn.maparg('<Plug>(frugal-explain)', 'n') ~= ''")
+    assert faked.lua("return vim.fn.maparg('<Plug>(frugal-menu)', 'x') ~= ''")
+    # No key of frugal's in a buffer, nor globally.
+    assert not faked.lua("""
+      for _, m in ipairs(vim.api.nvim_get_keymap('n')) do
+        if (m.desc or ''):match('^frugal') and not m.lhs:match('Plug') then return true end
+      end
+      return false""")
+    faked.lua("vim.keymap.set('n', '<F5>', '<Plug>(frugal-preview-menu)')")
+    faked.lua("""
+      vim.ui.select = function(items, opts, on_choice) on_choice('explain') end""")
+    faked.nvim.input("<F5>")
+    assert faked.wait_preview()[0] == "frugal preview: explain"

@@ -525,12 +525,25 @@ def test_error_reply_is_shown_and_the_window_keeps_what_arrived(ed):
            result={"text": "Half an answer"})
     ed.nvim.command("Frugal explain")
     wait_idle(ed)
-    warns = [n["msg"] for n in ed.notes(3)]
-    assert "frugal: retrying in 2.0s: 429 rate limited (Retry-After: 2)" in warns
+    # A retry is no message (the status and the answer window's header say it while it lasts);
+    # :Frugal messages keeps it.
+    assert not [n for n in ed.notes() if "retrying" in n["msg"]]
+    history = ed.lua("return vim.tbl_map(function(m) return m.text end, "
+                     "require('frugal.msg').history)")
+    assert "frugal: retrying in 2.0s: 429 rate limited (Retry-After: 2)" in history
     assert ed.wait_error("429 rate limited by openai")[0] == \
         "frugal: 429 rate limited by openai: try again later"
-    # The reply's text completes what the events carried.
+    # The reply's text completes what the events carried, and it is marked incomplete.
     assert stream_text(ed) == "Half an answer"
+    marks = ed.lua("""
+      for _, b in ipairs(vim.api.nvim_list_bufs()) do
+        if vim.api.nvim_buf_get_name(b):match('frugal://%d+/explain$') then
+          local ns = vim.api.nvim_create_namespace('frugal-incomplete')
+          return vim.api.nvim_buf_get_extmarks(b, ns, 0, -1, { details = true })
+        end
+      end""")
+    assert len(marks) == 1
+    assert "incomplete: 429 rate limited" in marks[0][3]["virt_lines"][0][0][0]
 
 
 def test_status_is_empty_before_during_nothing_and_after(ed):
@@ -546,6 +559,21 @@ def test_status_is_empty_before_during_nothing_and_after(ed):
              "the model in the status")
     assert re.match(r"^frugal: full gpt-5\.4 \d+\.\ds$",
                     ed.lua("return require('frugal').status()"))
+    # The same in every window (the answer window's buffer, another buffer), and the answer
+    # window's header says it too.
+    st = ed.lua("""
+      local a = require('frugal').status(vim.api.nvim_get_current_buf())
+      local b = require('frugal').status(vim.api.nvim_create_buf(false, true))
+      return { a = a:gsub('%d+%.%ds', 'T'), b = b:gsub('%d+%.%ds', 'T') }""")
+    assert st["a"] == st["b"] == "frugal: full gpt-5.4 T"
+    header = ed.lua("""
+      for _, w in ipairs(vim.api.nvim_list_wins()) do
+        local name = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w))
+        if name:match('frugal://') then
+          return vim.fn.has('nvim-0.8') == 1 and vim.wo[w].winbar or vim.wo[w].statusline
+        end
+      end""")
+    assert " explain · full gpt-5.4 " in header
     # The spinner timer runs while the request does and stops after.
     assert ed.lua("return require('frugal.run')._state.timer ~= nil")
     release(ed)
@@ -563,3 +591,94 @@ def test_host_crash_during_a_run_ends_it_with_one_report(ed):
     wait_idle(ed)
     assert len(ed.errors()) == 1
     assert stream_text(ed) == "before the crash"
+
+
+def test_the_proposal_title_follows_its_region_and_the_source_buffer_keys_act_on_it(ed):
+    script(ed, **fix_script())
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    assert "lines 4-7" in prop["lines"][0]
+    # Two lines added above the region move it; the title says where it is now.
+    ed.lua("vim.api.nvim_buf_set_lines(vim.fn.bufnr(...), 0, 0, false, {'// a', '// b'})",
+           ed.path)
+    ed.lua("require('frugal.proposal')._render_all()")
+    assert "lines 6-9" in windows(ed, "diff")[0]["lines"][0]
+    # The source buffer has the documented keys while the proposal waits, and only then.
+    go_source(ed)
+    maps = ed.lua("return vim.tbl_map(function(m) return m.lhs end, "
+                  "vim.api.nvim_buf_get_keymap(0, 'n'))")
+    assert "\\a" in maps and "\\r" in maps and "\\d" in maps
+    ed.nvim.input("\\r")
+    wait_for(lambda: not windows(ed, "diff"), 5, "the proposal to close")
+    assert any(n["msg"] == "frugal: fix proposal rejected; nothing changed" for n in ed.notes(2))
+    maps = ed.lua("return vim.tbl_map(function(m) return m.lhs end, "
+                  "vim.api.nvim_buf_get_keymap(0, 'n'))")
+    assert "\\a" not in maps
+
+
+def test_the_proposed_side_can_be_edited_and_a_hunk_taken_back_before_accepting(ed):
+    script(ed, **fix_script())
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    press(ed, prop["win"], "d")
+    diff_wins = [w for w in ed.nvim.current.tabpage.windows if w.options["diff"]]
+    assert ed.nvim.current.window == diff_wins[0]  # the original side: a, r, d work there
+    right = diff_wins[1]
+    assert right.buffer.options["modifiable"]
+    # Edit the proposal: a comment added on its last line.
+    ed.nvim.api.buf_set_lines(right.buffer, -2, -1, False, ["} /* checked */"])
+    ed.nvim.feedkeys("a", "x")
+    want = FIXED[:6] + ["} /* checked */"] + FIXED[7:]
+    wait_for(lambda: buffer(ed) == want, 5, "the edited fix to be applied")
+    assert len(ed.nvim.tabpages) == 1
+
+
+def test_do_on_the_proposed_side_rejects_that_hunk(ed):
+    script(ed, **fix_script())
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    press(ed, prop["win"], "d")
+    right = [w for w in ed.nvim.current.tabpage.windows if w.options["diff"]][1]
+    ed.nvim.current.window = right
+    ed.nvim.command("%diffget")  # every hunk taken back, as `do` does for one
+    ed.nvim.input("<CR>")
+    wait_for(lambda: not windows(ed, "diff"), 5, "the proposal to close")
+    assert buffer(ed) == ORIGINAL
+
+
+def test_x_drops_the_hunk_under_the_cursor_and_accept_applies_the_others(ed):
+    changed = list(ORIGINAL)
+    changed[0] = "#include <stdlib.h>"
+    changed[10] = "\treturn add(2, 3);"
+    replacement = "\n".join(changed) + "\n"
+    script(ed, events=[{"kind": "start"}], result={
+        "output": "replace",
+        "edit": {"start_line": 1, "end_line": len(ORIGINAL), "replacement": replacement}})
+    ed.nvim.command("Frugal fix")
+    prop = wait_proposal(ed)
+    assert len([l for l in prop["lines"] if l.startswith("@@")]) == 2
+    first = [i for i, l in enumerate(prop["lines"]) if l.startswith("@@")][0]
+    ed.nvim.api.win_set_cursor(prop["win"], (first + 2, 0))
+    press(ed, prop["win"], "x")
+    lines = windows(ed, "diff")[0]["lines"]
+    assert len([l for l in lines if l.startswith("@@")]) == 1
+    assert "-#include <stdio.h>" not in lines and "+\treturn add(2, 3);" in lines
+    press(ed, prop["win"], "a")
+    want = list(ORIGINAL)
+    want[10] = "\treturn add(2, 3);"
+    wait_for(lambda: buffer(ed) == want, 5, "the remaining hunk to be applied")
+
+
+def test_R_in_an_incomplete_answer_sends_the_same_request_again(ed):
+    script(ed, events=[{"kind": "start"}, {"kind": "text", "text": "Half"}],
+           err="the provider closed the stream", result={"text": "Half"})
+    ed.nvim.command("Frugal explain tier=full")
+    wait_idle(ed)
+    win = windows(ed, "markdown")[0]["win"]
+    script(ed, events=[{"kind": "start"}, {"kind": "text", "text": "Whole answer.\n"}])
+    press(ed, win, "R")
+    wait_for(lambda: stream_text(ed) == "Whole answer.\n", 5, "the answer sent again")
+    wait_idle(ed)
+    params = ed.lua("return require('frugal.run').last_answered(vim.fn.bufnr(...)).params",
+                    ed.path)
+    assert params["action"] == "explain" and params["tier"] == "full"

@@ -1322,8 +1322,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if drop is not None:
                 self.wfile.write(head + payload[:drop])
-                self.drop()
+                # Recorded before the close: a client that reads the log right after EOF must see it.
                 self.finish_entry(entry, status=status, outcome="dropped")
+                self.drop()
                 return
             if stall is not None:
                 half = len(payload) // 2
@@ -1369,8 +1370,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if part:
                         out += frame(part)
                     write(bytes(out))
-                    self.drop()
                     self.finish_entry(entry, status=200, outcome="dropped")
+                    self.drop()
                     return
                 out += frame(data)
                 sent += len(data)
@@ -1383,8 +1384,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     out.clear()
             if drop is not None:
                 write(bytes(out))
-                self.drop()
                 self.finish_entry(entry, status=200, outcome="dropped")
+                self.drop()
                 return
             if chunked:
                 out += b"0\r\n\r\n"

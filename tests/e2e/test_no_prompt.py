@@ -1,0 +1,252 @@
+"""The editor never interrupts: with a UI attached at 80x24 (as a terminal would be), every
+action, a proposal accepted with the source buffer's key, a 429 retry, a provider that is down,
+a budget refusal, a wrong setup() key and a wrong :Frugal word all end without a single
+hit-enter prompt. Real host, local provider server; vim.notify is Neovim's own (not captured),
+so what the user would see is what is checked."""
+import os
+import socket
+
+import pynvim
+import pytest
+
+from conftest import NVIM, REPO, wait_for
+from test_actions import FIXED_SCOPE, KEY, SOURCE, Server, config
+
+COLUMNS, LINES = 80, 24
+
+
+class UI:
+    """Neovim with a UI attached; fails the test as soon as a hit-enter prompt shows."""
+
+    def __init__(self, nvim):
+        self.nvim = nvim
+        self.seen = []  # text of every screen line drawn, for the failure message
+
+    def drain(self):
+        # pynvim keeps the notifications that arrive during a request; the redraw events hold
+        # what a terminal would show.
+        pending = getattr(self.nvim._session, "_pending_messages", None)
+        while pending:
+            msg = pending.popleft()
+            if msg[0] != "notification" or msg[1] != "redraw":
+                continue
+            for batch in msg[2]:
+                if batch and batch[0] == "grid_line":
+                    for ev in batch[1:]:
+                        text = "".join(c[0] for c in ev[3])
+                        if text.strip():
+                            self.seen.append(text)
+                        if "Press ENTER" in text or "type command to continue" in text:
+                            pytest.fail("hit-enter prompt on screen: %r (last lines: %r)"
+                                        % (text, self.seen[-8:]))
+
+    def check(self):
+        mode = self.nvim.request("nvim_get_mode")
+        self.drain()
+        if mode.get("blocking") and mode["mode"].startswith("r"):
+            pytest.fail("hit-enter prompt (mode %r); last lines drawn: %r"
+                        % (mode["mode"], self.seen[-8:]))
+        return mode
+
+    def lua(self, code, *args):
+        self.check()  # a request other than nvim_get_mode would wait behind a prompt
+        out = self.nvim.exec_lua(code, *args)
+        self.check()
+        return out
+
+    def command(self, cmd):
+        self.check()
+        self.nvim.command(cmd)
+        self.check()
+
+    def keys(self, keys):
+        self.check()
+        self.nvim.input(keys)
+        self.check()
+
+    def wait(self, lua_predicate, what, timeout=15.0):
+        return wait_for(lambda: self.lua(lua_predicate), timeout, what)
+
+    def idle(self, what="the request to end"):
+        self.wait("return package.loaded['frugal.run'] == nil "
+                  "or require('frugal.run').in_flight() == 0", what)
+        # The message of a reply is shown on the next tick; let it be drawn.
+        self.lua("vim.cmd('redraw')")
+
+    def messages(self):
+        return self.nvim.exec_lua("return vim.api.nvim_exec('messages', true)")
+
+    def close_frugal_windows(self):
+        self.lua("""
+          for _, win in ipairs(vim.api.nvim_list_wins()) do
+            local name = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win))
+            if name:match('^frugal://') and #vim.api.nvim_list_wins() > 1 then
+              vim.api.nvim_win_close(win, true)
+            end
+          end
+          vim.cmd('cclose')""")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def ui(host_bin, tmp_path, monkeypatch):
+    monkeypatch.setenv("FRUGAL_E2E_KEY", KEY)
+    server = Server(tmp_path)
+    argv = [NVIM, "--embed", "--clean", "-n", "--cmd", "set rtp^=" + REPO.replace(" ", "\\ ")]
+    nvim = pynvim.attach("child", argv=argv)
+    nvim.ui_attach(COLUMNS, LINES, rgb=True)
+    u = UI(nvim)
+    u.server = server
+    u.host = host_bin
+    u.tmp = tmp_path
+    (tmp_path / "Makefile").write_text("all:\n")
+    path = tmp_path / "calc.c"
+    path.write_text("\n".join(SOURCE) + "\n")
+    u.command("edit " + str(path))
+    yield u
+    try:
+        nvim.command("qa!", async_=True)
+    except Exception:
+        pass
+    nvim.close()
+    server.stop()
+
+
+def configure(u, **extra):
+    cfg = config(u.server)
+    cfg["editor"] = {"host_cmd": [u.host]}
+    cfg["ledger"] = {"path": str(u.tmp / "ledger.jsonl")}
+    cfg.update(extra)
+    ok = u.lua("return require('frugal').setup(...)", cfg)
+    assert ok is True
+
+
+# The words each action needs after it.
+ARGS = {"ask": "what does add return", "plan": "make add saturate"}
+
+
+def test_no_hit_enter_prompt_at_80x24(ui):
+    assert ui.lua("return vim.o.columns") == COLUMNS
+    # Neovim's own vim.notify is recognised (it echoes, so frugal fits the text itself).
+    assert ui.lua("return require('frugal.msg')._builtin_notify()") is True
+    # A wrong setup() key: one line, and init.lua would go on.
+    assert ui.lua("return (require('frugal').setup({ tiers = { mini = { modle = 'x' } } }))") \
+        is False
+    ui.lua("vim.cmd('redraw')")
+    configure(ui)
+    actions = ui.lua("return require('frugal.catalogue').actions")
+    assert len(actions) == 13
+    for action in actions:
+        ui.server.script({"text": "Here is the change.\n\n```c\n" + FIXED_SCOPE + "```\n"})
+        ui.lua("vim.api.nvim_win_set_cursor(0, { 6, 0 })")
+        ui.command(("Frugal %s %s" % (action, ARGS.get(action, ""))).strip())
+        ui.idle("%s to end" % action)
+        ui.lua("""
+          for _, p in pairs(require('frugal.proposal')._open) do
+            require('frugal.proposal').reject(p)
+          end""")
+        ui.lua("vim.cmd('redraw')")
+        ui.close_frugal_windows()
+    assert "frugal: explain done" in ui.messages()
+
+    # A proposal accepted from the source buffer with its key (<LocalLeader>a, here \a).
+    ui.server.script({"text": "```c\n" + FIXED_SCOPE + "```\n"})
+    ui.command("Frugal fix")
+    ui.wait("return next(require('frugal.proposal')._open) ~= nil", "the proposal")
+    ui.lua("vim.cmd('redraw')")
+    assert ui.lua("return vim.api.nvim_buf_get_name(0)").endswith("calc.c")
+    ui.keys("\\a")
+    ui.wait("return vim.api.nvim_buf_get_lines(0, 5, 6, false)[1] == '\\treturn a + b;'",
+            "the accepted edit")
+    ui.lua("vim.cmd('redraw')")
+    assert "applied to lines" in ui.messages()
+    ui.keys("u")
+    ui.close_frugal_windows()
+
+    # A 429, retried: said in the status and the header, not on the message line.
+    before = len(ui.server.requests())
+    ui.server.script({"status": 429, "headers": {"retry-after": "1"}},
+                     {"text": "All good after the retry."})
+    ui.command("Frugal explain")
+    ui.idle()
+    assert len(ui.server.requests()) - before == 2
+    assert ui.messages().splitlines()[-1].startswith("frugal: explain done")
+    ui.close_frugal_windows()
+
+    # A follow-up, then the Mini turn cap; the preview, the cost report and the messages.
+    configure(ui, conversation={"max_turns": 2})
+    ui.server.script({"text": "It adds."}, {"text": "Really."})
+    ui.command("Frugal explain")
+    ui.idle()
+    ui.command("Frugal again say it again")
+    ui.idle()
+    ui.command("Frugal again and again")
+    ui.idle()
+    assert ui.messages().splitlines()[-1].startswith("frugal: 2 mini turns reached")
+    for cmd in ("Frugal preview fix", "Frugal cost", "Frugal messages"):
+        ui.command(cmd)
+        ui.wait("return vim.bo.buftype == 'nofile'", "the window of " + cmd)
+        ui.keys("q")
+    ui.close_frugal_windows()
+
+    # A budget refusal.
+    configure(ui, budget={"daily_usd": 0.000125})
+    ui.command("Frugal explain")
+    ui.idle()
+    # The limit as it was written, and the editor's own way past it.
+    assert ui.messages().splitlines()[-1].startswith("frugal: daily budget $0.000125 reached")
+    assert "budget=ignore" in ui.messages().splitlines()[-1]
+
+    # A provider that is down: every attempt fails to connect.
+    dead = "http://127.0.0.1:%d" % free_port()
+    cfg = config(ui.server)
+    for t in cfg["tiers"].values():
+        t["base_url"] = dead + "/v1"
+    configure(ui, tiers=cfg["tiers"])
+    ui.command("Frugal explain")
+    ui.idle("the request to a server that is down to fail")
+    ui.close_frugal_windows()
+
+    # Wrong words and the other commands.
+    ui.command("Frugal explian")
+    ui.command("Frugal explain tier=huge")
+    ui.command("Frugal cancel")
+    ui.lua("vim.cmd('redraw')")
+    ui.check()
+    # Every message of the session fits in one line at 80 columns.
+    for line in ui.messages().splitlines():
+        assert len(line) < COLUMNS, line
+    print(ui.messages())
+
+
+def test_a_wrong_setup_key_in_init_lua_neither_stops_it_nor_prompts(tmp_path):
+    init = tmp_path / "init.lua"
+    init.write_text(
+        "vim.opt.rtp:prepend(%r)\n"
+        "require('frugal').setup({ tiers = { mini = { modle = 'x' } } })\n"
+        "vim.g.after_setup = 1\n" % REPO)
+    nvim = pynvim.attach("child", argv=[NVIM, "--embed", "-n", "-u", str(init)])
+    try:
+        nvim.ui_attach(COLUMNS, LINES, rgb=True)
+        u = UI(nvim)
+        wait_for(lambda: u.lua("return require('frugal.msg').history[1] ~= nil"), 10,
+                 "the setup message")
+        u.lua("vim.cmd('redraw')")
+        assert u.lua("return vim.g.after_setup") == 1
+        shown = u.messages().splitlines()
+        assert shown and shown[-1].startswith("frugal.setup: unknown key `tiers.mini.modle`")
+        assert len(shown[-1]) < COLUMNS
+        u.check()
+    finally:
+        try:
+            nvim.command("qa!", async_=True)
+        except Exception:
+            pass
+        nvim.close()
