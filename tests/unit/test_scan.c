@@ -121,6 +121,112 @@ static void test_c_functions_skip_braces_in_strings_comments_and_macros(void **s
   scanned_free(&s);
 }
 
+/* In C the lexer hands out only the braces of a function body, found by a scan for the bytes
+ * that can start a brace, a literal, a comment or a preprocessor line: every kind of literal,
+ * comment and conditional inside a body must leave the same braces as token-by-token lexing. */
+static void test_c_body_scan_sees_the_braces_the_token_lexer_sees(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_string(&s, LANG_C,
+              "#include <a.h>\n"                                 /* 1 */
+              "static int f(int x)\n"                            /* 2 */
+              "{\n"                                              /* 3 */
+              "  const char *s = \"}{\\\"}\"; char c = '}';\n"   /* 4 */
+              "  char d = '\\'', e = '{'; int n = 1'000'000;\n"  /* 5 */
+              "  const char *r = R\"x(})\")x\";\n"               /* 6 */
+              "  // a line comment } \\\n"                       /* 7 */
+              "     continued on this line }\n"                  /* 8 */
+              "  /* } */ #if 0\n"                                /* 9 */
+              "  }\n"                                            /* 10 */
+              "  #endif\n"                                       /* 11 */
+              "  x = x / 2; x = y #z;\n"                         /* 12 */
+              "#ifdef A\n"                                       /* 13 */
+              "  if (x) {\n"                                     /* 14 */
+              "#else\n"                                          /* 15 */
+              "  if (!x) {\n"                                    /* 16 */
+              "#endif\n"                                         /* 17 */
+              "    static const struct { int a; } t[] = {{1}};\n" /* 18 */
+              "  }\n"                                            /* 19 */
+              "#include \"inner.h\"\n"                           /* 20 */
+              "  return x;\n"                                    /* 21 */
+              "}\n"                                              /* 22 */
+              "/* g's doc */\n"                                  /* 23 */
+              "int g(void) { return '{'; }\n");                  /* 24 */
+  expect_def(&s, "f", DEF_FUNCTION, 2, 2, 3, 22);
+  expect_def(&s, "g", DEF_FUNCTION, 23, 24, 24, 24);
+  /* A type declared inside a body is part of the function's text, not a definition. */
+  assert_int_equal(s.r.ndefs, 2);
+  assert_int_equal(s.r.nimports, 2);
+  expect_import(&s, 0, 1, 1);
+  expect_import(&s, 1, 20, 20);
+  scanned_free(&s);
+}
+
+/* The same, on random bodies: C (braces-only body scan) and C++ (every token lexed; the two
+ * languages lex literals, comments and preprocessor lines alike) find the same functions with
+ * the same lines, and the same #include lines. */
+static void test_c_body_scan_agrees_with_token_lexing_on_random_bodies(void **state)
+{
+  (void)state;
+  static const char *const parts[] = {
+    "{", "}", "{ x; }", "\"}\"", "\"{\\\"\"", "'}'", "'\\''", "'{'", "1'000", "R\"(})\"",
+    "u8R\"d({)d\"", "L\"}\"", "// }\n", "// \\\n }\n", "/* } */", "/* { */ ", "\n#if 0\n}\n#endif\n",
+    "\n#ifdef X\n{\n#else\n{\n#endif\n", "\n#include <b.h>\n", "\n  # define M {\n", " # ",
+    "x / y", "a = b;", "\n", "  ", "(", ")", "[", "]", "f(a, b)", "'", "\"", "/*", "*/", "\\\n",
+  };
+  unsigned seed = 12345;
+  for (int round = 0; round < 300; round++) {
+    char buf[4096];
+    size_t n = 0;
+    int nfn = 1 + (int)(seed % 4);
+    for (int k = 0; k < nfn && n < sizeof(buf) - 600; k++) {
+      n += (size_t)snprintf(buf + n, sizeof(buf) - n, "int fn%d(void)\n{\n", k);
+      int nparts = (int)((seed >> 8) % 12);
+      for (int i = 0; i < nparts; i++) {
+        seed = seed * 1103515245u + 12345u;
+        const char *p = parts[(seed >> 16) % (sizeof(parts) / sizeof(parts[0]))];
+        size_t pl = strlen(p);
+        if (n + pl + 40 < sizeof(buf)) {
+          memcpy(buf + n, p, pl);
+          n += pl;
+        }
+      }
+      n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\n}\n");
+      seed = seed * 1103515245u + 12345u;
+    }
+    buf[n] = '\0';
+    scanned c, cpp;
+    scan_string(&c, LANG_C, buf);
+    scan_string(&cpp, LANG_CPP, buf);
+    size_t k = 0;
+    for (size_t i = 0; i < cpp.r.ndefs; i++) {
+      const scan_def *d = &cpp.r.defs[i];
+      if (d->kind != DEF_FUNCTION) {
+        continue;
+      }
+      while (k < c.r.ndefs && c.r.defs[k].kind != DEF_FUNCTION) {
+        k++;
+      }
+      assert_true(k < c.r.ndefs);
+      const scan_def *e = &c.r.defs[k++];
+      if (strcmp(d->name, e->name) != 0 || d->start_line != e->start_line ||
+          d->head_line != e->head_line || d->body_line != e->body_line ||
+          d->end_line != e->end_line) {
+        fail_msg("round %d: %s %d-%d (C++) vs %s %d-%d (C) in:\n%s", round, d->name,
+                 d->start_line, d->end_line, e->name, e->start_line, e->end_line, buf);
+      }
+    }
+    assert_int_equal(c.r.nimports, cpp.r.nimports);
+    for (size_t i = 0; i < c.r.nimports; i++) {
+      assert_int_equal(c.r.imports[i].start_line, cpp.r.imports[i].start_line);
+      assert_int_equal(c.r.imports[i].end_line, cpp.r.imports[i].end_line);
+    }
+    scanned_free(&c);
+    scanned_free(&cpp);
+  }
+}
+
 static void test_cpp_methods_ctors_operators_and_qualified_names(void **state)
 {
   (void)state;
@@ -540,6 +646,8 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_c_functions_skip_braces_in_strings_comments_and_macros),
+    cmocka_unit_test(test_c_body_scan_sees_the_braces_the_token_lexer_sees),
+    cmocka_unit_test(test_c_body_scan_agrees_with_token_lexing_on_random_bodies),
     cmocka_unit_test(test_cpp_methods_ctors_operators_and_qualified_names),
     cmocka_unit_test(test_cpp_brackets_with_literals_comments_and_braces_inside),
     cmocka_unit_test(test_python_decorators_nesting_and_indentation_ends),
