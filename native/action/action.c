@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "context/lang.h"
+#include "context/scan.h"
 #include "context/tokens.h"
 #include "route/route.h"
 #include "util/buf.h"
@@ -120,9 +121,10 @@ static json_t *route_json(const route_decision *d)
 static void add_other_files(const action_request *req, int budget, pkg_result *pkg);
 
 static int build_package(const text_t *t, const action_request *req, lang_id lang, int budget,
-                         pkg_result *pkg, char *err, size_t errlen)
+                         const scan_result *scan, pkg_result *pkg, char *err, size_t errlen)
 {
   pkg_request pr = {
+    .scan = scan,
     .path = req->path,
     .lang = lang,
     .action = req->action,
@@ -257,8 +259,12 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
    * Full's budget when the decision is Full and something was left out. */
   int pre_tier = req->forced_tier >= 0 ? req->forced_tier : config_action_tier(cfg, req->action);
   tier_id budget_tier = pre_tier >= 0 ? (tier_id)pre_tier : TIER_MINI;
+  /* Scanned once for both builds (a 200k-line file: most of the time a build takes). */
+  scan_result scan = {0};
+  int scanned = lang != LANG_UNKNOWN && scan_file(lang, &out->text, &scan) == 0;
   if (build_package(&out->text, req, lang, (int)cfg->tiers[budget_tier].context_budget,
-                    &out->pkg, err, errlen)) {
+                    scanned ? &scan : NULL, &out->pkg, err, errlen)) {
+    scan_result_free(&scan);
     text_free(&out->text);
     return -1;
   }
@@ -272,13 +278,14 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
     .instruction = req->instruction,
   };
   if (route_decide(cfg, &ri, &out->route, err, errlen)) {
+    scan_result_free(&scan);
     action_plan_free(out);
     return -1;
   }
   if (out->route.tier != budget_tier && out->pkg.dropped > 0) {
     pkg_result full;
     if (build_package(&out->text, req, lang, (int)cfg->tiers[out->route.tier].context_budget,
-                      &full, err, errlen) == 0) {
+                      scanned ? &scan : NULL, &full, err, errlen) == 0) {
       pkg_result_free(&out->pkg);
       out->pkg = full;
       ri.context_tokens = out->pkg.tokens;
@@ -286,6 +293,7 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
       route_decide(cfg, &ri, &out->route, err, errlen);
     }
   }
+  scan_result_free(&scan);
   if (!with_prompt) {
     return 0;
   }

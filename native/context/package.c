@@ -502,9 +502,11 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
   out->lang = lang;
 
-  scan_result sr;
-  memset(&sr, 0, sizeof(sr));
-  int scanned = lang != LANG_UNKNOWN && scan_file(lang, text, &sr) == 0;
+  scan_result own;
+  memset(&own, 0, sizeof(own));
+  const scan_result *given = req->scan && req->scan->lang == lang ? req->scan : NULL;
+  int scanned = given || (lang != LANG_UNKNOWN && scan_file(lang, text, &own) == 0);
+  const scan_result *srp = given ? given : &own;
 
   int has_sel = req->sel_start > 0;
   int last_line = text->nlines > 0 ? text->nlines : 1;
@@ -514,9 +516,9 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
     s_first = req->sel_start;
     s_last = req->sel_end;
   } else if (scope == SCOPE_FUNCTION) {
-    scope_def = scanned ? scan_find_at(&sr, req->cursor_line) : -1;
+    scope_def = scanned ? scan_find_at(srp, req->cursor_line) : -1;
     if (scope_def >= 0) {
-      const scan_def *d = &sr.defs[scope_def];
+      const scan_def *d = &srp->defs[scope_def];
       scope = d->kind == DEF_METHOD ? SCOPE_METHOD
               : d->kind == DEF_CLASS ? SCOPE_CLASS
                                      : SCOPE_FUNCTION;
@@ -541,8 +543,8 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   pkg_slots slots = {0};
   slot_lines(slots_push(&slots), text, lang, ITEM_SCOPE, s_first, s_last, out->scope_name);
 
-  for (size_t i = 0; scanned && i < sr.nimports; i++) {
-    int a = sr.imports[i].start_line, b = sr.imports[i].end_line;
+  for (size_t i = 0; scanned && i < srp->nimports; i++) {
+    int a = srp->imports[i].start_line, b = srp->imports[i].end_line;
     /* The part of an import block the scope does not already show: before it and after it. */
     if (a < s_first) {
       int e = b < s_first ? b : s_first - 1;
@@ -558,8 +560,8 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
     }
   }
 
-  if (scope == SCOPE_METHOD && sr.defs[scope_def].parent >= 0) {
-    const scan_def *cls = &sr.defs[sr.defs[scope_def].parent];
+  if (scope == SCOPE_METHOD && srp->defs[scope_def].parent >= 0) {
+    const scan_def *cls = &srp->defs[srp->defs[scope_def].parent];
     if (cls->kind == DEF_CLASS) {
       int a = cls->head_line, b = header_last_line(text, a, cls->body_line);
       if (b >= s_first) {
@@ -572,8 +574,8 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
 
   if (scanned && scope != SCOPE_FILE) {
-    add_types(&slots, text, lang, &sr, s_first, s_last);
-    add_signatures(&slots, text, lang, &sr, scope_def, s_first, s_last);
+    add_types(&slots, text, lang, srp, s_first, s_last);
+    add_signatures(&slots, text, lang, srp, scope_def, s_first, s_last);
   }
 
   for (size_t i = 0; i < req->ndiags && req->diags; i++) {
@@ -605,7 +607,7 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   free(slots.v);
   out->tokens = total;
   out->file_tokens = tokens_estimate_file(lang, text->data, text->len);
-  scan_result_free(&sr);
+  scan_result_free(&own);
   return 0;
 }
 

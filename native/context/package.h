@@ -59,6 +59,8 @@ typedef struct {
   const pkg_diag *diags;
   size_t ndiags;
   int budget_tokens;  /* maximum tokens for the whole package; <= 0 means no limit */
+  const scan_result *scan; /* optional, borrowed: scan_file() of `text` in `lang`, for a caller
+                              that packages the same text more than once; NULL: scanned here */
 } pkg_request;
 
 typedef struct {

@@ -62,6 +62,8 @@ typedef struct {
    * declarations follow (`int a; char *b; {`); kr_count statements seen since. */
   bclass kr;
   int kr_count;
+  /* C: the lexer is handing out only braces while nframes >= body_frames (0: it is not). */
+  size_t body_frames;
 } bscan;
 
 static int tk_is(const bscan *b, const scan_tok *t, const char *w)
@@ -1468,9 +1470,9 @@ void scan_brace_file(scan_ctx *sc)
   /* Inside brackets this pass looks only at brackets, braces and the token before a brace
    * (in C/C++, where no import or arrow function needs more): let the lexer skip the rest. */
   b.lx.elide_groups = b.lx.cfam;
-  /* In C nothing inside a function body is a definition or an import this pass reports (a
-   * struct declared in a body lies inside the function's own text): the lexer hands out
-   * only the body's braces, which is most of the speed on real C (see bench/README.md). */
+  /* In C nothing inside a function body or an initialiser is a definition or an import this
+   * pass reports (a struct declared in a body lies inside the function's own text): the lexer
+   * hands out only their braces, which is most of the speed on real C (bench/README.md). */
   b.lx.stop_after_brace = b.lang == LANG_C;
   frame_push(&b, CTX_TOP, -1, -1, 0, 0);
   int js = b.lx.js;
@@ -1535,15 +1537,22 @@ void scan_brace_file(scan_ctx *sc)
         break;
       case '{':
         on_open(&b, &t);
-        if (b.lx.stop_after_brace && b.lx.body_depth == 0) {
+        if (b.lx.stop_after_brace && b.body_frames == 0) {
+          /* A function body, an initialiser, a block: everything but a struct's body or an
+           * `extern "C"` block, which hold definitions. (The lexer may already be past the
+           * body's end: body_frames, not the lexer's depth, says whether this brace is in it.) */
           const bframe *nf = top(&b);
-          if (nf->def >= 0 && nf->ctx == CTX_FUNC && sc->defs[nf->def].kind == DEF_FUNCTION) {
+          if (nf->ctx != CTX_TOP && nf->ctx != CTX_CLASS) {
             scan_lex_enter_body(&b.lx);
+            b.body_frames = b.nframes;
           }
         }
         break;
       case '}':
         on_close(&b, &t);
+        if (b.nframes < b.body_frames) {
+          b.body_frames = 0; /* the braces-only body ended with this one */
+        }
         break;
       case ';':
       case P_VSEMI:
@@ -1624,8 +1633,19 @@ void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, int
   scan_lex_init(&lx, lang, src, from, to, NULL);
   scan_nameset seen;
   scan_nameset_init(&seen);
-  scan_tok t, prev = {0, 0, 0, 0}, prev2 = {0, 0, 0, 0};
-  while (scan_lex_next(&lx, &t)) {
+  scan_tok prev = {0, 0, 0, 0}, prev2 = {0, 0, 0, 0};
+  scan_tok batch[128];
+  size_t nbatch = 0, ib = 0;
+  for (;;) {
+    if (ib == nbatch) {
+      /* A batch per call: a scope of thousands of lines is tens of thousands of tokens. */
+      nbatch = scan_lex_fill(&lx, batch, sizeof(batch) / sizeof(batch[0]));
+      ib = 0;
+      if (nbatch == 0) {
+        break;
+      }
+    }
+    scan_tok t = batch[ib++];
     if (mode == SCAN_REFS_IDENTS) {
       if (t.type == TK_IDENT) {
         scan_emit_call(lang, &seen, src + t.off, t.end - t.off, fn, data);

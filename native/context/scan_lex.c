@@ -663,6 +663,7 @@ void scan_lex_enter_body(scan_lex *lx)
 {
   lx->body_depth = 1;
   lx->body_floor = lx->p;
+  lx->body_ncomments = lx->sc ? lx->sc->ncomments : 0;
 }
 
 /* Go inserts a semicolon at a newline after these tokens. */
@@ -706,7 +707,11 @@ size_t scan_lex_fill(scan_lex *lx, scan_tok *out, size_t max)
         lx->body_depth++;
       } else {
         lx->braces--;
-        lx->body_depth--;
+        if (--lx->body_depth == 0 && lx->sc) {
+          /* A comment inside a body is never the doc comment of a definition (the body's
+           * closing brace stands between): forget them, the array stays small. */
+          lx->sc->ncomments = lx->body_ncomments;
+        }
       }
       EMIT(TK_PUNCT, s[q], q, q + 1);
     }

@@ -67,7 +67,8 @@ typedef struct {
    * counts the braces open in the body; it drops to 0 after the one that closes it. */
   unsigned char stop_after_brace;
   long body_depth;
-  size_t body_floor; /* where the body's scan began (just after its `{`) */
+  size_t body_floor;     /* where the body's scan began (just after its `{`) */
+  size_t body_ncomments; /* comments recorded before it */
 } scan_lex;
 
 void scan_lex_init(scan_lex *lx, lang_id lang, const char *s, size_t from, size_t to,

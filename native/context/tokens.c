@@ -360,7 +360,7 @@ int tokens_estimate(lang_id lang, const char *s, size_t n)
 
 /* Above this size a whole-file count samples the file instead of reading every byte. */
 #define TOKENS_EXACT_MAX (1u << 20)
-#define TOKENS_SAMPLES 128
+#define TOKENS_SAMPLES 64
 #define TOKENS_SAMPLE_BYTES 2048
 
 int tokens_estimate_file(lang_id lang, const char *s, size_t n)
