@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "context/lang.h"
-#include "context/scan.h"
 #include "context/tokens.h"
 #include "route/route.h"
 #include "util/buf.h"
@@ -120,11 +119,11 @@ static json_t *route_json(const route_decision *d)
 
 static void add_other_files(const action_request *req, int budget, pkg_result *pkg);
 
-static int build_package(const text_t *t, const action_request *req, lang_id lang, int budget,
-                         const scan_result *scan, pkg_result *pkg, char *err, size_t errlen)
+/* The package with every item it can have (no budget): fit_package() cuts it per tier. */
+static int build_package(const text_t *t, const action_request *req, lang_id lang,
+                         pkg_result *pkg, char *err, size_t errlen)
 {
   pkg_request pr = {
-    .scan = scan,
     .path = req->path,
     .lang = lang,
     .action = req->action,
@@ -134,13 +133,17 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
     .sel_end = req->sel_end,
     .diags = req->diags,
     .ndiags = req->ndiags,
-    .budget_tokens = budget,
   };
-  if (package_build(t, &pr, pkg, err, errlen)) {
-    return -1;
-  }
+  return package_build(t, &pr, pkg, err, errlen);
+}
+
+/* `all` cut to a tier's budget, then the other files in scope that still fit. */
+static void fit_package(const action_request *req, const pkg_result *all, int budget,
+                        pkg_result *pkg)
+{
+  pkg_result_copy(pkg, all);
+  package_fit(pkg, budget);
   add_other_files(req, budget, pkg);
-  return 0;
 }
 
 /* `path` as the model should see it: relative to `base` when inside it. The prompt's stable
@@ -259,15 +262,13 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
    * Full's budget when the decision is Full and something was left out. */
   int pre_tier = req->forced_tier >= 0 ? req->forced_tier : config_action_tier(cfg, req->action);
   tier_id budget_tier = pre_tier >= 0 ? (tier_id)pre_tier : TIER_MINI;
-  /* Scanned once for both builds (a 200k-line file: most of the time a build takes). */
-  scan_result scan = {0};
-  int scanned = lang != LANG_UNKNOWN && scan_file(lang, &out->text, &scan) == 0;
-  if (build_package(&out->text, req, lang, (int)cfg->tiers[budget_tier].context_budget,
-                    scanned ? &scan : NULL, &out->pkg, err, errlen)) {
-    scan_result_free(&scan);
+  /* Built once, then cut to each budget: building is the costly part (a 200k-line file). */
+  pkg_result all;
+  if (build_package(&out->text, req, lang, &all, err, errlen)) {
     text_free(&out->text);
     return -1;
   }
+  fit_package(req, &all, (int)cfg->tiers[budget_tier].context_budget, &out->pkg);
   route_input ri = {
     .action = req->action,
     .nfiles = req->nfiles,
@@ -278,22 +279,20 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
     .instruction = req->instruction,
   };
   if (route_decide(cfg, &ri, &out->route, err, errlen)) {
-    scan_result_free(&scan);
+    pkg_result_free(&all);
     action_plan_free(out);
     return -1;
   }
   if (out->route.tier != budget_tier && out->pkg.dropped > 0) {
     pkg_result full;
-    if (build_package(&out->text, req, lang, (int)cfg->tiers[out->route.tier].context_budget,
-                      scanned ? &scan : NULL, &full, err, errlen) == 0) {
-      pkg_result_free(&out->pkg);
-      out->pkg = full;
-      ri.context_tokens = out->pkg.tokens;
-      ri.scope_name = out->pkg.scope_name;
-      route_decide(cfg, &ri, &out->route, err, errlen);
-    }
+    fit_package(req, &all, (int)cfg->tiers[out->route.tier].context_budget, &full);
+    pkg_result_free(&out->pkg);
+    out->pkg = full;
+    ri.context_tokens = out->pkg.tokens;
+    ri.scope_name = out->pkg.scope_name;
+    route_decide(cfg, &ri, &out->route, err, errlen);
   }
-  scan_result_free(&scan);
+  pkg_result_free(&all);
   if (!with_prompt) {
     return 0;
   }

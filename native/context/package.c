@@ -94,12 +94,9 @@ const char *item_kind_name(item_kind k)
   return "unknown";
 }
 
-/* Items under construction. `keep` is cleared when the budget drops an item; `rank` orders the
- * drops within one kind (higher goes first). */
+/* Items under construction (package_fit drops some of them once they are built). */
 typedef struct {
   pkg_item item;
-  int keep;
-  int rank;
 } pkg_slot;
 
 typedef struct {
@@ -115,7 +112,6 @@ static pkg_slot *slots_push(pkg_slots *s)
   }
   pkg_slot *p = &s->v[s->n++];
   memset(p, 0, sizeof(*p));
-  p->keep = 1;
   return p;
 }
 
@@ -258,16 +254,12 @@ static int name_index_find(const name_index *ix, const name_list *l, const char 
  * Python and Lua classes are reached through calls instead (a constructor call names them), and
  * their bodies are methods, not fields. */
 static void add_types(pkg_slots *slots, const text_t *t, lang_id lang, const scan_result *sr,
-                      int s_first, int s_last)
+                      int s_first, int s_last, const name_list *usedp)
 {
-  if (lang == LANG_PYTHON || lang == LANG_LUA) {
+  if (lang == LANG_PYTHON || lang == LANG_LUA || usedp->n == 0) {
     return;
   }
-  name_list used = {0};
-  scan_idents(lang, t, s_first, s_last, collect_call, &used);
-  if (used.n == 0) {
-    return;
-  }
+  const name_list used = *usedp;
   name_index ix;
   name_index_build(&ix, &used);
   for (size_t d = 0; d < sr->ndefs; d++) {
@@ -297,23 +289,17 @@ static void add_types(pkg_slots *slots, const text_t *t, lang_id lang, const sca
     }
     pkg_slot *s = slots_push(slots);
     slot_lines(s, t, lang, ITEM_TYPE, first, last, def->name);
-    s->rank = scope_distance(first, last, s_first, s_last);
   }
   free(ix.slot);
-  for (size_t i = 0; i < used.n; i++) {
-    free(used.names[i]);
-  }
-  free(used.names);
 }
 
 static void add_signatures(pkg_slots *slots, const text_t *t, lang_id lang, const scan_result *sr,
-                           int scope_def, int s_first, int s_last)
+                           int scope_def, int s_first, int s_last, const name_list *callsp)
 {
-  name_list calls = {0};
-  scan_calls(lang, t, s_first, s_last, collect_call, &calls);
-  if (calls.n == 0) {
+  if (callsp->n == 0) {
     return;
   }
+  const name_list calls = *callsp;
   name_index ix;
   name_index_build(&ix, &calls);
   int scope_parent = scope_def >= 0 ? sr->defs[scope_def].parent : -1;
@@ -373,15 +359,18 @@ static void add_signatures(pkg_slots *slots, const text_t *t, lang_id lang, cons
     }
     pkg_slot *s = slots_push(slots);
     slot_lines(s, t, lang, ITEM_SIGNATURE, first, body, def->name);
-    s->rank = scope_distance(first, body, s_first, s_last);
   }
   free(sibling);
   free(match);
   free(ix.slot);
-  for (size_t c = 0; c < calls.n; c++) {
-    free(calls.names[c]);
+}
+
+static void name_list_free(name_list *l)
+{
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->names[i]);
   }
-  free(calls.names);
+  free(l->names);
 }
 
 static void add_diagnostic(pkg_slots *slots, const pkg_diag *d, int s_first, int s_last)
@@ -407,29 +396,6 @@ static void add_diagnostic(pkg_slots *slots, const pkg_diag *d, int s_first, int
   s->item.label = xstrdup(sev);
   s->item.tokens = tokens_estimate(LANG_UNKNOWN, b.data, b.len);
   s->item.text = buf_detach(&b);
-}
-
-/* Drops optional items, lowest priority first, until the package fits. */
-static void apply_budget(pkg_slots *slots, int budget, int *total, int *dropped)
-{
-  static const item_kind order[] = {ITEM_SIGNATURE, ITEM_TYPE, ITEM_IMPORTS, ITEM_CLASS_HEADER};
-  for (size_t o = 0; o < sizeof(order) / sizeof(order[0]) && *total > budget; o++) {
-    for (;;) {
-      pkg_slot *worst = NULL;
-      for (size_t i = 1; i < slots->n; i++) {
-        pkg_slot *s = &slots->v[i];
-        if (s->keep && s->item.kind == order[o] && (!worst || s->rank > worst->rank)) {
-          worst = s;
-        }
-      }
-      if (!worst || *total <= budget) {
-        break;
-      }
-      worst->keep = 0;
-      *total -= worst->item.tokens;
-      (*dropped)++;
-    }
-  }
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -504,9 +470,8 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
 
   scan_result own;
   memset(&own, 0, sizeof(own));
-  const scan_result *given = req->scan && req->scan->lang == lang ? req->scan : NULL;
-  int scanned = given || (lang != LANG_UNKNOWN && scan_file(lang, text, &own) == 0);
-  const scan_result *srp = given ? given : &own;
+  int scanned = lang != LANG_UNKNOWN && scan_file(lang, text, &own) == 0;
+  const scan_result *srp = &own;
 
   int has_sel = req->sel_start > 0;
   int last_line = text->nlines > 0 ? text->nlines : 1;
@@ -550,13 +515,11 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
       int e = b < s_first ? b : s_first - 1;
       pkg_slot *s = slots_push(&slots);
       slot_lines(s, text, lang, ITEM_IMPORTS, a, e, "imports");
-      s->rank = scope_distance(a, e, s_first, s_last);
     }
     if (b > s_last) {
       int f = a > s_last ? a : s_last + 1;
       pkg_slot *s = slots_push(&slots);
       slot_lines(s, text, lang, ITEM_IMPORTS, f, b, "imports");
-      s->rank = scope_distance(f, b, s_first, s_last);
     }
   }
 
@@ -574,8 +537,15 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
 
   if (scanned && scope != SCOPE_FILE) {
-    add_types(&slots, text, lang, srp, s_first, s_last);
-    add_signatures(&slots, text, lang, srp, scope_def, s_first, s_last);
+    /* The scope's calls and the names it uses, from one pass over its lines. */
+    name_list used = {0}, calls = {0};
+    int want_types = lang != LANG_PYTHON && lang != LANG_LUA;
+    scan_calls_and_idents(lang, text, s_first, s_last, collect_call, &calls,
+                          want_types ? collect_call : NULL, &used);
+    add_types(&slots, text, lang, srp, s_first, s_last, &used);
+    add_signatures(&slots, text, lang, srp, scope_def, s_first, s_last, &calls);
+    name_list_free(&used);
+    name_list_free(&calls);
   }
 
   for (size_t i = 0; i < req->ndiags && req->diags; i++) {
@@ -586,29 +556,76 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   for (size_t i = 0; i < slots.n; i++) {
     total += slots.v[i].item.tokens;
   }
-  if (req->budget_tokens > 0) {
-    out->over_budget = slots.v[0].item.tokens > req->budget_tokens;
-    apply_budget(&slots, req->budget_tokens, &total, &out->dropped);
-  }
 
-  /* Kept items in a stable order: the scope, then file-level context, then per-scope facts
+  /* Items in a stable order: the scope, then file-level context, then per-scope facts
    * (item_kind's order), each kind in file order. */
   qsort(slots.v + 1, slots.n - 1, sizeof(*slots.v), slot_cmp);
   out->items = xcalloc(slots.n, sizeof(pkg_item));
   for (size_t i = 0; i < slots.n; i++) {
-    pkg_slot *s = &slots.v[i];
-    if (s->keep) {
-      out->items[out->nitems++] = s->item;
-    } else {
-      free(s->item.label);
-      free(s->item.text);
-    }
+    out->items[out->nitems++] = slots.v[i].item;
   }
   free(slots.v);
   out->tokens = total;
   out->file_tokens = tokens_estimate_file(lang, text->data, text->len);
   scan_result_free(&own);
+  package_fit(out, req->budget_tokens);
   return 0;
+}
+
+/* How far an item lies from the scope: optional items of a kind are dropped farthest first. */
+static int item_rank(const pkg_result *r, const pkg_item *it)
+{
+  return scope_distance(it->start_line, it->end_line, r->start_line, r->end_line);
+}
+
+void package_fit(pkg_result *r, int budget)
+{
+  static const item_kind order[] = {ITEM_SIGNATURE, ITEM_TYPE, ITEM_IMPORTS, ITEM_CLASS_HEADER};
+  if (budget <= 0 || r->nitems == 0) {
+    return;
+  }
+  r->over_budget = r->items[0].tokens > budget;
+  char *drop = xcalloc(r->nitems, 1);
+  for (size_t o = 0; o < sizeof(order) / sizeof(order[0]) && r->tokens > budget; o++) {
+    while (r->tokens > budget) {
+      size_t worst = 0;
+      for (size_t i = 1; i < r->nitems; i++) {
+        if (!drop[i] && r->items[i].kind == order[o] &&
+            (!worst || item_rank(r, &r->items[i]) > item_rank(r, &r->items[worst]))) {
+          worst = i;
+        }
+      }
+      if (!worst) {
+        break;
+      }
+      drop[worst] = 1;
+      r->tokens -= r->items[worst].tokens;
+      r->dropped++;
+    }
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < r->nitems; i++) {
+    if (drop[i]) {
+      free(r->items[i].label);
+      free(r->items[i].text);
+    } else {
+      r->items[n++] = r->items[i];
+    }
+  }
+  r->nitems = n;
+  free(drop);
+}
+
+void pkg_result_copy(pkg_result *dst, const pkg_result *src)
+{
+  *dst = *src;
+  dst->scope_name = src->scope_name ? xstrdup(src->scope_name) : NULL;
+  dst->items = xcalloc(src->nitems ? src->nitems : 1, sizeof(pkg_item));
+  for (size_t i = 0; i < src->nitems; i++) {
+    dst->items[i] = src->items[i];
+    dst->items[i].label = src->items[i].label ? xstrdup(src->items[i].label) : NULL;
+    dst->items[i].text = src->items[i].text ? xstrdup(src->items[i].text) : NULL;
+  }
 }
 
 void pkg_result_free(pkg_result *r)

@@ -59,8 +59,6 @@ typedef struct {
   const pkg_diag *diags;
   size_t ndiags;
   int budget_tokens;  /* maximum tokens for the whole package; <= 0 means no limit */
-  const scan_result *scan; /* optional, borrowed: scan_file() of `text` in `lang`, for a caller
-                              that packages the same text more than once; NULL: scanned here */
 } pkg_request;
 
 typedef struct {
@@ -83,6 +81,16 @@ typedef struct {
 int package_build(const text_t *text, const pkg_request *req, pkg_result *out, char *err,
                   size_t errlen);
 void pkg_result_free(pkg_result *r);
+
+/* Drops optional items from `r` until r->tokens <= budget, exactly as package_build() does for
+ * req->budget_tokens: signatures first, then types, imports and the class header, within a kind
+ * the farthest from the scope first; the scope, diagnostics and other files are never dropped.
+ * Counts them in r->dropped, sets r->over_budget, frees what it drops. budget <= 0: no-op.
+ * package_build() with no budget, then package_fit() for each budget, gives every budget's
+ * package for the cost of one build. */
+void package_fit(pkg_result *r, int budget);
+/* Deep copy of `src` into `dst` (free with pkg_result_free). */
+void pkg_result_copy(pkg_result *dst, const pkg_result *src);
 
 /* The scope an action starts from: SCOPE_FILE for multi-file actions ("design", "optimize",
  * "refactor-files", "review-all") and for "review" without a selection; SCOPE_SELECTION when

@@ -1628,11 +1628,22 @@ void scan_brace_file(scan_ctx *sc)
 void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, int mode,
                       scan_call_fn fn, void *data)
 {
+  if (mode == SCAN_REFS_IDENTS) {
+    scan_brace_refs(lang, src, from, to, NULL, NULL, fn, data);
+  } else {
+    scan_brace_refs(lang, src, from, to, fn, data, NULL, NULL);
+  }
+}
+
+void scan_brace_refs(lang_id lang, const char *src, size_t from, size_t to, scan_call_fn call_fn,
+                     void *call_data, scan_call_fn ident_fn, void *ident_data)
+{
   static const char *const def_words[] = {"function", "fn", "func", NULL};
   scan_lex lx;
   scan_lex_init(&lx, lang, src, from, to, NULL);
-  scan_nameset seen;
-  scan_nameset_init(&seen);
+  scan_nameset seen_calls, seen_idents;
+  scan_nameset_init(&seen_calls);
+  scan_nameset_init(&seen_idents);
   scan_tok prev = {0, 0, 0, 0}, prev2 = {0, 0, 0, 0};
   scan_tok batch[128];
   size_t nbatch = 0, ib = 0;
@@ -1646,19 +1657,17 @@ void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, int
       }
     }
     scan_tok t = batch[ib++];
-    if (mode == SCAN_REFS_IDENTS) {
-      if (t.type == TK_IDENT) {
-        scan_emit_call(lang, &seen, src + t.off, t.end - t.off, fn, data);
-      }
-      continue;
+    if (ident_fn && t.type == TK_IDENT) {
+      scan_emit_call(lang, &seen_idents, src + t.off, t.end - t.off, ident_fn, ident_data);
     }
-    if (tk_p(&t, '(') && prev.type == TK_IDENT &&
+    if (call_fn && tk_p(&t, '(') && prev.type == TK_IDENT &&
         !(prev2.type == TK_IDENT && scan_word_in(src + prev2.off, prev2.end - prev2.off,
                                                  def_words))) {
-      scan_emit_call(lang, &seen, src + prev.off, prev.end - prev.off, fn, data);
+      scan_emit_call(lang, &seen_calls, src + prev.off, prev.end - prev.off, call_fn, call_data);
     }
     prev2 = prev;
     prev = t;
   }
-  scan_nameset_free(&seen);
+  scan_nameset_free(&seen_calls);
+  scan_nameset_free(&seen_idents);
 }

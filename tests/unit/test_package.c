@@ -290,6 +290,50 @@ static void test_python_budget_drops_the_farthest_signature_first(void **state)
   fixture_free(&f);
 }
 
+/* One package built without a budget and cut per tier (what a request routed to Full after a
+ * Mini-sized build does) equals the package built for that budget, and the cut leaves the
+ * uncut package whole. */
+static void test_fitting_one_package_equals_building_for_each_budget(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *file, *action;
+    int line;
+  } cases[] = {{"inventory.py", "docs", 32}, {"inventory.py", "fix", 6}};
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    fixture f;
+    fixture_load(&f, cases[c].file);
+    pkg_request q = request(cases[c].file, cases[c].action, cases[c].line);
+    pkg_result all;
+    build_ok(&f, &q, &all);
+    size_t nall = all.nitems;
+    for (int budget = 1; budget <= all.tokens + 1; budget++) {
+      pkg_result want, got;
+      q.budget_tokens = budget;
+      build_ok(&f, &q, &want);
+      pkg_result_copy(&got, &all);
+      package_fit(&got, budget);
+      assert_int_equal(got.nitems, want.nitems);
+      assert_int_equal(got.tokens, want.tokens);
+      assert_int_equal(got.dropped, want.dropped);
+      assert_int_equal(got.over_budget, want.over_budget);
+      assert_true(got.tokens <= budget || got.over_budget);
+      for (size_t i = 0; i < got.nitems; i++) {
+        assert_int_equal(got.items[i].kind, want.items[i].kind);
+        assert_int_equal(got.items[i].start_line, want.items[i].start_line);
+        assert_string_equal(got.items[i].text, want.items[i].text);
+      }
+      pkg_result_free(&got);
+      pkg_result_free(&want);
+    }
+    assert_int_equal(all.nitems, nall);
+    assert_int_equal(all.dropped, 0);
+    assert_int_equal(all.tokens, sum_tokens(&all));
+    pkg_result_free(&all);
+    fixture_free(&f);
+  }
+}
+
 static void test_python_same_named_methods_prefer_the_sibling(void **state)
 {
   (void)state;
@@ -751,6 +795,7 @@ int main(void)
     cmocka_unit_test(test_diagnostics_inside_the_scope_are_kept_outside_ones_left_out),
     cmocka_unit_test(test_python_method_gets_class_header_and_sibling_signature),
     cmocka_unit_test(test_python_budget_drops_the_farthest_signature_first),
+    cmocka_unit_test(test_fitting_one_package_equals_building_for_each_budget),
     cmocka_unit_test(test_python_same_named_methods_prefer_the_sibling),
     cmocka_unit_test(test_python_cursor_outside_definitions_takes_a_window_of_lines),
     cmocka_unit_test(test_go_function_gets_import_block_and_both_callee_signatures),

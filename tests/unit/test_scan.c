@@ -559,6 +559,51 @@ static void test_calls_skip_keywords_strings_and_repeat_names_once(void **state)
   scanned_free(&s);
 }
 
+typedef struct {
+  char text[16384];
+  size_t len;
+} name_text;
+
+static void append_name(const char *name, size_t len, void *data)
+{
+  name_text *t = data;
+  assert_true(t->len + len + 1 < sizeof(t->text));
+  memcpy(t->text + t->len, name, len);
+  t->len += len;
+  t->text[t->len++] = ' ';
+  t->text[t->len] = '\0';
+}
+
+/* The one-pass finder reports, in the same order, exactly what scan_calls() and scan_idents()
+ * report one at a time, in every language. */
+static void test_calls_and_idents_in_one_pass_equal_the_two_passes(void **state)
+{
+  (void)state;
+  static const char *const files[] = {"sample.c", "sample.cpp", "sample.go", "sample.js",
+                                      "sample.ts", "sample.rs", "Sample.java", "sample.py",
+                                      "sample.lua"};
+  static name_text calls, idents, calls2, idents2;
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    scanned s;
+    scan_fixture(&s, files[i]);
+    lang_id lang = lang_from_path(files[i]);
+    calls.len = idents.len = calls2.len = idents2.len = 0;
+    calls.text[0] = idents.text[0] = calls2.text[0] = idents2.text[0] = '\0';
+    scan_calls(lang, &s.text, 1, s.text.nlines, append_name, &calls);
+    scan_idents(lang, &s.text, 1, s.text.nlines, append_name, &idents);
+    scan_calls_and_idents(lang, &s.text, 1, s.text.nlines, append_name, &calls2, append_name,
+                          &idents2);
+    assert_true(calls.len > 0 && idents.len > calls.len);
+    assert_string_equal(calls.text, calls2.text);
+    assert_string_equal(idents.text, idents2.text);
+    calls2.len = 0;
+    calls2.text[0] = '\0';
+    scan_calls_and_idents(lang, &s.text, 1, s.text.nlines, append_name, &calls2, NULL, NULL);
+    assert_string_equal(calls.text, calls2.text);
+    scanned_free(&s);
+  }
+}
+
 static void test_unterminated_strings_and_comments_end_at_eof(void **state)
 {
   (void)state;
@@ -660,6 +705,7 @@ int main(void)
     cmocka_unit_test(test_lua_functions_long_strings_and_blocks),
     cmocka_unit_test(test_find_at_prefers_innermost_function_then_class),
     cmocka_unit_test(test_calls_skip_keywords_strings_and_repeat_names_once),
+    cmocka_unit_test(test_calls_and_idents_in_one_pass_equal_the_two_passes),
     cmocka_unit_test(test_unterminated_strings_and_comments_end_at_eof),
     cmocka_unit_test(test_unknown_language_and_empty_input),
     cmocka_unit_test(test_random_input_gives_well_formed_results),
