@@ -445,10 +445,12 @@ void scan_nameset_free(scan_nameset *s)
 void scan_emit_call(lang_id lang, scan_nameset *seen, const char *name, size_t len,
                     scan_call_fn fn, void *data)
 {
-  if (len == 0 || scan_is_call_keyword(lang, name, len)) {
+  /* The set remembers keywords too, so each distinct word is checked against the keyword
+   * list once: a scope of thousands of lines repeats a few hundred names. */
+  if (len == 0 || !scan_nameset_add(seen, name, len)) {
     return;
   }
-  if (scan_nameset_add(seen, name, len)) {
+  if (!scan_is_call_keyword(lang, name, len)) {
     fn(name, len, data);
   }
 }
