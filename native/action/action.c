@@ -244,13 +244,7 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
              req->action ? req->action : "", list);
     return -1;
   }
-  lang_id lang = LANG_UNKNOWN;
-  if (req->language && *req->language) {
-    lang = lang_from_name(req->language);
-  }
-  if (lang == LANG_UNKNOWN && req->path) {
-    lang = lang_from_path(req->path);
-  }
+  lang_id lang = lang_detect(req->path, req->language, text, len);
   if (text_init(&out->text, text, len)) {
     snprintf(err, errlen, "file has too many lines");
     return -1;

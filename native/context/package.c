@@ -464,7 +464,7 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
   lang_id lang = req->lang;
   if (lang == LANG_UNKNOWN && req->path) {
-    lang = lang_from_path(req->path);
+    lang = lang_detect(req->path, NULL, text->data, text->len);
   }
   out->lang = lang;
 

@@ -291,6 +291,10 @@ static long c_walk_back(const bscan *b, const scan_tok *H, long i)
       if (tk_in(b, x, c_stop)) {
         break;
       }
+      if (tk_is(b, x, "template") && b->lang == LANG_CPP) {
+        return i; /* a template clause opens the declaration: what is before is not part
+                     of it (FMT_MODULE_EXPORT_BEGIN on the line above) */
+      }
     } else if (x->type == TK_PUNCT) {
       if (x->ch != '*' && x->ch != '&' && x->ch != P_SCOPE && x->ch != '~') {
         break;
@@ -315,6 +319,27 @@ static long c_walk_back(const bscan *b, const scan_tok *H, long i)
     i--;
   }
   return i + 1;
+}
+
+/* Whether the `->` at H[a] starts a trailing return type: before it, after the qualifiers a
+ * parameter list may carry (const, volatile, &, &&, noexcept(...), throw(...), [[...]],
+ * macros in capitals), comes the parameter group. */
+static int trailing_return_at(const bscan *b, const scan_tok *H, long a)
+{
+  static const char *const quals[] = {"const", "volatile", "noexcept", "mutable", NULL};
+  long k = a - 1;
+  while (k >= 1) {
+    const scan_tok *x = &H[k];
+    if (tk_in(b, x, quals) || tk_upper(b, x) || tk_p(x, '&') || x->type == TK_BGROUP) {
+      k--;
+    } else if (x->type == TK_GROUP && (tk_in(b, &H[k - 1], c_attr_fn) ||
+                                       tk_upper(b, &H[k - 1]))) {
+      k -= 2;
+    } else {
+      break;
+    }
+  }
+  return k >= 1 && H[k].type == TK_GROUP;
 }
 
 static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bclass *c)
@@ -401,7 +426,16 @@ static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bcl
   long lim = n;
   if (cpp) {
     for (long i = 1; i < n; i++) {
-      if (tk_p(&H[i], ':') && (H[i - 1].type == TK_GROUP || tk_is(b, &H[i - 1], "noexcept"))) {
+      if (!tk_p(&H[i], ':')) {
+        continue;
+      }
+      /* The parameters, then noexcept, noexcept(...) or a macro for it (SPDLOG_NOEXCEPT). */
+      long q = i - 1;
+      while (q >= 1 && (tk_is(b, &H[q], "noexcept") || tk_upper(b, &H[q]) ||
+                        (H[q].type == TK_GROUP && tk_is(b, &H[q - 1], "noexcept")))) {
+        q -= H[q].type == TK_GROUP ? 2 : 1;
+      }
+      if (H[q].type == TK_GROUP) {
         lim = i;
         break;
       }
@@ -413,6 +447,17 @@ static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bcl
   }
   if (!(f->ctx == CTX_TOP || (cpp && f->ctx == CTX_CLASS))) {
     goto nondef;
+  }
+  if (cpp) {
+    /* A trailing return type (`auto f(...) const -> T {`) can hold anything a type can:
+     * templates with expressions, decltype(...), `(&)[N]`. The declarator ends at the last
+     * `->` that follows the parameter list (and its qualifiers). */
+    for (long a = lim - 1; a >= 2; a--) {
+      if (tk_p(&H[a], P_ARROW) && trailing_return_at(b, H, a)) {
+        lim = a;
+        break;
+      }
+    }
   }
   long g = -1;
   for (long i = lim - 1; i >= 0; i--) {
@@ -456,6 +501,14 @@ static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bcl
     }
   }
   if (ns < 0) {
+    if (cpp && tk_p(&H[j], '>')) {
+      /* An explicit specialisation: `template <> auto num_bits<int128_opt>() -> int {`. */
+      long lt = angle_back(H, j);
+      if (lt >= 1 && H[lt - 1].type == TK_IDENT && !tk_in(b, &H[lt - 1], c_ctrl) &&
+          !tk_is(b, &H[lt - 1], "template")) {
+        j = ne = lt - 1;
+      }
+    }
     if (H[j].type != TK_IDENT || tk_in(b, &H[j], c_ctrl)) {
       goto nondef;
     }

@@ -227,6 +227,77 @@ static void test_c_body_scan_agrees_with_token_lexing_on_random_bodies(void **st
   }
 }
 
+/* C++ headers as real projects write them: export/namespace macros on lines of their own,
+ * attribute macros before the return type (FMT_CONSTEXPR FMT_INLINE, FMT_API, Q_INVOKABLE,
+ * [[nodiscard]]), trailing return types holding templates and expressions, explicit
+ * specialisations, a noexcept macro before a constructor's initialisers. */
+static void test_cpp_header_macros_trailing_returns_and_specialisations(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_string(&s, LANG_CPP,
+              "#pragma once\n"
+              "#include <string>\n"
+              "\n"
+              "FMT_BEGIN_NAMESPACE\n"
+              "namespace detail {\n"
+              "\n"
+              "// Reports a broken format string.\n"
+              "FMT_NORETURN FMT_API void report_error(const char* message);\n"
+              "\n"
+              "template <typename T> constexpr auto bit_count() -> int {\n"
+              "  return sizeof(T) * 8;\n"
+              "}\n"
+              "template <> constexpr auto bit_count<wide_int>() -> int { return 128; }\n"
+              "\n"
+              "template <typename Char>\n"
+              "FMT_CONSTEXPR FMT_INLINE auto fill_n(Char* out, int n, Char value)\n"
+              "    -> enable_if_t<std::is_integral<Char>::value && (sizeof(Char) > 1), Char*> {\n"
+              "  for (int i = 0; i < n; ++i) out[i] = value;\n"
+              "  return out + n;\n"
+              "}\n"
+              "\n"
+              "[[nodiscard]] inline auto first_of(const std::string& s) noexcept -> char {\n"
+              "  return s.empty() ? '\\0' : s[0];\n"
+              "}\n"
+              "}  // namespace detail\n"
+              "\n"
+              "FMT_MODULE_EXPORT_BEGIN\n"
+              "\n"
+              "template <typename... Args>\n"
+              "auto make_pack(Args&&... args) -> pack<std::decay_t<Args>...> {\n"
+              "  return {args...};\n"
+              "}\n"
+              "\n"
+              "class Counter : public QObject {\n"
+              "  Q_OBJECT\n"
+              " public:\n"
+              "  Q_INVOKABLE int value() const { return value_; }\n"
+              "  Counter(Counter&& other) SAFE_NOEXCEPT : value_(other.value_) {}\n"
+              " public slots:\n"
+              "  void reset() { value_ = 0; }\n"
+              " private:\n"
+              "  int value_ = 0;\n"
+              "};\n"
+              "FMT_END_NAMESPACE\n");
+  expect_def(&s, "bit_count", DEF_FUNCTION, 10, 10, 10, 12);
+  /* bit_count<wide_int>, named by its template */
+  assert_int_equal(def_named(&s, "bit_count", 1)->start_line, 13);
+  assert_int_equal(def_named(&s, "bit_count", 1)->end_line, 13);
+  expect_def(&s, "fill_n", DEF_FUNCTION, 15, 16, 17, 20);
+  expect_def(&s, "first_of", DEF_FUNCTION, 22, 22, 22, 24);
+  /* the export macro and the blank line above the template are not part of it */
+  expect_def(&s, "make_pack", DEF_FUNCTION, 29, 30, 30, 32);
+  expect_def(&s, "Counter", DEF_CLASS, 34, 34, 34, 43);
+  expect_def(&s, "value", DEF_METHOD, 37, 37, 37, 37);
+  assert_int_equal(def_named(&s, "Counter", 1)->kind, DEF_METHOD);
+  assert_int_equal(def_named(&s, "Counter", 1)->head_line, 38);
+  expect_def(&s, "reset", DEF_METHOD, 40, 40, 40, 40);
+  assert_false(has_def(&s, "report_error"));
+  assert_int_equal(s.r.ndefs, 9);
+  scanned_free(&s);
+}
+
 static void test_cpp_methods_ctors_operators_and_qualified_names(void **state)
 {
   (void)state;
@@ -694,6 +765,7 @@ int main(void)
     cmocka_unit_test(test_c_body_scan_sees_the_braces_the_token_lexer_sees),
     cmocka_unit_test(test_c_body_scan_agrees_with_token_lexing_on_random_bodies),
     cmocka_unit_test(test_cpp_methods_ctors_operators_and_qualified_names),
+    cmocka_unit_test(test_cpp_header_macros_trailing_returns_and_specialisations),
     cmocka_unit_test(test_cpp_brackets_with_literals_comments_and_braces_inside),
     cmocka_unit_test(test_python_decorators_nesting_and_indentation_ends),
     cmocka_unit_test(test_js_functions_arrows_classes_and_object_methods),
