@@ -70,6 +70,9 @@ static json_t *context_json(const action_request *req, const pkg_result *pkg, in
                                                      : json_null());
   json_object_set_new(scope, "start_line", json_integer(pkg->start_line));
   json_object_set_new(scope, "end_line", json_integer(pkg->end_line));
+  if (pkg->hint != PKG_HINT_NONE) {
+    json_object_set_new(scope, "hint", json_string(pkg_hint_name(pkg->hint)));
+  }
 
   json_t *c = json_object();
   const char *file = req->path ? req->path : "";
@@ -131,6 +134,8 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
     .cursor_col = req->col,
     .sel_start = req->sel_start,
     .sel_end = req->sel_end,
+    .hint_start = req->hint_start,
+    .hint_end = req->hint_end,
     .diags = req->diags,
     .ndiags = req->ndiags,
   };

@@ -73,6 +73,23 @@ const char *scope_kind_name(scope_kind k)
   return "unknown";
 }
 
+const char *pkg_hint_name(pkg_hint h)
+{
+  switch (h) {
+  case PKG_HINT_NONE:
+    return "none";
+  case PKG_HINT_AGREES:
+    return "agrees";
+  case PKG_HINT_DIFFERS:
+    return "differs";
+  case PKG_HINT_USED:
+    return "used";
+  case PKG_HINT_IGNORED:
+    return "ignored";
+  }
+  return "none";
+}
+
 const char *item_kind_name(item_kind k)
 {
   switch (k) {
@@ -482,7 +499,30 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
     s_last = req->sel_end;
   } else if (scope == SCOPE_FUNCTION) {
     scope_def = scanned ? scan_find_at(srp, req->cursor_line) : -1;
-    if (scope_def >= 0) {
+    int hs = req->hint_start, he = req->hint_end;
+    int hinted = hs != 0 || he != 0;
+    int hint_ok = hs >= 1 && hs <= req->cursor_line && req->cursor_line <= he && he <= last_line;
+    const scan_def *found = scope_def >= 0 ? &srp->defs[scope_def] : NULL;
+    if (hinted && !hint_ok) {
+      out->hint = PKG_HINT_IGNORED;
+    } else if (hinted && found && found->kind != DEF_CLASS) {
+      /* The scan's function wins: it sees through macros and keeps the doc comment; the
+       * hint is compared (bench/treesitter: how often they agree). */
+      out->hint = (hs == found->head_line || hs == found->start_line) && he == found->end_line
+                    ? PKG_HINT_AGREES
+                    : PKG_HINT_DIFFERS;
+    } else if (hinted && (!found || (hs >= found->start_line && he <= found->end_line))) {
+      /* No function at the cursor in the scan (a class body, a language it does not read):
+       * the editor's function is the scope. */
+      out->hint = PKG_HINT_USED;
+      scope_def = -1;
+    } else if (hinted) {
+      out->hint = PKG_HINT_DIFFERS; /* crosses the edge of the scan's class */
+    }
+    if (out->hint == PKG_HINT_USED) {
+      s_first = hs;
+      s_last = he;
+    } else if (scope_def >= 0) {
       const scan_def *d = &srp->defs[scope_def];
       scope = d->kind == DEF_METHOD ? SCOPE_METHOD
               : d->kind == DEF_CLASS ? SCOPE_CLASS

@@ -316,7 +316,7 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
     return -1;
   }
   char *tier = NULL;
-  int64_t line, col, s0, s1, bufnr;
+  int64_t line, col, s0, s1, bufnr, h0, h1;
   if (opt_str(p, "path", &op->path, err, errlen) ||
       opt_str(p, "filetype", &op->language, err, errlen) ||
       opt_str(p, "action", &op->action, err, errlen) ||
@@ -326,6 +326,8 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
       opt_int(p, "sel_start", 0, INT32_MAX, 0, &s0, err, errlen) ||
       opt_int(p, "sel_end", 0, INT32_MAX, 0, &s1, err, errlen) ||
       opt_int(p, "bufnr", 0, INT32_MAX, -1, &bufnr, err, errlen) ||
+      opt_int(p, "hint_start", 0, INT32_MAX, 0, &h0, err, errlen) ||
+      opt_int(p, "hint_end", 0, INT32_MAX, 0, &h1, err, errlen) ||
       opt_str(p, "tier", &tier, err, errlen)) {
     free(tier);
     return -1;
@@ -414,6 +416,8 @@ static int parse_action_params(host_op *op, const msgpack_object *p, char *err, 
     .col = (int)col,
     .sel_start = (int)(s0 < s1 ? s0 : s1),
     .sel_end = (int)(s0 < s1 ? s1 : s0),
+    .hint_start = (int)h0,
+    .hint_end = (int)h1,
     .nfiles = nfiles,
     .forced_tier = forced,
     .diags = op->diags,
