@@ -30,10 +30,12 @@ local FUNCTION_TYPES = {
 FUNCTION_TYPES.typescript = FUNCTION_TYPES.javascript
 FUNCTION_TYPES.tsx = FUNCTION_TYPES.javascript
 
--- Parents that give an anonymous function its name: `local f = function`, `M.f = function`,
--- `{ f = function }` (Lua), `const f = () =>` (JavaScript, TypeScript).
+-- Parents that give an anonymous function its name: `local f = function`, `M.f = function`
+-- (an expression list under an assignment, not under `return`), `{ f = function }` (a field
+-- with a name, not a list item) (Lua), `const f = () =>` (JavaScript, TypeScript). true: any
+-- grandparent; 'name': the parent has a name.
 local NAMING_PARENTS = {
-  lua = { expression_list = true, field = true },
+  lua = { expression_list = 'assignment_statement', field = 'name' },
   javascript = { variable_declarator = true },
 }
 NAMING_PARENTS.typescript = NAMING_PARENTS.javascript
@@ -48,11 +50,16 @@ function M.is_function(lang, node)
     return true
   end
   local naming = NAMING_PARENTS[lang]
-  if naming and ANONYMOUS[t] then
-    local parent = node:parent()
-    return parent ~= nil and naming[parent:type()] == true
+  local parent = naming and ANONYMOUS[t] and node:parent()
+  local want = parent and naming[parent:type()]
+  if want == true then
+    return true
   end
-  return false
+  if want == 'name' then
+    return #parent:field('name') > 0
+  end
+  local grand = want and parent:parent()
+  return grand ~= nil and grand ~= false and grand:type() == want
 end
 
 -- The innermost function holding (row, col) (0-based) in the tree under `root`: its first and

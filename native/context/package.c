@@ -511,9 +511,12 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
       out->hint = (hs == found->head_line || hs == found->start_line) && he == found->end_line
                     ? PKG_HINT_AGREES
                     : PKG_HINT_DIFFERS;
-    } else if (hinted && (!found || (hs >= found->start_line && he <= found->end_line))) {
-      /* No function at the cursor in the scan (a class body, a language it does not read):
-       * the editor's function is the scope. */
+    } else if (hinted && (!found || (hs >= found->start_line && he <= found->end_line &&
+                                     !(hs <= found->head_line && he == found->end_line)))) {
+      /* No function at the cursor in the scan (a class body, a language it does not read,
+       * `#if 0` code, a declarator it cannot read): the editor's function is the scope. A
+       * "function" spanning the whole class is the class misread (`static SQLITE_WSD struct
+       * X {...} x = {...};` parses as a function in C's tree-sitter grammar): not taken. */
       out->hint = PKG_HINT_USED;
       scope_def = -1;
     } else if (hinted) {
