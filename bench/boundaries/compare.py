@@ -77,10 +77,8 @@ LANGS = {
     ]),
     # C++ headers named .h, language detected from their content as the CLI does (no --lang):
     # Debian source packages fmtlib and spdlog (apt-get source, see README.md).
-    "cpp-h": (None, "C++", {"function"}, [
-        SRC + "/fmtlib-*/include/fmt/*.h",
-        SRC + "/spdlog-*/include/spdlog/**/*.h",
-    ]),
+    "cpp-h-fmt": (None, "C++", {"function"}, [SRC + "/fmtlib-*/include/fmt/*.h"]),
+    "cpp-h-spdlog": (None, "C++", {"function"}, [SRC + "/spdlog-*/include/spdlog/**/*.h"]),
 }
 
 

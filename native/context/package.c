@@ -621,6 +621,21 @@ static int item_rank(const pkg_result *r, const pkg_item *it)
   return scope_distance(it->start_line, it->end_line, r->start_line, r->end_line);
 }
 
+typedef struct {
+  int rank;
+  size_t idx;
+} fit_order;
+
+/* Farthest first; on a tie the earlier item first. */
+static int fit_order_cmp(const void *a, const void *b)
+{
+  const fit_order *x = a, *y = b;
+  if (x->rank != y->rank) {
+    return x->rank > y->rank ? -1 : 1;
+  }
+  return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
 void package_fit(pkg_result *r, int budget)
 {
   static const item_kind order[] = {ITEM_SIGNATURE, ITEM_TYPE, ITEM_IMPORTS, ITEM_CLASS_HEADER};
@@ -629,23 +644,24 @@ void package_fit(pkg_result *r, int budget)
   }
   r->over_budget = r->items[0].tokens > budget;
   char *drop = xcalloc(r->nitems, 1);
+  /* Each kind's items in drop order, once: a big scope calls hundreds of functions. */
+  fit_order *cand = xmalloc(r->nitems * sizeof(*cand));
   for (size_t o = 0; o < sizeof(order) / sizeof(order[0]) && r->tokens > budget; o++) {
-    while (r->tokens > budget) {
-      size_t worst = 0;
-      for (size_t i = 1; i < r->nitems; i++) {
-        if (!drop[i] && r->items[i].kind == order[o] &&
-            (!worst || item_rank(r, &r->items[i]) > item_rank(r, &r->items[worst]))) {
-          worst = i;
-        }
+    size_t nc = 0;
+    for (size_t i = 1; i < r->nitems; i++) {
+      if (r->items[i].kind == order[o]) {
+        cand[nc].rank = item_rank(r, &r->items[i]);
+        cand[nc++].idx = i;
       }
-      if (!worst) {
-        break;
-      }
-      drop[worst] = 1;
-      r->tokens -= r->items[worst].tokens;
+    }
+    qsort(cand, nc, sizeof(*cand), fit_order_cmp);
+    for (size_t k = 0; k < nc && r->tokens > budget; k++) {
+      drop[cand[k].idx] = 1;
+      r->tokens -= r->items[cand[k].idx].tokens;
       r->dropped++;
     }
   }
+  free(cand);
   size_t n = 0;
   for (size_t i = 0; i < r->nitems; i++) {
     if (drop[i]) {
