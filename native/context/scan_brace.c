@@ -1115,6 +1115,9 @@ static void on_open(bscan *b, const scan_tok *t)
   bclass c;
   if (b->kr_count > 0 && b->ntoks == f->tbase && b->nframes == 1) {
     c = b->kr; /* the old-style definition's body */
+  } else if (b->ntoks == f->tbase) {
+    memset(&c, 0, sizeof(c)); /* no head: a block (every brace of a C body) */
+    c.what = W_BLOCK;
   } else {
     classify(b, f, &c);
   }
