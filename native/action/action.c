@@ -256,12 +256,12 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
   }
   out->lang = lang;
 
-  /* The package is built for the tier it will go to. Which tier that is depends on the
-   * package's size, so build for Mini's budget first (the common case), and rebuild with
-   * Full's budget when the decision is Full and something was left out. */
+  /* The package is cut for the tier it will go to. Which tier that is depends on the
+   * package's size, so cut it to Mini's budget first (the common case), and again to Full's
+   * when the decision is Full and something was left out. It is built once, with every item,
+   * and only cut per budget: building is the costly part (a 200k-line file). */
   int pre_tier = req->forced_tier >= 0 ? req->forced_tier : config_action_tier(cfg, req->action);
   tier_id budget_tier = pre_tier >= 0 ? (tier_id)pre_tier : TIER_MINI;
-  /* Built once, then cut to each budget: building is the costly part (a 200k-line file). */
   pkg_result all;
   if (build_package(&out->text, req, lang, &all, err, errlen)) {
     text_free(&out->text);
