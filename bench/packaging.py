@@ -8,9 +8,20 @@ interleaved so both see the same machine state). Then reads the RSS of an idle
 `frugal --stdio` host, and of the same host after it packaged a function of the 200k-line file
 sent over RPC.
 
+With --sqlite DIR (Debian's sqlite3 source package, unpacked: `apt-get source sqlite3`), it also
+builds the real 193k-line C file DIR/src/*.c concatenated in name order (what `cat src/*.c`
+gives in the C locale) and times packaging, against ctags on that file, for: the last function,
+the largest (most package work: sqlite3VdbeExec, 8,150 lines), the first, and --sample more
+picked at random (fixed seed) from the functions ctags lists. Each one: --runs interleaved
+pairs (frugal, ctags); reported as medians, the spread (min-max) and the ratio ctags/frugal of
+each pair (min, median).
+
     /usr/bin/python3 bench/packaging.py [--runs N] [--frugal build/frugal]
+    /usr/bin/python3 bench/packaging.py --sqlite /var/tmp/src/sqlite3-3.40.1 --only-sqlite
 """
 import argparse
+import glob
+import hashlib
 import json
 import os
 import random
@@ -144,14 +155,86 @@ def host_rss(frugal, big_file, line):
     return idle, busy, ok
 
 
+def sqlite_file(src_dir, tmp):
+    """DIR/src/*.c concatenated in byte order of the names, as `cat src/*.c` in the C locale."""
+    files = sorted(glob.glob(os.path.join(src_dir, "src", "*.c")), key=lambda p: p.encode())
+    if not files:
+        raise SystemExit("no src/*.c under %s (apt-get source sqlite3)" % src_dir)
+    path = os.path.join(tmp, "sqlite-src.c")
+    with open(path, "wb") as out:
+        for f in files:
+            with open(f, "rb") as fh:
+                out.write(fh.read())
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return path, len(files), data.count(b"\n"), len(data), hashlib.sha256(data).hexdigest()
+
+
+def ctags_functions(path):
+    p = subprocess.run(["ctags", "--fields=+ne", "--output-format=json", "--kinds-C=f", "-o", "-",
+                        path], capture_output=True, text=True, check=True)
+    fns = []
+    for line in p.stdout.splitlines():
+        t = json.loads(line)
+        if t.get("_type") == "tag" and t.get("kind") == "function" and "end" in t:
+            fns.append((t["name"], t["line"], t["end"]))
+    return fns
+
+
+def bench_sqlite(frugal, src_dir, tmp, runs, sample):
+    path, nfiles, nlines, nbytes, digest = sqlite_file(src_dir, tmp)
+    print("\nreal C: %s/src/*.c (%d files) concatenated: %d lines, %d bytes, sha256 %s" % (
+        src_dir, nfiles, nlines, nbytes, digest[:16]))
+    fns = ctags_functions(path)
+    picks = [("last", max(fns, key=lambda f: f[1])),
+             ("largest", max(fns, key=lambda f: f[2] - f[1])),
+             ("first", min(fns, key=lambda f: f[1]))]
+    rnd = random.Random(12)
+    picks += [("random", f) for f in rnd.sample(fns, min(sample, len(fns)))]
+    ct_cmd = ["ctags", "--fields=+ne", "-o", "/dev/null", path]
+    print("%d interleaved runs per function (frugal context --json, then ctags), whole processes"
+          % runs)
+    print("%-8s %-34s %8s %17s %8s %17s %13s  %s" % (
+        "pick", "function (lines)", "frugal", "frugal min-max", "ctags", "ctags min-max",
+        "ratio min/med", "scope found"))
+    worst = None
+    for tag, (name, first, last) in picks:
+        line = (first + last) // 2
+        fr_cmd = [frugal, "context", "%s:%d" % (path, line), "--action", "tests", "--json"]
+        out = json.loads(subprocess.run(fr_cmd, capture_output=True, check=True).stdout)
+        fr, ct = [], []
+        for _ in range(runs):
+            fr.append(time_cmd(fr_cmd))
+            ct.append(time_cmd(ct_cmd))
+        ratios = sorted(c / f for f, c in zip(fr, ct))
+        med_ratio = statistics.median(ratios)
+        sc = out["scope"]
+        print("%-8s %-34s %6.2fms %7.2f-%6.2fms %6.1fms %7.1f-%6.1fms %5.1fx/%5.1fx  %s %d-%d" % (
+            tag, "%s (%d)" % (name[:26], last - first + 1), statistics.median(fr), min(fr),
+            max(fr), statistics.median(ct), min(ct), max(ct), ratios[0], med_ratio,
+            sc.get("name"), sc["start_line"], sc["end_line"]))
+        if worst is None or med_ratio < worst[0]:
+            worst = (med_ratio, name)
+    print("lowest median per-run ratio: %.1fx (%s); target >= 10x" % worst)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--frugal", default=os.path.join(os.path.dirname(__file__), "..", "build",
                                                       "frugal"))
+    ap.add_argument("--sqlite", metavar="DIR",
+                    help="unpacked sqlite3 source package (apt-get source sqlite3)")
+    ap.add_argument("--sample", type=int, default=8,
+                    help="random functions of the SQLite file to time besides the fixed picks")
+    ap.add_argument("--only-sqlite", action="store_true")
     args = ap.parse_args()
     frugal = os.path.abspath(args.frugal)
     tmp = tempfile.mkdtemp(prefix="frugal-bench-")
+    if args.sqlite:
+        bench_sqlite(frugal, os.path.abspath(args.sqlite), tmp, max(15, args.runs), args.sample)
+        if args.only_sqlite:
+            return
     print("packaging the function at the cursor, whole process, %d runs each" % args.runs)
     print("%-12s %9s %9s %9s %9s %8s %s" % ("file", "frugal50", "frugal99", "ctags50", "ctags99",
                                              "speedup", "package/file tokens"))

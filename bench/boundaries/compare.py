@@ -26,6 +26,7 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TMP = os.environ.get("TMPDIR", "/tmp")
+SRC = os.environ.get("FRUGAL_DEBIAN_SRC", "/var/tmp/src")  # where `apt-get source` unpacked
 
 # language -> (scanner --lang, ctags language, ctags kinds counted, default corpora)
 LANGS = {
@@ -74,6 +75,10 @@ LANGS = {
     "lua": ("lua", "Lua", {"function"}, [
         "/usr/share/nvim/runtime/lua/**/*.lua",
     ]),
+    # C++ headers named .h, language detected from their content as the CLI does (no --lang):
+    # Debian source packages fmtlib and spdlog (apt-get source, see README.md).
+    "cpp-h-fmt": (None, "C++", {"function"}, [SRC + "/fmtlib-*/include/fmt/*.h"]),
+    "cpp-h-spdlog": (None, "C++", {"function"}, [SRC + "/spdlog-*/include/spdlog/**/*.h"]),
 }
 
 
@@ -136,9 +141,26 @@ def collect(patterns, max_files):
     return sorted(files[:max_files])
 
 
+def strip_template_args(name):
+    """`base_sink<Mutex>::log` -> `base_sink::log` (the scanner keeps a qualified C++ name's
+    template arguments; ctags puts them in the scope). The `operator...` tail is left alone."""
+    head, sep, tail = name.partition("operator")
+    out, depth = [], 0
+    for ch in head:
+        if ch == "<":
+            depth += 1
+        elif ch == ">" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(ch)
+    return "".join(out) + sep + tail
+
+
 def bare(name):
     if name.startswith('["') and name.endswith('"]'):
         return name[2:-2]
+    if "<" in name:
+        name = strip_template_args(name)
     if not re.match(r"^[~\w$#]+(?:(?:::|[.:])[~\w$#]+)*$", name) and \
             not name.startswith("operator") and "::operator" not in name:
         return name
@@ -182,7 +204,8 @@ def run_ctags(files, clang, kinds):
 def run_scanner(driver, files, slang):
     defs = defaultdict(list)
     for i in range(0, len(files), 200):
-        p = subprocess.run([driver, "--lang", slang] + files[i:i + 200], capture_output=True,
+        lang = ["--lang", slang] if slang else []
+        p = subprocess.run([driver] + lang + files[i:i + 200], capture_output=True,
                            text=True, errors="replace")
         for line in p.stdout.splitlines():
             f = line.split("\t")
@@ -206,6 +229,7 @@ def compare(lang, driver, max_files, show):
     lambdas = 0
     decls = 0
     misses = []
+    counted = set()
     for path, tl in tags.items():
         by_name = defaultdict(list)
         for d in defs.get(path, []):
@@ -228,6 +252,7 @@ def compare(lang, driver, max_files, show):
                 decls += 1  # a declaration without a body (abstract/interface method)
                 continue
             total += 1
+            counted.add((path, t["line"], t["name"]))
             cands = by_name.get(bare(t["name"]), [])
             end = t.get("end")
             h = [d for d in cands if d["head"] == t["line"] and (end is None or d["end"] == end)]
@@ -241,7 +266,9 @@ def compare(lang, driver, max_files, show):
                 near = min(cands, key=lambda d: abs(d["head"] - t["line"]), default=None)
                 misses.append((path, t["name"], t["line"], end,
                                (near["head"], near["nameline"], near["end"]) if near else None))
+    cur_total, cur_ok, cur_misses = at_cursor(tags, defs, counted)
     res = {"lang": lang, "files": len(files), "ctags_functions": total,
+           "at_cursor": cur_total, "at_cursor_same": cur_ok,
            "head_and_end": head_ok, "nameline_and_end": name_ok, "name_found": found,
            "ctags_without_end": no_end, "ctags_bodyless_skipped": decls,
            "ctags_lambdas_skipped": lambdas,
@@ -249,8 +276,36 @@ def compare(lang, driver, max_files, show):
     if total:
         res["pct_head_end"] = round(100.0 * head_ok / total, 2)
         res["pct_nameline_end"] = round(100.0 * name_ok / total, 2)
+    if cur_total:
+        res["pct_at_cursor"] = round(100.0 * cur_ok / cur_total, 2)
     res["misses"] = misses[:show]
+    res["cursor_misses"] = cur_misses[:show]
     return res
+
+
+def at_cursor(tags, defs, counted):
+    """Function at the cursor, scanner vs ctags: for each counted ctags function, the cursor on
+    its middle line; ctags' answer is the innermost ctags function holding that line, the
+    scanner's the innermost function or method (what scan_find_at picks). Same when the bare
+    names and end lines agree and the scanner's head or name line is ctags' line."""
+    total = ok = 0
+    misses = []
+    for path, tl in tags.items():
+        fl = [t for t in tl if (path, t["line"], t["name"]) in counted and "end" in t]
+        sd = [d for d in defs.get(path, []) if d["kind"] in ("function", "method")]
+        for t in fl:
+            cur = (t["line"] + t["end"]) // 2
+            want = max((u for u in fl if u["line"] <= cur <= u["end"]), key=lambda u: u["line"])
+            got = [d for d in sd if d["start"] <= cur <= d["end"]]
+            got = max(got, key=lambda d: d["start"]) if got else None
+            total += 1
+            same = got is not None and bare(got["name"]) == bare(want["name"]) and \
+                got["end"] == want["end"] and want["line"] in (got["head"], got["nameline"])
+            ok += same
+            if not same:
+                misses.append((path, cur, want["name"], want["line"], want["end"],
+                               (got["name"], got["head"], got["end"]) if got else None))
+    return total, ok, misses
 
 
 def perf(driver):
@@ -307,12 +362,16 @@ def main():
         if not r["ctags_functions"]:
             print(f"{lang:11s} {r['files']} files, ctags found no functions with an end line")
             continue
+        cur = f"{r['pct_at_cursor']:6.2f}%" if "pct_at_cursor" in r else "     -"
         print(f"{lang:11s} {r['files']:4d} files {r['ctags_functions']:6d} fns  "
               f"head+end {r['pct_head_end']:6.2f}%  nameline+end {r['pct_nameline_end']:6.2f}%"
+              f"  at cursor {cur}"
               f"  (no end from ctags: {r['ctags_without_end']}, bodyless: "
               f"{r['ctags_bodyless_skipped']})")
         for m in r["misses"]:
             print("    miss:", m)
+        for m in r["cursor_misses"]:
+            print("    cursor miss:", m)
     if a.json:
         print(json.dumps(results, indent=1))
 

@@ -3,6 +3,7 @@
  * name_line is the first line in head..body where the name appears as a word (what ctags
  * calls a tag's line when the return type sits on the line above).
  * Usage: scandefs [--lang NAME] [--time N] [--imports] FILE...
+ *   without --lang, the language is detected as the CLI does (a .h file from its content)
  *   --time N   scan each file N times and print the best and median time per file instead. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
       fprintf(stderr, "scandefs: cannot read %s\n", argv[i]);
       continue;
     }
-    lang_id lang = forced != LANG_UNKNOWN ? forced : lang_from_path(argv[i]);
+    lang_id lang = forced != LANG_UNKNOWN ? forced : lang_detect(argv[i], NULL, data, len);
     text_t t;
     if (text_init(&t, data, len) != 0) {
       free(data);

@@ -254,6 +254,8 @@ function M.request_params(req, line1, line2)
     params.sel_start = math.min(line1, line2)
     params.sel_end = math.max(line1, line2)
   end
+  local ts_hint = require('frugal.treesitter').hint
+  params.hint_start, params.hint_end = ts_hint(bufnr, cursor[1], params.col)
   local files = vim.deepcopy(req.files or {})
   if #files == 0 and MULTI_FILE_ACTIONS[req.action] then
     files = other_files(bufnr)

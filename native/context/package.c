@@ -73,6 +73,23 @@ const char *scope_kind_name(scope_kind k)
   return "unknown";
 }
 
+const char *pkg_hint_name(pkg_hint h)
+{
+  switch (h) {
+  case PKG_HINT_NONE:
+    return "none";
+  case PKG_HINT_AGREES:
+    return "agrees";
+  case PKG_HINT_DIFFERS:
+    return "differs";
+  case PKG_HINT_USED:
+    return "used";
+  case PKG_HINT_IGNORED:
+    return "ignored";
+  }
+  return "none";
+}
+
 const char *item_kind_name(item_kind k)
 {
   switch (k) {
@@ -96,12 +113,9 @@ const char *item_kind_name(item_kind k)
   return "unknown";
 }
 
-/* Items under construction. `keep` is cleared when the budget drops an item; `rank` orders the
- * drops within one kind (higher goes first). */
+/* Items under construction (package_fit drops some of them once they are built). */
 typedef struct {
   pkg_item item;
-  int keep;
-  int rank;
 } pkg_slot;
 
 typedef struct {
@@ -117,7 +131,6 @@ static pkg_slot *slots_push(pkg_slots *s)
   }
   pkg_slot *p = &s->v[s->n++];
   memset(p, 0, sizeof(*p));
-  p->keep = 1;
   return p;
 }
 
@@ -260,16 +273,12 @@ static int name_index_find(const name_index *ix, const name_list *l, const char 
  * Python and Lua classes are reached through calls instead (a constructor call names them), and
  * their bodies are methods, not fields. */
 static void add_types(pkg_slots *slots, const text_t *t, lang_id lang, const scan_result *sr,
-                      int s_first, int s_last)
+                      int s_first, int s_last, const name_list *usedp)
 {
-  if (lang == LANG_PYTHON || lang == LANG_LUA) {
+  if (lang == LANG_PYTHON || lang == LANG_LUA || usedp->n == 0) {
     return;
   }
-  name_list used = {0};
-  scan_idents(lang, t, s_first, s_last, collect_call, &used);
-  if (used.n == 0) {
-    return;
-  }
+  const name_list used = *usedp;
   name_index ix;
   name_index_build(&ix, &used);
   for (size_t d = 0; d < sr->ndefs; d++) {
@@ -299,23 +308,17 @@ static void add_types(pkg_slots *slots, const text_t *t, lang_id lang, const sca
     }
     pkg_slot *s = slots_push(slots);
     slot_lines(s, t, lang, ITEM_TYPE, first, last, def->name);
-    s->rank = scope_distance(first, last, s_first, s_last);
   }
   free(ix.slot);
-  for (size_t i = 0; i < used.n; i++) {
-    free(used.names[i]);
-  }
-  free(used.names);
 }
 
 static void add_signatures(pkg_slots *slots, const text_t *t, lang_id lang, const scan_result *sr,
-                           int scope_def, int s_first, int s_last)
+                           int scope_def, int s_first, int s_last, const name_list *callsp)
 {
-  name_list calls = {0};
-  scan_calls(lang, t, s_first, s_last, collect_call, &calls);
-  if (calls.n == 0) {
+  if (callsp->n == 0) {
     return;
   }
+  const name_list calls = *callsp;
   name_index ix;
   name_index_build(&ix, &calls);
   int scope_parent = scope_def >= 0 ? sr->defs[scope_def].parent : -1;
@@ -375,15 +378,18 @@ static void add_signatures(pkg_slots *slots, const text_t *t, lang_id lang, cons
     }
     pkg_slot *s = slots_push(slots);
     slot_lines(s, t, lang, ITEM_SIGNATURE, first, body, def->name);
-    s->rank = scope_distance(first, body, s_first, s_last);
   }
   free(sibling);
   free(match);
   free(ix.slot);
-  for (size_t c = 0; c < calls.n; c++) {
-    free(calls.names[c]);
+}
+
+static void name_list_free(name_list *l)
+{
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->names[i]);
   }
-  free(calls.names);
+  free(l->names);
 }
 
 static void add_diagnostic(pkg_slots *slots, const pkg_diag *d, int s_first, int s_last)
@@ -409,29 +415,6 @@ static void add_diagnostic(pkg_slots *slots, const pkg_diag *d, int s_first, int
   s->item.label = xstrdup(sev);
   s->item.tokens = tokens_estimate(LANG_UNKNOWN, b.data, b.len);
   s->item.text = buf_detach(&b);
-}
-
-/* Drops optional items, lowest priority first, until the package fits. */
-static void apply_budget(pkg_slots *slots, int budget, int *total, int *dropped)
-{
-  static const item_kind order[] = {ITEM_SIGNATURE, ITEM_TYPE, ITEM_IMPORTS, ITEM_CLASS_HEADER};
-  for (size_t o = 0; o < sizeof(order) / sizeof(order[0]) && *total > budget; o++) {
-    for (;;) {
-      pkg_slot *worst = NULL;
-      for (size_t i = 1; i < slots->n; i++) {
-        pkg_slot *s = &slots->v[i];
-        if (s->keep && s->item.kind == order[o] && (!worst || s->rank > worst->rank)) {
-          worst = s;
-        }
-      }
-      if (!worst || *total <= budget) {
-        break;
-      }
-      worst->keep = 0;
-      *total -= worst->item.tokens;
-      (*dropped)++;
-    }
-  }
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -500,13 +483,14 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
   lang_id lang = req->lang;
   if (lang == LANG_UNKNOWN && req->path) {
-    lang = lang_from_path(req->path);
+    lang = lang_detect(req->path, NULL, text->data, text->len);
   }
   out->lang = lang;
 
-  scan_result sr;
-  memset(&sr, 0, sizeof(sr));
-  int scanned = lang != LANG_UNKNOWN && scan_file(lang, text, &sr) == 0;
+  scan_result own;
+  memset(&own, 0, sizeof(own));
+  int scanned = lang != LANG_UNKNOWN && scan_file(lang, text, &own) == 0;
+  const scan_result *srp = &own;
 
   int has_sel = req->sel_start > 0;
   int last_line = text->nlines > 0 ? text->nlines : 1;
@@ -516,9 +500,35 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
     s_first = req->sel_start;
     s_last = req->sel_end;
   } else if (scope == SCOPE_FUNCTION) {
-    scope_def = scanned ? scan_find_at(&sr, req->cursor_line) : -1;
-    if (scope_def >= 0) {
-      const scan_def *d = &sr.defs[scope_def];
+    scope_def = scanned ? scan_find_at(srp, req->cursor_line) : -1;
+    int hs = req->hint_start, he = req->hint_end;
+    int hinted = hs != 0 || he != 0;
+    int hint_ok = hs >= 1 && hs <= req->cursor_line && req->cursor_line <= he && he <= last_line;
+    const scan_def *found = scope_def >= 0 ? &srp->defs[scope_def] : NULL;
+    if (hinted && !hint_ok) {
+      out->hint = PKG_HINT_IGNORED;
+    } else if (hinted && found && found->kind != DEF_CLASS) {
+      /* The scan's function wins: it sees through macros and keeps the doc comment; the
+       * hint is compared (bench/treesitter: how often they agree). */
+      out->hint = (hs == found->head_line || hs == found->start_line) && he == found->end_line
+                    ? PKG_HINT_AGREES
+                    : PKG_HINT_DIFFERS;
+    } else if (hinted && (!found || (hs >= found->start_line && he <= found->end_line &&
+                                     !(hs <= found->head_line && he == found->end_line)))) {
+      /* No function at the cursor in the scan (a class body, a language it does not read,
+       * `#if 0` code, a declarator it cannot read): the editor's function is the scope. A
+       * "function" spanning the whole class is the class misread (`static SQLITE_WSD struct
+       * X {...} x = {...};` parses as a function in C's tree-sitter grammar): not taken. */
+      out->hint = PKG_HINT_USED;
+      scope_def = -1;
+    } else if (hinted) {
+      out->hint = PKG_HINT_DIFFERS; /* crosses the edge of the scan's class */
+    }
+    if (out->hint == PKG_HINT_USED) {
+      s_first = hs;
+      s_last = he;
+    } else if (scope_def >= 0) {
+      const scan_def *d = &srp->defs[scope_def];
       scope = d->kind == DEF_METHOD ? SCOPE_METHOD
               : d->kind == DEF_CLASS ? SCOPE_CLASS
                                      : SCOPE_FUNCTION;
@@ -543,25 +553,23 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   pkg_slots slots = {0};
   slot_lines(slots_push(&slots), text, lang, ITEM_SCOPE, s_first, s_last, out->scope_name);
 
-  for (size_t i = 0; scanned && i < sr.nimports; i++) {
-    int a = sr.imports[i].start_line, b = sr.imports[i].end_line;
+  for (size_t i = 0; scanned && i < srp->nimports; i++) {
+    int a = srp->imports[i].start_line, b = srp->imports[i].end_line;
     /* The part of an import block the scope does not already show: before it and after it. */
     if (a < s_first) {
       int e = b < s_first ? b : s_first - 1;
       pkg_slot *s = slots_push(&slots);
       slot_lines(s, text, lang, ITEM_IMPORTS, a, e, "imports");
-      s->rank = scope_distance(a, e, s_first, s_last);
     }
     if (b > s_last) {
       int f = a > s_last ? a : s_last + 1;
       pkg_slot *s = slots_push(&slots);
       slot_lines(s, text, lang, ITEM_IMPORTS, f, b, "imports");
-      s->rank = scope_distance(f, b, s_first, s_last);
     }
   }
 
-  if (scope == SCOPE_METHOD && sr.defs[scope_def].parent >= 0) {
-    const scan_def *cls = &sr.defs[sr.defs[scope_def].parent];
+  if (scope == SCOPE_METHOD && srp->defs[scope_def].parent >= 0) {
+    const scan_def *cls = &srp->defs[srp->defs[scope_def].parent];
     if (cls->kind == DEF_CLASS) {
       int a = cls->head_line, b = header_last_line(text, a, cls->body_line);
       if (b >= s_first) {
@@ -574,8 +582,15 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   }
 
   if (scanned && scope != SCOPE_FILE) {
-    add_types(&slots, text, lang, &sr, s_first, s_last);
-    add_signatures(&slots, text, lang, &sr, scope_def, s_first, s_last);
+    /* The scope's calls and the names it uses, from one pass over its lines. */
+    name_list used = {0}, calls = {0};
+    int want_types = lang != LANG_PYTHON && lang != LANG_LUA;
+    scan_calls_and_idents(lang, text, s_first, s_last, collect_call, &calls,
+                          want_types ? collect_call : NULL, &used);
+    add_types(&slots, text, lang, srp, s_first, s_last, &used);
+    add_signatures(&slots, text, lang, srp, scope_def, s_first, s_last, &calls);
+    name_list_free(&used);
+    name_list_free(&calls);
   }
 
   for (size_t i = 0; i < req->ndiags && req->diags; i++) {
@@ -586,29 +601,92 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
   for (size_t i = 0; i < slots.n; i++) {
     total += slots.v[i].item.tokens;
   }
-  if (req->budget_tokens > 0) {
-    out->over_budget = slots.v[0].item.tokens > req->budget_tokens;
-    apply_budget(&slots, req->budget_tokens, &total, &out->dropped);
-  }
 
-  /* Kept items in a stable order: the scope, then file-level context, then per-scope facts
+  /* Items in a stable order: the scope, then file-level context, then per-scope facts
    * (item_kind's order), each kind in file order. */
   qsort(slots.v + 1, slots.n - 1, sizeof(*slots.v), slot_cmp);
   out->items = xcalloc(slots.n, sizeof(pkg_item));
   for (size_t i = 0; i < slots.n; i++) {
-    pkg_slot *s = &slots.v[i];
-    if (s->keep) {
-      out->items[out->nitems++] = s->item;
-    } else {
-      free(s->item.label);
-      free(s->item.text);
-    }
+    out->items[out->nitems++] = slots.v[i].item;
   }
   free(slots.v);
   out->tokens = total;
   out->file_tokens = tokens_estimate_file(lang, text->data, text->len);
-  scan_result_free(&sr);
+  scan_result_free(&own);
+  package_fit(out, req->budget_tokens);
   return 0;
+}
+
+/* How far an item lies from the scope: optional items of a kind are dropped farthest first. */
+static int item_rank(const pkg_result *r, const pkg_item *it)
+{
+  return scope_distance(it->start_line, it->end_line, r->start_line, r->end_line);
+}
+
+typedef struct {
+  int rank;
+  size_t idx;
+} fit_order;
+
+/* Farthest first; on a tie the earlier item first. */
+static int fit_order_cmp(const void *a, const void *b)
+{
+  const fit_order *x = a, *y = b;
+  if (x->rank != y->rank) {
+    return x->rank > y->rank ? -1 : 1;
+  }
+  return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+void package_fit(pkg_result *r, int budget)
+{
+  static const item_kind order[] = {ITEM_SIGNATURE, ITEM_TYPE, ITEM_IMPORTS, ITEM_CLASS_HEADER};
+  if (budget <= 0 || r->nitems == 0) {
+    return;
+  }
+  r->over_budget = r->items[0].tokens > budget;
+  char *drop = xcalloc(r->nitems, 1);
+  /* Each kind's items in drop order, once: a big scope calls hundreds of functions. */
+  fit_order *cand = xmalloc(r->nitems * sizeof(*cand));
+  for (size_t o = 0; o < sizeof(order) / sizeof(order[0]) && r->tokens > budget; o++) {
+    size_t nc = 0;
+    for (size_t i = 1; i < r->nitems; i++) {
+      if (r->items[i].kind == order[o]) {
+        cand[nc].rank = item_rank(r, &r->items[i]);
+        cand[nc++].idx = i;
+      }
+    }
+    qsort(cand, nc, sizeof(*cand), fit_order_cmp);
+    for (size_t k = 0; k < nc && r->tokens > budget; k++) {
+      drop[cand[k].idx] = 1;
+      r->tokens -= r->items[cand[k].idx].tokens;
+      r->dropped++;
+    }
+  }
+  free(cand);
+  size_t n = 0;
+  for (size_t i = 0; i < r->nitems; i++) {
+    if (drop[i]) {
+      free(r->items[i].label);
+      free(r->items[i].text);
+    } else {
+      r->items[n++] = r->items[i];
+    }
+  }
+  r->nitems = n;
+  free(drop);
+}
+
+void pkg_result_copy(pkg_result *dst, const pkg_result *src)
+{
+  *dst = *src;
+  dst->scope_name = src->scope_name ? xstrdup(src->scope_name) : NULL;
+  dst->items = xcalloc(src->nitems ? src->nitems : 1, sizeof(pkg_item));
+  for (size_t i = 0; i < src->nitems; i++) {
+    dst->items[i] = src->items[i];
+    dst->items[i].label = src->items[i].label ? xstrdup(src->items[i].label) : NULL;
+    dst->items[i].text = src->items[i].text ? xstrdup(src->items[i].text) : NULL;
+  }
 }
 
 void pkg_result_free(pkg_result *r)

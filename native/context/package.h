@@ -60,7 +60,23 @@ typedef struct {
   const pkg_diag *diags;
   size_t ndiags;
   int budget_tokens;  /* maximum tokens for the whole package; <= 0 means no limit */
+  /* The editor's tree-sitter range of the function at the cursor (1-based lines), 0 when
+   * none. A hint, checked against the scan: when the scan finds a function or method at the
+   * cursor, the scan wins and the hint is only compared (PKG_HINT_AGREES / _DIFFERS); when it
+   * finds none (only a class, or a language it does not read: Vimscript), a hint that holds
+   * the cursor (and lies inside that class) becomes the scope (PKG_HINT_USED). A hint that
+   * does not hold the cursor or leaves the file is ignored (PKG_HINT_IGNORED). */
+  int hint_start;
+  int hint_end;
 } pkg_request;
+
+typedef enum {
+  PKG_HINT_NONE = 0, /* no hint, or a scope that is not a function's (selection, file) */
+  PKG_HINT_AGREES,   /* same first (or declaration) line and last line as the scan's */
+  PKG_HINT_DIFFERS,  /* the scan's function was used */
+  PKG_HINT_USED,     /* the scan had no function at the cursor: the hint is the scope */
+  PKG_HINT_IGNORED,  /* not a range holding the cursor */
+} pkg_hint;
 
 typedef struct {
   lang_id lang;
@@ -73,6 +89,7 @@ typedef struct {
   int tokens;         /* sum of items[].tokens */
   int file_tokens;    /* estimate for the whole file */
   int dropped;        /* number of optional items left out to honour the budget */
+  pkg_hint hint;      /* what became of req->hint_start..hint_end */
   int over_budget;    /* 1 if the scope alone exceeds the budget (it is still included whole) */
 } pkg_result;
 
@@ -83,6 +100,16 @@ int package_build(const text_t *text, const pkg_request *req, pkg_result *out, c
                   size_t errlen);
 void pkg_result_free(pkg_result *r);
 
+/* Drops optional items from `r` until r->tokens <= budget, exactly as package_build() does for
+ * req->budget_tokens: signatures first, then types, imports and the class header, within a kind
+ * the farthest from the scope first; the scope, diagnostics and other files are never dropped.
+ * Counts them in r->dropped, sets r->over_budget, frees what it drops. budget <= 0: no-op.
+ * package_build() with no budget, then package_fit() for each budget, gives every budget's
+ * package for the cost of one build. */
+void package_fit(pkg_result *r, int budget);
+/* Deep copy of `src` into `dst` (free with pkg_result_free). */
+void pkg_result_copy(pkg_result *dst, const pkg_result *src);
+
 /* The scope an action starts from: SCOPE_FILE for multi-file actions ("design", "optimize",
  * "refactor-files", "review-all") and for "review" without a selection; SCOPE_SELECTION when
  * there is a selection; otherwise SCOPE_FUNCTION, which package_build() narrows to the
@@ -92,5 +119,7 @@ scope_kind package_default_scope(const char *action, int has_selection);
 
 const char *scope_kind_name(scope_kind k);
 const char *item_kind_name(item_kind k);
+/* "agrees", "differs", "used", "ignored" ("none" for PKG_HINT_NONE). */
+const char *pkg_hint_name(pkg_hint h);
 
 #endif

@@ -445,10 +445,12 @@ void scan_nameset_free(scan_nameset *s)
 void scan_emit_call(lang_id lang, scan_nameset *seen, const char *name, size_t len,
                     scan_call_fn fn, void *data)
 {
-  if (len == 0 || scan_is_call_keyword(lang, name, len)) {
+  /* The set remembers keywords too, so each distinct word is checked against the keyword
+   * list once: a scope of thousands of lines repeats a few hundred names. */
+  if (len == 0 || !scan_nameset_add(seen, name, len)) {
     return;
   }
-  if (scan_nameset_add(seen, name, len)) {
+  if (!scan_is_call_keyword(lang, name, len)) {
     fn(name, len, data);
   }
 }
@@ -494,4 +496,26 @@ void scan_idents(lang_id lang, const text_t *text, int start_line, int end_line,
                  void *data)
 {
   scan_refs(lang, text, start_line, end_line, SCAN_REFS_IDENTS, fn, data);
+}
+
+void scan_calls_and_idents(lang_id lang, const text_t *text, int start_line, int end_line,
+                           scan_call_fn call_fn, void *call_data, scan_call_fn ident_fn,
+                           void *ident_data)
+{
+  if (lang == LANG_PYTHON || lang == LANG_LUA) {
+    scan_refs(lang, text, start_line, end_line, SCAN_REFS_CALLS, call_fn, call_data);
+    scan_refs(lang, text, start_line, end_line, SCAN_REFS_IDENTS, ident_fn, ident_data);
+    return;
+  }
+  if ((!call_fn && !ident_fn) || text->nlines == 0 || lang <= LANG_UNKNOWN ||
+      lang >= LANG__COUNT) {
+    return;
+  }
+  start_line = start_line < 1 ? 1 : start_line;
+  end_line = end_line > text->nlines ? text->nlines : end_line;
+  if (start_line > end_line) {
+    return;
+  }
+  scan_brace_refs(lang, text->data, text_line_start(text, start_line),
+                  text_line_end(text, end_line), call_fn, call_data, ident_fn, ident_data);
 }

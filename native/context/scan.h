@@ -70,4 +70,11 @@ void scan_calls(lang_id lang, const text_t *text, int start_line, int end_line, 
 void scan_idents(lang_id lang, const text_t *text, int start_line, int end_line, scan_call_fn fn,
                  void *data);
 
+/* scan_calls(call_fn, call_data) and scan_idents(ident_fn, ident_data) over the same lines, the
+ * brace languages in one pass (a scope of thousands of lines is lexed once, not twice). Either
+ * callback may be NULL. */
+void scan_calls_and_idents(lang_id lang, const text_t *text, int start_line, int end_line,
+                           scan_call_fn call_fn, void *call_data, scan_call_fn ident_fn,
+                           void *ident_data);
+
 #endif

@@ -62,6 +62,8 @@ typedef struct {
    * declarations follow (`int a; char *b; {`); kr_count statements seen since. */
   bclass kr;
   int kr_count;
+  /* C: the lexer is handing out only braces while nframes >= body_frames (0: it is not). */
+  size_t body_frames;
 } bscan;
 
 static int tk_is(const bscan *b, const scan_tok *t, const char *w)
@@ -289,6 +291,10 @@ static long c_walk_back(const bscan *b, const scan_tok *H, long i)
       if (tk_in(b, x, c_stop)) {
         break;
       }
+      if (tk_is(b, x, "template") && b->lang == LANG_CPP) {
+        return i; /* a template clause opens the declaration: what is before is not part
+                     of it (FMT_MODULE_EXPORT_BEGIN on the line above) */
+      }
     } else if (x->type == TK_PUNCT) {
       if (x->ch != '*' && x->ch != '&' && x->ch != P_SCOPE && x->ch != '~') {
         break;
@@ -313,6 +319,27 @@ static long c_walk_back(const bscan *b, const scan_tok *H, long i)
     i--;
   }
   return i + 1;
+}
+
+/* Whether the `->` at H[a] starts a trailing return type: before it, after the qualifiers a
+ * parameter list may carry (const, volatile, &, &&, noexcept(...), throw(...), [[...]],
+ * macros in capitals), comes the parameter group. */
+static int trailing_return_at(const bscan *b, const scan_tok *H, long a)
+{
+  static const char *const quals[] = {"const", "volatile", "noexcept", "mutable", NULL};
+  long k = a - 1;
+  while (k >= 1) {
+    const scan_tok *x = &H[k];
+    if (tk_in(b, x, quals) || tk_upper(b, x) || tk_p(x, '&') || x->type == TK_BGROUP) {
+      k--;
+    } else if (x->type == TK_GROUP && (tk_in(b, &H[k - 1], c_attr_fn) ||
+                                       tk_upper(b, &H[k - 1]))) {
+      k -= 2;
+    } else {
+      break;
+    }
+  }
+  return k >= 1 && H[k].type == TK_GROUP;
 }
 
 static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bclass *c)
@@ -399,7 +426,16 @@ static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bcl
   long lim = n;
   if (cpp) {
     for (long i = 1; i < n; i++) {
-      if (tk_p(&H[i], ':') && (H[i - 1].type == TK_GROUP || tk_is(b, &H[i - 1], "noexcept"))) {
+      if (!tk_p(&H[i], ':')) {
+        continue;
+      }
+      /* The parameters, then noexcept, noexcept(...) or a macro for it (SPDLOG_NOEXCEPT). */
+      long q = i - 1;
+      while (q >= 1 && (tk_is(b, &H[q], "noexcept") || tk_upper(b, &H[q]) ||
+                        (H[q].type == TK_GROUP && tk_is(b, &H[q - 1], "noexcept")))) {
+        q -= H[q].type == TK_GROUP ? 2 : 1;
+      }
+      if (H[q].type == TK_GROUP) {
         lim = i;
         break;
       }
@@ -411,6 +447,17 @@ static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bcl
   }
   if (!(f->ctx == CTX_TOP || (cpp && f->ctx == CTX_CLASS))) {
     goto nondef;
+  }
+  if (cpp) {
+    /* A trailing return type (`auto f(...) const -> T {`) can hold anything a type can:
+     * templates with expressions, decltype(...), `(&)[N]`. The declarator ends at the last
+     * `->` that follows the parameter list (and its qualifiers). */
+    for (long a = lim - 1; a >= 2; a--) {
+      if (tk_p(&H[a], P_ARROW) && trailing_return_at(b, H, a)) {
+        lim = a;
+        break;
+      }
+    }
   }
   long g = -1;
   for (long i = lim - 1; i >= 0; i--) {
@@ -454,6 +501,14 @@ static void classify_c(bscan *b, const bframe *f, const scan_tok *H, long n, bcl
     }
   }
   if (ns < 0) {
+    if (cpp && tk_p(&H[j], '>')) {
+      /* An explicit specialisation: `template <> auto num_bits<int128_opt>() -> int {`. */
+      long lt = angle_back(H, j);
+      if (lt >= 1 && H[lt - 1].type == TK_IDENT && !tk_in(b, &H[lt - 1], c_ctrl) &&
+          !tk_is(b, &H[lt - 1], "template")) {
+        j = ne = lt - 1;
+      }
+    }
     if (H[j].type != TK_IDENT || tk_in(b, &H[j], c_ctrl)) {
       goto nondef;
     }
@@ -1060,6 +1115,9 @@ static void on_open(bscan *b, const scan_tok *t)
   bclass c;
   if (b->kr_count > 0 && b->ntoks == f->tbase && b->nframes == 1) {
     c = b->kr; /* the old-style definition's body */
+  } else if (b->ntoks == f->tbase) {
+    memset(&c, 0, sizeof(c)); /* no head: a block (every brace of a C body) */
+    c.what = W_BLOCK;
   } else {
     classify(b, f, &c);
   }
@@ -1468,6 +1526,10 @@ void scan_brace_file(scan_ctx *sc)
   /* Inside brackets this pass looks only at brackets, braces and the token before a brace
    * (in C/C++, where no import or arrow function needs more): let the lexer skip the rest. */
   b.lx.elide_groups = b.lx.cfam;
+  /* In C nothing inside a function body or an initialiser is a definition or an import this
+   * pass reports (a struct declared in a body lies inside the function's own text): the lexer
+   * hands out only their braces, which is most of the speed on real C (bench/README.md). */
+  b.lx.stop_after_brace = b.lang == LANG_C;
   frame_push(&b, CTX_TOP, -1, -1, 0, 0);
   int js = b.lx.js;
   /* Identifiers need a look (imports, `require`) only at top level, and never in C/C++. */
@@ -1531,9 +1593,22 @@ void scan_brace_file(scan_ctx *sc)
         break;
       case '{':
         on_open(&b, &t);
+        if (b.lx.stop_after_brace && b.body_frames == 0) {
+          /* A function body, an initialiser, a block: everything but a struct's body or an
+           * `extern "C"` block, which hold definitions. (The lexer may already be past the
+           * body's end: body_frames, not the lexer's depth, says whether this brace is in it.) */
+          const bframe *nf = top(&b);
+          if (nf->ctx != CTX_TOP && nf->ctx != CTX_CLASS) {
+            scan_lex_enter_body(&b.lx);
+            b.body_frames = b.nframes;
+          }
+        }
         break;
       case '}':
         on_close(&b, &t);
+        if (b.nframes < b.body_frames) {
+          b.body_frames = 0; /* the braces-only body ended with this one */
+        }
         break;
       case ';':
       case P_VSEMI:
@@ -1609,26 +1684,46 @@ void scan_brace_file(scan_ctx *sc)
 void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, int mode,
                       scan_call_fn fn, void *data)
 {
+  if (mode == SCAN_REFS_IDENTS) {
+    scan_brace_refs(lang, src, from, to, NULL, NULL, fn, data);
+  } else {
+    scan_brace_refs(lang, src, from, to, fn, data, NULL, NULL);
+  }
+}
+
+void scan_brace_refs(lang_id lang, const char *src, size_t from, size_t to, scan_call_fn call_fn,
+                     void *call_data, scan_call_fn ident_fn, void *ident_data)
+{
   static const char *const def_words[] = {"function", "fn", "func", NULL};
   scan_lex lx;
   scan_lex_init(&lx, lang, src, from, to, NULL);
-  scan_nameset seen;
-  scan_nameset_init(&seen);
-  scan_tok t, prev = {0, 0, 0, 0}, prev2 = {0, 0, 0, 0};
-  while (scan_lex_next(&lx, &t)) {
-    if (mode == SCAN_REFS_IDENTS) {
-      if (t.type == TK_IDENT) {
-        scan_emit_call(lang, &seen, src + t.off, t.end - t.off, fn, data);
+  scan_nameset seen_calls, seen_idents;
+  scan_nameset_init(&seen_calls);
+  scan_nameset_init(&seen_idents);
+  scan_tok prev = {0, 0, 0, 0}, prev2 = {0, 0, 0, 0};
+  scan_tok batch[128];
+  size_t nbatch = 0, ib = 0;
+  for (;;) {
+    if (ib == nbatch) {
+      /* A batch per call: a scope of thousands of lines is tens of thousands of tokens. */
+      nbatch = scan_lex_fill(&lx, batch, sizeof(batch) / sizeof(batch[0]));
+      ib = 0;
+      if (nbatch == 0) {
+        break;
       }
-      continue;
     }
-    if (tk_p(&t, '(') && prev.type == TK_IDENT &&
+    scan_tok t = batch[ib++];
+    if (ident_fn && t.type == TK_IDENT) {
+      scan_emit_call(lang, &seen_idents, src + t.off, t.end - t.off, ident_fn, ident_data);
+    }
+    if (call_fn && tk_p(&t, '(') && prev.type == TK_IDENT &&
         !(prev2.type == TK_IDENT && scan_word_in(src + prev2.off, prev2.end - prev2.off,
                                                  def_words))) {
-      scan_emit_call(lang, &seen, src + prev.off, prev.end - prev.off, fn, data);
+      scan_emit_call(lang, &seen_calls, src + prev.off, prev.end - prev.off, call_fn, call_data);
     }
     prev2 = prev;
     prev = t;
   }
-  scan_nameset_free(&seen);
+  scan_nameset_free(&seen_calls);
+  scan_nameset_free(&seen_idents);
 }

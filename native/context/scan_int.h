@@ -102,6 +102,9 @@ void scan_lua_file(scan_ctx *sc);
 enum { SCAN_REFS_CALLS = 0, SCAN_REFS_IDENTS = 1 };
 void scan_brace_calls(lang_id lang, const char *src, size_t from, size_t to, int mode,
                       scan_call_fn fn, void *data);
+/* Both at once: calls to call_fn, identifiers to ident_fn (either may be NULL). */
+void scan_brace_refs(lang_id lang, const char *src, size_t from, size_t to, scan_call_fn call_fn,
+                     void *call_data, scan_call_fn ident_fn, void *ident_data);
 void scan_py_calls(const char *src, size_t from, size_t to, int mode, scan_call_fn fn,
                    void *data);
 void scan_lua_calls(const char *src, size_t from, size_t to, int mode, scan_call_fn fn,

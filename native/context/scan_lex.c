@@ -2,6 +2,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "context/scan_int.h"
 
@@ -48,18 +51,21 @@ void scan_lex_init(scan_lex *lx, lang_id lang, const char *s, size_t from, size_
 }
 
 /* End of a (non-nesting) block comment whose text starts at p: the offset after its `*` `/`, or
- * len if it is not closed. memchr finds the stars far faster than a byte loop. */
+ * len if it is not closed. memchr looks for the slash, not the star: many projects start every
+ * comment line with `**` or ` *` (SQLite: two stars a line), slashes are rare in prose. */
 static size_t lex_block_comment_end(const char *s, size_t p, size_t len)
 {
-  while (p < len) {
-    const char *star = memchr(s + p, '*', len - p);
-    if (!star) {
+  size_t q = p + 1; /* the earliest slash that can close: a star at p before it */
+  while (q < len) {
+    const char *slash = memchr(s + q, '/', len - q);
+    if (!slash) {
       return len;
     }
-    p = (size_t)(star - s) + 1;
-    if (p < len && s[p] == '/') {
-      return p + 1;
+    q = (size_t)(slash - s);
+    if (s[q - 1] == '*') {
+      return q + 1;
     }
+    q++;
   }
   return len;
 }
@@ -315,6 +321,32 @@ static size_t pp_skip(const char *s, size_t p, size_t len, int stop_at_else)
   return len;
 }
 
+/* Offset of the first byte at or after p that can change how a preprocessor line is read (its
+ * newline, a backslash, a slash, a quote), or len. Sixteen bytes per step where SSE2 is there:
+ * most #define and #if lines hold none of them before their newline. */
+static inline size_t lex_pp_stop(const char *s, size_t p, size_t len)
+{
+#if defined(__SSE2__)
+  const __m128i c1 = _mm_set1_epi8('\n'), c2 = _mm_set1_epi8('\\'), c3 = _mm_set1_epi8('/'),
+                c4 = _mm_set1_epi8('"'), c5 = _mm_set1_epi8('\'');
+  while (p + 16 <= len) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, c1), _mm_cmpeq_epi8(v, c2)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, c3), _mm_cmpeq_epi8(v, c4)));
+    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(m, _mm_cmpeq_epi8(v, c5)));
+    if (mask) {
+      return p + (unsigned)__builtin_ctz(mask);
+    }
+    p += 16;
+  }
+#endif
+  while (p < len && s[p] != '\n' && s[p] != '\\' && s[p] != '/' && s[p] != '"' &&
+         s[p] != '\'') {
+    p++;
+  }
+  return p;
+}
+
 /* A preprocessor line from '#' at p, with its continuations; records #include as an import. */
 static size_t lex_preproc(scan_lex *lx, size_t p)
 {
@@ -332,6 +364,10 @@ static size_t lex_preproc(scan_lex *lx, size_t p)
                    scan_word_is(s + w, q - w, "include_next") ||
                    scan_word_is(s + w, q - w, "import");
   while (q < len) {
+    q = lex_pp_stop(s, q, len);
+    if (q >= len) {
+      break;
+    }
     char c = s[q];
     if (c == '\n') {
       break;
@@ -341,14 +377,7 @@ static size_t lex_preproc(scan_lex *lx, size_t p)
       continue;
     }
     if (c == '/' && q + 1 < len && s[q + 1] == '*') {
-      const char *e = NULL;
-      for (size_t i = q + 2; i + 1 < len; i++) {
-        if (s[i] == '*' && s[i + 1] == '/') {
-          e = s + i;
-          break;
-        }
-      }
-      q = e ? (size_t)(e - s) + 2 : len;
+      q = lex_block_comment_end(s, q + 2, len); /* a comment after `#endif` */
       continue;
     }
     if (c == '/' && q + 1 < len && s[q + 1] == '/') {
@@ -548,6 +577,118 @@ static size_t lex_group_end(const scan_lex *lx, size_t p, size_t *stop)
   }
 }
 
+/* Bytes a function body's brace scan stops at (C): braces, the quotes, the slash of a comment
+ * and the `#` of a preprocessor line. Everything else inside a body is skipped unread. */
+static const unsigned char scan_body_stop[256] = {
+  ['{'] = 1, ['}'] = 1, ['"'] = 1, ['\''] = 1, ['/'] = 1, ['#'] = 1,
+};
+
+/* Offset of the first stop byte at or after p, or len. Sixteen bytes per step where SSE2 is
+ * there (every x86-64): on SQLite's sources a stop comes every ~40 bytes of body text, so the
+ * per-byte table loop this replaces spent most of the scan's time. */
+static inline size_t lex_body_stop(const char *s, size_t p, size_t len)
+{
+#if defined(__SSE2__)
+  const __m128i c1 = _mm_set1_epi8('{'), c2 = _mm_set1_epi8('}'), c3 = _mm_set1_epi8('"'),
+                c4 = _mm_set1_epi8('\''), c5 = _mm_set1_epi8('/'), c6 = _mm_set1_epi8('#');
+  while (p + 16 <= len) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, c1), _mm_cmpeq_epi8(v, c2)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, c3), _mm_cmpeq_epi8(v, c4)));
+    m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, c5), _mm_cmpeq_epi8(v, c6)));
+    unsigned mask = (unsigned)_mm_movemask_epi8(m);
+    if (mask) {
+      return p + (unsigned)__builtin_ctz(mask);
+    }
+    p += 16;
+  }
+#endif
+  while (p < len && !scan_body_stop[(unsigned char)s[p]]) {
+    p++;
+  }
+  return p;
+}
+
+/* Whether the `#` at p starts a preprocessor line as the token lexer's `bol` decides it: no
+ * token since the last newline (blanks and comments do not count). Reads backwards over the
+ * comments just recorded; at the body's floor (just after its `{`, a token) the answer is no. */
+static int lex_body_bol(const scan_lex *lx, size_t p)
+{
+  const char *s = lx->s;
+  const scan_ctx *sc = lx->sc;
+  size_t k = sc ? sc->ncomments : 0;
+  while (p > lx->body_floor) {
+    unsigned char c = (unsigned char)s[p - 1];
+    if (c == '\n') {
+      return 1;
+    }
+    if (scan_is_space(c)) {
+      p--;
+      continue;
+    }
+    while (k > 0 && sc->comments[k - 1].end > p) {
+      k--;
+    }
+    if (k > 0 && sc->comments[k - 1].end == p && sc->comments[k - 1].off >= lx->body_floor) {
+      p = sc->comments[--k].off;
+      continue;
+    }
+    return 0;
+  }
+  return 0;
+}
+
+/* Inside a C function body: the offset of the next `{` or `}` that is code, or len. Strings,
+ * character literals, comments and preprocessor lines on the way are skipped exactly as the
+ * token lexer skips them (comments and #include lines are recorded, conditionals counted), so
+ * the braces found are the ones the token lexer would hand out. */
+static size_t lex_body_next(scan_lex *lx, size_t p)
+{
+  const char *s = lx->s;
+  size_t len = lx->len;
+  size_t floor = lx->body_floor;
+  for (;;) {
+    p = lex_body_stop(s, p, len);
+    if (p >= len) {
+      return len;
+    }
+    switch (s[p]) {
+    case '{':
+    case '}':
+      return p;
+    case '"': {
+      size_t r = lex_word_back(s, floor, p);
+      p = lex_is_prefix(s + r, p - r, cpp_raw_prefix) ? lex_cpp_raw(s, p, len)
+                                                      : lex_quoted(s, p, len, '"', 0);
+      break;
+    }
+    case '\'': {
+      size_t r = lex_word_back(s, floor, p);
+      if (r < p && scan_cc[(unsigned char)s[r]] == CC_DIGIT && p + 1 < len &&
+          scan_cc[(unsigned char)s[p + 1]] >= CC_IDENT) {
+        p++; /* a digit separator inside a number */
+      } else {
+        p = lex_quoted(s, p, len, '\'', 0);
+      }
+      break;
+    }
+    case '/':
+      p = p + 1 < len && (s[p + 1] == '/' || s[p + 1] == '*') ? lex_comment(lx, p) : p + 1;
+      break;
+    default: /* '#' */
+      p = lex_body_bol(lx, p) ? lex_preproc(lx, p) : p + 1;
+      break;
+    }
+  }
+}
+
+void scan_lex_enter_body(scan_lex *lx)
+{
+  lx->body_depth = 1;
+  lx->body_floor = lx->p;
+  lx->body_ncomments = lx->sc ? lx->sc->ncomments : 0;
+}
+
 /* Go inserts a semicolon at a newline after these tokens. */
 static int lex_go_semi_after(const scan_lex *lx)
 {
@@ -576,6 +717,26 @@ size_t scan_lex_fill(scan_lex *lx, scan_tok *out, size_t max)
   while (n < max) {
     if (p >= len) {
       break;
+    }
+    if (lx->body_depth > 0) {
+      size_t q = lex_body_next(lx, p);
+      if (q >= len) {
+        p = len;
+        break;
+      }
+      bol = 0;
+      if (s[q] == '{') {
+        lx->braces++;
+        lx->body_depth++;
+      } else {
+        lx->braces--;
+        if (--lx->body_depth == 0 && lx->sc) {
+          /* A comment inside a body is never the doc comment of a definition (the body's
+           * closing brace stands between): forget them, the array stays small. */
+          lx->sc->ncomments = lx->body_ncomments;
+        }
+      }
+      EMIT(TK_PUNCT, s[q], q, q + 1);
     }
     unsigned char c = (unsigned char)s[p];
     unsigned char cc = scan_cc[c];
@@ -817,6 +978,9 @@ size_t scan_lex_fill(scan_lex *lx, scan_tok *out, size_t max)
     lx->prev_ch = ch;
     lx->prev_off = off;
     lx->prev_end = end;
+    if (ch == '{' && type == TK_PUNCT && lx->stop_after_brace && lx->body_depth == 0) {
+      break; /* the caller may switch to body mode before anything after it is lexed */
+    }
   }
   lx->p = p < len ? p : len;
   lx->bol = bol;

@@ -59,6 +59,16 @@ typedef struct {
    * spanning it, its inside skipped without making tokens. */
   unsigned char elide_groups;
   size_t no_elide_until; /* groups opening before this offset were found unsuitable */
+  /* C only, for a caller that reads nothing inside a function body but its nesting: end a
+   * batch after each `{` (so the caller can set body_depth before more is lexed), and while
+   * body_depth > 0 hand out only the body's `{` and `}` tokens, found by a scan for the six
+   * bytes that can start a brace, string, character literal, comment or preprocessor line.
+   * Comments, #include lines and conditionals are handled as everywhere else. body_depth
+   * counts the braces open in the body; it drops to 0 after the one that closes it. */
+  unsigned char stop_after_brace;
+  long body_depth;
+  size_t body_floor;     /* where the body's scan began (just after its `{`) */
+  size_t body_ncomments; /* comments recorded before it */
 } scan_lex;
 
 void scan_lex_init(scan_lex *lx, lang_id lang, const char *s, size_t from, size_t to,
@@ -68,5 +78,8 @@ int scan_lex_next(scan_lex *lx, scan_tok *t);
 /* Up to `max` next tokens into out[]; returns how many (0 only at the end). The same tokens
  * as repeated scan_lex_next calls, without a call per token. */
 size_t scan_lex_fill(scan_lex *lx, scan_tok *out, size_t max);
+/* C: the `{` just handed out (the last token of a batch, see stop_after_brace) opens a function
+ * body; from here until its matching `}` only braces come out. */
+void scan_lex_enter_body(scan_lex *lx);
 
 #endif

@@ -15,9 +15,10 @@
 /* Estimated tokens for s[0..n); 0 for empty text, at least 1 otherwise. */
 int tokens_estimate(lang_id lang, const char *s, size_t n);
 
-/* The same estimate for a whole file: exact up to 1 MiB; above that it extrapolates from 128
- * windows of whole lines spread evenly over the file (about 256 KiB), which keeps a 200k-line
- * file under a millisecond and within a percent or two of the exact count on source code. */
+/* The same estimate for a whole file: exact up to 1 MiB; above that it extrapolates from 64
+ * windows of whole lines spread evenly over the file (about 128 KiB), which keeps a 200k-line
+ * file near half a millisecond and within a percent or two of the exact count on source code
+ * (SQLite's 6.4 MB of C: +0.1%; 4.7 MB of Python's stdlib: -1.6%; 128 windows: -0.5%, -1.7%). */
 int tokens_estimate_file(lang_id lang, const char *s, size_t n);
 
 /* The piece classes the estimate counts; the estimate is a per-language weighted sum of these

@@ -173,7 +173,7 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
     return -1;
   }
   char *tier = NULL;
-  int64_t line, col, s0, s1, bufnr;
+  int64_t line, col, s0, s1, bufnr, h0, h1;
   if (host_param_str(p, "path", &op->path, err, errlen) ||
       host_param_str(p, "filetype", &op->language, err, errlen) ||
       host_param_str(p, "action", &op->action, err, errlen) ||
@@ -183,6 +183,8 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
       host_param_int(p, "sel_start", 0, INT32_MAX, 0, &s0, err, errlen) ||
       host_param_int(p, "sel_end", 0, INT32_MAX, 0, &s1, err, errlen) ||
       host_param_int(p, "bufnr", 0, INT32_MAX, -1, &bufnr, err, errlen) ||
+      host_param_int(p, "hint_start", 0, INT32_MAX, 0, &h0, err, errlen) ||
+      host_param_int(p, "hint_end", 0, INT32_MAX, 0, &h1, err, errlen) ||
       host_param_str(p, "tier", &tier, err, errlen)) {
     free(tier);
     return -1;
@@ -271,6 +273,8 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
     .col = (int)col,
     .sel_start = (int)(s0 < s1 ? s0 : s1),
     .sel_end = (int)(s0 < s1 ? s1 : s0),
+    .hint_start = (int)h0,
+    .hint_end = (int)h1,
     .nfiles = nfiles,
     .forced_tier = forced,
     .diags = op->diags,

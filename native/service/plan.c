@@ -58,6 +58,9 @@ static json_t *context_json(const action_request *req, const pkg_result *pkg, in
                                                      : json_null());
   json_object_set_new(scope, "start_line", json_integer(pkg->start_line));
   json_object_set_new(scope, "end_line", json_integer(pkg->end_line));
+  if (pkg->hint != PKG_HINT_NONE) {
+    json_object_set_new(scope, "hint", json_string(pkg_hint_name(pkg->hint)));
+  }
 
   json_t *c = json_object();
   const char *file = req->path ? req->path : "";
@@ -108,7 +111,8 @@ static json_t *route_json(const route_decision *d)
 static int add_other_files(const action_request *req, int budget, pkg_result *pkg, char *ferr,
                            size_t ferrlen);
 
-static int build_package(const text_t *t, const action_request *req, lang_id lang, int budget,
+/* The package with every item it can have (no budget): fit_package() cuts it per tier. */
+static int build_package(const text_t *t, const action_request *req, lang_id lang,
                          pkg_result *pkg, char *err, size_t errlen)
 {
   pkg_request pr = {
@@ -119,13 +123,22 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
     .cursor_col = req->col,
     .sel_start = req->sel_start,
     .sel_end = req->sel_end,
+    .hint_start = req->hint_start,
+    .hint_end = req->hint_end,
     .diags = req->diags,
     .ndiags = req->ndiags,
-    .budget_tokens = budget,
   };
-  if (package_build(t, &pr, pkg, err, errlen)) {
-    return -1;
-  }
+  return package_build(t, &pr, pkg, err, errlen);
+}
+
+/* `all` cut to a tier's budget, then the other files in scope that still fit and, for the
+ * multi-file actions, the repo map. Returns 0, or -1 with the message in `err` when a file in
+ * scope is not a regular file (`pkg` is then empty). */
+static int fit_package(const action_request *req, const pkg_result *all, int budget,
+                       pkg_result *pkg, char *err, size_t errlen)
+{
+  pkg_result_copy(pkg, all);
+  package_fit(pkg, budget);
   if (add_other_files(req, budget, pkg, err, errlen)) {
     pkg_result_free(pkg);
     return -1;
@@ -243,26 +256,27 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
              req->action ? req->action : "", list);
     return -1;
   }
-  lang_id lang = LANG_UNKNOWN;
-  if (req->language && *req->language) {
-    lang = lang_from_name(req->language);
-  }
-  if (lang == LANG_UNKNOWN && req->path) {
-    lang = lang_from_path(req->path);
-  }
+  lang_id lang = lang_detect(req->path, req->language, text, len);
   if (text_init(&out->text, text, len)) {
     snprintf(err, errlen, "file has too many lines");
     return -1;
   }
   out->lang = lang;
 
-  /* The package is built for the tier it will go to. Which tier that is depends on the
-   * package's size, so build for Mini's budget first (the common case), and rebuild with
-   * Full's budget when the decision is Full and something was left out. */
+  /* The package is cut for the tier it will go to. Which tier that is depends on the
+   * package's size, so cut it to Mini's budget first (the common case), and again to Full's
+   * when the decision is Full and something was left out. It is built once, with every item,
+   * and only cut per budget: building is the costly part (a 200k-line file). */
   int pre_tier = req->forced_tier >= 0 ? req->forced_tier : config_action_tier(cfg, req->action);
   tier_id budget_tier = pre_tier >= 0 ? (tier_id)pre_tier : TIER_MINI;
-  if (build_package(&out->text, req, lang, (int)cfg->tiers[budget_tier].context_budget,
-                    &out->pkg, err, errlen)) {
+  pkg_result all;
+  if (build_package(&out->text, req, lang, &all, err, errlen)) {
+    text_free(&out->text);
+    return -1;
+  }
+  if (fit_package(req, &all, (int)cfg->tiers[budget_tier].context_budget, &out->pkg, err,
+                  errlen)) {
+    pkg_result_free(&all);
     text_free(&out->text);
     return -1;
   }
@@ -276,20 +290,25 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
     .instruction = req->instruction,
   };
   if (route_decide(cfg, &ri, &out->route, err, errlen)) {
+    pkg_result_free(&all);
     action_plan_free(out);
     return -1;
   }
   if (out->route.tier != budget_tier && out->pkg.dropped > 0) {
     pkg_result full;
-    if (build_package(&out->text, req, lang, (int)cfg->tiers[out->route.tier].context_budget,
-                      &full, err, errlen) == 0) {
-      pkg_result_free(&out->pkg);
-      out->pkg = full;
-      ri.context_tokens = out->pkg.tokens;
-      ri.scope_name = out->pkg.scope_name;
-      route_decide(cfg, &ri, &out->route, err, errlen);
+    if (fit_package(req, &all, (int)cfg->tiers[out->route.tier].context_budget, &full, err,
+                    errlen)) {
+      pkg_result_free(&all);
+      action_plan_free(out);
+      return -1;
     }
+    pkg_result_free(&out->pkg);
+    out->pkg = full;
+    ri.context_tokens = out->pkg.tokens;
+    ri.scope_name = out->pkg.scope_name;
+    route_decide(cfg, &ri, &out->route, err, errlen);
   }
+  pkg_result_free(&all);
   if (!with_prompt) {
     return 0;
   }

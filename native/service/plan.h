@@ -23,6 +23,8 @@ typedef struct {
   int col;               /* 1-based, 0 if unknown */
   int sel_start;         /* selection lines, 0 when none */
   int sel_end;
+  int hint_start;        /* the editor's tree-sitter range of the function at the cursor */
+  int hint_end;          /* (1-based lines), 0 when none: see pkg_request */
   int nfiles;            /* files in scope, counting this one (>= 1) */
   int forced_tier;       /* -1 or a tier_id */
   const pkg_diag *diags;

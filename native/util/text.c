@@ -1,8 +1,12 @@
 #include "util/text.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "util/buf.h"
 
@@ -15,7 +19,51 @@ int text_init(text_t *t, const char *data, size_t len)
   if (len > 0) {
     off[n++] = 0;
   }
-  for (const char *p = data, *end = data + len; p < end; p++) {
+  const char *p = data, *end = data + len;
+#if defined(__SSE2__)
+  /* 64 bytes per step, the newlines' positions written without a branch per newline: a
+   * memchr call per line mispredicts about once a line (lines average ~33 bytes), which cost
+   * more than reading the bytes (SQLite's 193k lines: 2.0 ms before, 1.0 ms now, warm). Four
+   * slots are written per block whatever its count (code has about two newlines in 64 bytes);
+   * only the first `count` are kept, and a block with more newlines loops. */
+  const __m128i nl = _mm_set1_epi8('\n'), one = _mm_set1_epi8(1), zero = _mm_setzero_si128();
+  for (; p + 64 <= end; p += 64) {
+    uint64_t m = 0;
+    __m128i ones = zero;
+    for (int k = 0; k < 4; k++) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+      __m128i eq = _mm_cmpeq_epi8(v, nl);
+      m |= (uint64_t)(unsigned)_mm_movemask_epi8(eq) << (16 * k);
+      ones = _mm_add_epi8(ones, _mm_and_si128(eq, one));
+    }
+    if (n + 65 >= cap) {
+      while (n + 65 >= cap) {
+        cap *= 2;
+      }
+      off = xrealloc(off, cap * sizeof(size_t));
+    }
+    /* The newline count without a popcount instruction (not in baseline x86-64). */
+    __m128i sums = _mm_sad_epu8(ones, zero);
+    size_t count = (size_t)_mm_cvtsi128_si32(sums) + (size_t)_mm_extract_epi16(sums, 4);
+    size_t base = (size_t)(p - data) + 1;
+    size_t *o = off + n;
+    for (int k = 0; k < 4; k++) {
+      /* The top bit keeps ctz defined once m runs out; those slots are past `count`. */
+      o[k] = base + (unsigned)__builtin_ctzll(m | (1ull << 63));
+      m &= m - 1;
+    }
+    for (size_t k = 4; k < count; k++) {
+      o[k] = base + (unsigned)__builtin_ctzll(m);
+      m &= m - 1;
+    }
+    n += count;
+  }
+  /* A newline that ends the text starts no line. */
+  if (n > 1 && off[n - 1] == len) {
+    n--;
+  }
+#endif
+  for (; p < end; p++) {
     p = memchr(p, '\n', (size_t)(end - p));
     if (!p || p + 1 == end) {
       break;

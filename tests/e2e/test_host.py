@@ -229,3 +229,20 @@ def test_unnamed_buffer_without_functions_gets_lines_around_the_cursor(real):
     lines = real.wait_preview()
     assert field(lines, "Scope") == "lines 1-3 around the cursor"
     assert field(lines, "File").startswith("[No Name] (")
+
+
+def test_treesitter_function_is_the_scope_where_the_scanner_reads_nothing(real, tmp_path):
+    """Vimscript: the scanner does not read it; the editor's tree-sitter function is the
+    scope (Neovim 0.10 and later ship the Vimscript parser)."""
+    if real.lua("return vim.fn.has('nvim-0.10')") == 0:
+        pytest.skip("tree-sitter hints need Neovim 0.10 or later")
+    path = tmp_path / "greet.vim"
+    path.write_text('" greets\nlet g:greeting = "hi"\nfunction! Greet(name) abort\n'
+                    '  echo g:greeting . " " . a:name\nendfunction\n\ncall Greet("a")\n')
+    real.nvim.command("edit " + str(path))
+    # What a UI's redraw does: highlight with tree-sitter, which keeps the tree parsed.
+    real.lua("vim.treesitter.start(0, 'vim'); vim.treesitter.get_parser(0):parse()")
+    real.nvim.current.window.cursor = (4, 3)
+    real.nvim.command("Frugal preview explain")
+    lines = real.wait_preview()
+    assert field(lines, "Scope") == "function, lines 3-5"

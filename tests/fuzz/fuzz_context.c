@@ -69,9 +69,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.sel_end = q.cursor_line + (int)sel > nlines ? nlines : q.cursor_line + (int)sel;
   }
   q.budget_tokens = (int)(data[1] >> 3) * 50;
+  /* An editor hint from the input too: byte 4's high bits, around the cursor, sometimes wrong. */
+  if (data[4] & 0x80) {
+    q.hint_start = q.cursor_line - (int)(data[4] & 7);
+    q.hint_end = q.cursor_line + (int)((data[4] >> 3) & 7);
+  }
   pkg_result p;
   char err[256];
   check(package_build(&t, &q, &p, err, sizeof(err)) == 0);
+  if (p.hint == PKG_HINT_USED) {
+    check(p.start_line == q.hint_start && p.end_line == q.hint_end);
+  }
+  check(q.hint_start || q.hint_end || p.hint == PKG_HINT_NONE);
+  /* Cutting the unbudgeted package equals building for the budget. */
+  if (q.budget_tokens > 0) {
+    pkg_request q0 = q;
+    q0.budget_tokens = 0;
+    pkg_result all, cut;
+    check(package_build(&t, &q0, &all, err, sizeof(err)) == 0);
+    pkg_result_copy(&cut, &all);
+    package_fit(&cut, q.budget_tokens);
+    check(cut.nitems == p.nitems && cut.tokens == p.tokens && cut.dropped == p.dropped);
+    pkg_result_free(&cut);
+    pkg_result_free(&all);
+  }
+  lang_id detected = lang_detect("fuzz.h", NULL, src, len);
+  check(detected == LANG_C || detected == LANG_CPP);
   check(p.nitems >= 1 && p.items[0].kind == ITEM_SCOPE);
   long sum = 0;
   for (size_t i = 0; i < p.nitems; i++) {

@@ -290,6 +290,145 @@ static void test_python_budget_drops_the_farthest_signature_first(void **state)
   fixture_free(&f);
 }
 
+/* One package built without a budget and cut per tier (what a request routed to Full after a
+ * Mini-sized build does) equals the package built for that budget, and the cut leaves the
+ * uncut package whole. */
+static void test_fitting_one_package_equals_building_for_each_budget(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *file, *action;
+    int line;
+  } cases[] = {{"inventory.py", "docs", 32}, {"inventory.py", "fix", 6}};
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    fixture f;
+    fixture_load(&f, cases[c].file);
+    pkg_request q = request(cases[c].file, cases[c].action, cases[c].line);
+    pkg_result all;
+    build_ok(&f, &q, &all);
+    size_t nall = all.nitems;
+    for (int budget = 1; budget <= all.tokens + 1; budget++) {
+      pkg_result want, got;
+      q.budget_tokens = budget;
+      build_ok(&f, &q, &want);
+      pkg_result_copy(&got, &all);
+      package_fit(&got, budget);
+      assert_int_equal(got.nitems, want.nitems);
+      assert_int_equal(got.tokens, want.tokens);
+      assert_int_equal(got.dropped, want.dropped);
+      assert_int_equal(got.over_budget, want.over_budget);
+      assert_true(got.tokens <= budget || got.over_budget);
+      for (size_t i = 0; i < got.nitems; i++) {
+        assert_int_equal(got.items[i].kind, want.items[i].kind);
+        assert_int_equal(got.items[i].start_line, want.items[i].start_line);
+        assert_string_equal(got.items[i].text, want.items[i].text);
+      }
+      pkg_result_free(&got);
+      pkg_result_free(&want);
+    }
+    assert_int_equal(all.nitems, nall);
+    assert_int_equal(all.dropped, 0);
+    assert_int_equal(all.tokens, sum_tokens(&all));
+    pkg_result_free(&all);
+    fixture_free(&f);
+  }
+}
+
+/* The editor's tree-sitter range is a hint: the scan's function wins when there is one (the
+ * hint is only compared), the hint is the scope where the scan has no function (a language it
+ * does not read, a line of a class body that is in no method), and a hint that does not hold
+ * the cursor is ignored. */
+static void test_treesitter_hint_is_checked_against_the_scan(void **state)
+{
+  (void)state;
+  fixture f;
+  fixture_load(&f, "ring.c");
+  pkg_request q = request("ring.c", "explain", 45);
+  pkg_result r;
+  q.hint_start = 42; /* ring_write from its declaration, as tree-sitter has it */
+  q.hint_end = 53;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_AGREES);
+  assert_string_equal(r.scope_name, "ring_write");
+  assert_int_equal(r.start_line, 41); /* the scan's: with its doc comment */
+  pkg_result_free(&r);
+  q.hint_start = 41; /* or from its doc comment */
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_AGREES);
+  pkg_result_free(&r);
+  q.hint_start = 43; /* a range of its own: the scan still decides */
+  q.hint_end = 50;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_DIFFERS);
+  assert_int_equal(r.start_line, 41);
+  assert_int_equal(r.end_line, 53);
+  pkg_result_free(&r);
+  q.hint_start = 46; /* does not hold the cursor */
+  q.hint_end = 50;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_IGNORED);
+  assert_int_equal(r.start_line, 41);
+  pkg_result_free(&r);
+  q.hint_start = 41; /* past the end of the file */
+  q.hint_end = 100000;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_IGNORED);
+  pkg_result_free(&r);
+  q.hint_start = q.hint_end = 0;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_NONE);
+  pkg_result_free(&r);
+  /* a selection is its own scope: the hint plays no part */
+  q.hint_start = 41;
+  q.hint_end = 53;
+  q.sel_start = 44;
+  q.sel_end = 46;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_NONE);
+  assert_int_equal(r.scope, SCOPE_SELECTION);
+  pkg_result_free(&r);
+  fixture_free(&f);
+
+  /* Vimscript: the scanner does not read it, the editor's function is the scope */
+  fixture_from(&f, "\" a plugin\nlet g:x = 1\nfunction! s:Greet(name) abort\n"
+                   "  echo 'hi ' . a:name\nendfunction\n\ncall s:Greet('a')\n");
+  q = request("plugin.vim", "explain", 4);
+  q.hint_start = 3;
+  q.hint_end = 5;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_USED);
+  assert_int_equal(r.scope, SCOPE_FUNCTION);
+  assert_int_equal(r.start_line, 3);
+  assert_int_equal(r.end_line, 5);
+  assert_item(&r, 0, ITEM_SCOPE, 3, 5, NULL);
+  pkg_result_free(&r);
+  q.hint_start = q.hint_end = 0; /* without it: a window of lines */
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.scope, SCOPE_LINES);
+  pkg_result_free(&r);
+  fixture_free(&f);
+
+  /* A class-body line in no method (the scan answers with the class): a hint inside the class
+   * is more precise, one crossing its edge is not taken. */
+  fixture_load(&f, "inventory.py");
+  q = request("inventory.py", "explain", 13);
+  q.hint_start = 12;
+  q.hint_end = 13;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_USED);
+  assert_int_equal(r.start_line, 12);
+  assert_int_equal(r.end_line, 13);
+  pkg_result_free(&r);
+  q.hint_start = 9;
+  build_ok(&f, &q, &r);
+  assert_int_equal(r.hint, PKG_HINT_DIFFERS);
+  assert_int_equal(r.scope, SCOPE_CLASS);
+  pkg_result_free(&r);
+  fixture_free(&f);
+  assert_string_equal(pkg_hint_name(PKG_HINT_AGREES), "agrees");
+  assert_string_equal(pkg_hint_name(PKG_HINT_USED), "used");
+}
+
 static void test_python_same_named_methods_prefer_the_sibling(void **state)
 {
   (void)state;
@@ -751,6 +890,8 @@ int main(void)
     cmocka_unit_test(test_diagnostics_inside_the_scope_are_kept_outside_ones_left_out),
     cmocka_unit_test(test_python_method_gets_class_header_and_sibling_signature),
     cmocka_unit_test(test_python_budget_drops_the_farthest_signature_first),
+    cmocka_unit_test(test_fitting_one_package_equals_building_for_each_budget),
+    cmocka_unit_test(test_treesitter_hint_is_checked_against_the_scan),
     cmocka_unit_test(test_python_same_named_methods_prefer_the_sibling),
     cmocka_unit_test(test_python_cursor_outside_definitions_takes_a_window_of_lines),
     cmocka_unit_test(test_go_function_gets_import_block_and_both_callee_signatures),

@@ -121,6 +121,183 @@ static void test_c_functions_skip_braces_in_strings_comments_and_macros(void **s
   scanned_free(&s);
 }
 
+/* In C the lexer hands out only the braces of a function body, found by a scan for the bytes
+ * that can start a brace, a literal, a comment or a preprocessor line: every kind of literal,
+ * comment and conditional inside a body must leave the same braces as token-by-token lexing. */
+static void test_c_body_scan_sees_the_braces_the_token_lexer_sees(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_string(&s, LANG_C,
+              "#include <a.h>\n"                                 /* 1 */
+              "static int f(int x)\n"                            /* 2 */
+              "{\n"                                              /* 3 */
+              "  const char *s = \"}{\\\"}\"; char c = '}';\n"   /* 4 */
+              "  char d = '\\'', e = '{'; int n = 1'000'000;\n"  /* 5 */
+              "  const char *r = R\"x(})\")x\";\n"               /* 6 */
+              "  // a line comment } \\\n"                       /* 7 */
+              "     continued on this line }\n"                  /* 8 */
+              "  /* } */ #if 0\n"                                /* 9 */
+              "  }\n"                                            /* 10 */
+              "  #endif\n"                                       /* 11 */
+              "  x = x / 2; x = y #z;\n"                         /* 12 */
+              "#ifdef A\n"                                       /* 13 */
+              "  if (x) {\n"                                     /* 14 */
+              "#else\n"                                          /* 15 */
+              "  if (!x) {\n"                                    /* 16 */
+              "#endif\n"                                         /* 17 */
+              "    static const struct { int a; } t[] = {{1}};\n" /* 18 */
+              "  }\n"                                            /* 19 */
+              "#include \"inner.h\"\n"                           /* 20 */
+              "  return x;\n"                                    /* 21 */
+              "}\n"                                              /* 22 */
+              "/* g's doc */\n"                                  /* 23 */
+              "int g(void) { return '{'; }\n");                  /* 24 */
+  expect_def(&s, "f", DEF_FUNCTION, 2, 2, 3, 22);
+  expect_def(&s, "g", DEF_FUNCTION, 23, 24, 24, 24);
+  /* A type declared inside a body is part of the function's text, not a definition. */
+  assert_int_equal(s.r.ndefs, 2);
+  assert_int_equal(s.r.nimports, 2);
+  expect_import(&s, 0, 1, 1);
+  expect_import(&s, 1, 20, 20);
+  scanned_free(&s);
+}
+
+/* The same, on random bodies: C (braces-only body scan) and C++ (every token lexed; the two
+ * languages lex literals, comments and preprocessor lines alike) find the same functions with
+ * the same lines, and the same #include lines. */
+static void test_c_body_scan_agrees_with_token_lexing_on_random_bodies(void **state)
+{
+  (void)state;
+  static const char *const parts[] = {
+    "{", "}", "{ x; }", "\"}\"", "\"{\\\"\"", "'}'", "'\\''", "'{'", "1'000", "R\"(})\"",
+    "u8R\"d({)d\"", "L\"}\"", "// }\n", "// \\\n }\n", "/* } */", "/* { */ ", "\n#if 0\n}\n#endif\n",
+    "\n#ifdef X\n{\n#else\n{\n#endif\n", "\n#include <b.h>\n", "\n  # define M {\n", " # ",
+    "x / y", "a = b;", "\n", "  ", "(", ")", "[", "]", "f(a, b)", "'", "\"", "/*", "*/", "\\\n",
+  };
+  unsigned seed = 12345;
+  for (int round = 0; round < 300; round++) {
+    char buf[4096];
+    size_t n = 0;
+    int nfn = 1 + (int)(seed % 4);
+    for (int k = 0; k < nfn && n < sizeof(buf) - 600; k++) {
+      n += (size_t)snprintf(buf + n, sizeof(buf) - n, "int fn%d(void)\n{\n", k);
+      int nparts = (int)((seed >> 8) % 12);
+      for (int i = 0; i < nparts; i++) {
+        seed = seed * 1103515245u + 12345u;
+        const char *p = parts[(seed >> 16) % (sizeof(parts) / sizeof(parts[0]))];
+        size_t pl = strlen(p);
+        if (n + pl + 40 < sizeof(buf)) {
+          memcpy(buf + n, p, pl);
+          n += pl;
+        }
+      }
+      n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\n}\n");
+      seed = seed * 1103515245u + 12345u;
+    }
+    buf[n] = '\0';
+    scanned c, cpp;
+    scan_string(&c, LANG_C, buf);
+    scan_string(&cpp, LANG_CPP, buf);
+    size_t k = 0;
+    for (size_t i = 0; i < cpp.r.ndefs; i++) {
+      const scan_def *d = &cpp.r.defs[i];
+      if (d->kind != DEF_FUNCTION) {
+        continue;
+      }
+      while (k < c.r.ndefs && c.r.defs[k].kind != DEF_FUNCTION) {
+        k++;
+      }
+      assert_true(k < c.r.ndefs);
+      const scan_def *e = &c.r.defs[k++];
+      if (strcmp(d->name, e->name) != 0 || d->start_line != e->start_line ||
+          d->head_line != e->head_line || d->body_line != e->body_line ||
+          d->end_line != e->end_line) {
+        fail_msg("round %d: %s %d-%d (C++) vs %s %d-%d (C) in:\n%s", round, d->name,
+                 d->start_line, d->end_line, e->name, e->start_line, e->end_line, buf);
+      }
+    }
+    assert_int_equal(c.r.nimports, cpp.r.nimports);
+    for (size_t i = 0; i < c.r.nimports; i++) {
+      assert_int_equal(c.r.imports[i].start_line, cpp.r.imports[i].start_line);
+      assert_int_equal(c.r.imports[i].end_line, cpp.r.imports[i].end_line);
+    }
+    scanned_free(&c);
+    scanned_free(&cpp);
+  }
+}
+
+/* C++ headers as real projects write them: export/namespace macros on lines of their own,
+ * attribute macros before the return type (FMT_CONSTEXPR FMT_INLINE, FMT_API, Q_INVOKABLE,
+ * [[nodiscard]]), trailing return types holding templates and expressions, explicit
+ * specialisations, a noexcept macro before a constructor's initialisers. */
+static void test_cpp_header_macros_trailing_returns_and_specialisations(void **state)
+{
+  (void)state;
+  scanned s;
+  scan_string(&s, LANG_CPP,
+              "#pragma once\n"
+              "#include <string>\n"
+              "\n"
+              "FMT_BEGIN_NAMESPACE\n"
+              "namespace detail {\n"
+              "\n"
+              "// Reports a broken format string.\n"
+              "FMT_NORETURN FMT_API void report_error(const char* message);\n"
+              "\n"
+              "template <typename T> constexpr auto bit_count() -> int {\n"
+              "  return sizeof(T) * 8;\n"
+              "}\n"
+              "template <> constexpr auto bit_count<wide_int>() -> int { return 128; }\n"
+              "\n"
+              "template <typename Char>\n"
+              "FMT_CONSTEXPR FMT_INLINE auto fill_n(Char* out, int n, Char value)\n"
+              "    -> enable_if_t<std::is_integral<Char>::value && (sizeof(Char) > 1), Char*> {\n"
+              "  for (int i = 0; i < n; ++i) out[i] = value;\n"
+              "  return out + n;\n"
+              "}\n"
+              "\n"
+              "[[nodiscard]] inline auto first_of(const std::string& s) noexcept -> char {\n"
+              "  return s.empty() ? '\\0' : s[0];\n"
+              "}\n"
+              "}  // namespace detail\n"
+              "\n"
+              "FMT_MODULE_EXPORT_BEGIN\n"
+              "\n"
+              "template <typename... Args>\n"
+              "auto make_pack(Args&&... args) -> pack<std::decay_t<Args>...> {\n"
+              "  return {args...};\n"
+              "}\n"
+              "\n"
+              "class Counter : public QObject {\n"
+              "  Q_OBJECT\n"
+              " public:\n"
+              "  Q_INVOKABLE int value() const { return value_; }\n"
+              "  Counter(Counter&& other) SAFE_NOEXCEPT : value_(other.value_) {}\n"
+              " public slots:\n"
+              "  void reset() { value_ = 0; }\n"
+              " private:\n"
+              "  int value_ = 0;\n"
+              "};\n"
+              "FMT_END_NAMESPACE\n");
+  expect_def(&s, "bit_count", DEF_FUNCTION, 10, 10, 10, 12);
+  /* bit_count<wide_int>, named by its template */
+  assert_int_equal(def_named(&s, "bit_count", 1)->start_line, 13);
+  assert_int_equal(def_named(&s, "bit_count", 1)->end_line, 13);
+  expect_def(&s, "fill_n", DEF_FUNCTION, 15, 16, 17, 20);
+  expect_def(&s, "first_of", DEF_FUNCTION, 22, 22, 22, 24);
+  /* the export macro and the blank line above the template are not part of it */
+  expect_def(&s, "make_pack", DEF_FUNCTION, 29, 30, 30, 32);
+  expect_def(&s, "Counter", DEF_CLASS, 34, 34, 34, 43);
+  expect_def(&s, "value", DEF_METHOD, 37, 37, 37, 37);
+  assert_int_equal(def_named(&s, "Counter", 1)->kind, DEF_METHOD);
+  assert_int_equal(def_named(&s, "Counter", 1)->head_line, 38);
+  expect_def(&s, "reset", DEF_METHOD, 40, 40, 40, 40);
+  assert_false(has_def(&s, "report_error"));
+  assert_int_equal(s.r.ndefs, 9);
+  scanned_free(&s);
+}
+
 static void test_cpp_methods_ctors_operators_and_qualified_names(void **state)
 {
   (void)state;
@@ -453,6 +630,51 @@ static void test_calls_skip_keywords_strings_and_repeat_names_once(void **state)
   scanned_free(&s);
 }
 
+typedef struct {
+  char text[16384];
+  size_t len;
+} name_text;
+
+static void append_name(const char *name, size_t len, void *data)
+{
+  name_text *t = data;
+  assert_true(t->len + len + 1 < sizeof(t->text));
+  memcpy(t->text + t->len, name, len);
+  t->len += len;
+  t->text[t->len++] = ' ';
+  t->text[t->len] = '\0';
+}
+
+/* The one-pass finder reports, in the same order, exactly what scan_calls() and scan_idents()
+ * report one at a time, in every language. */
+static void test_calls_and_idents_in_one_pass_equal_the_two_passes(void **state)
+{
+  (void)state;
+  static const char *const files[] = {"sample.c", "sample.cpp", "sample.go", "sample.js",
+                                      "sample.ts", "sample.rs", "Sample.java", "sample.py",
+                                      "sample.lua"};
+  static name_text calls, idents, calls2, idents2;
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    scanned s;
+    scan_fixture(&s, files[i]);
+    lang_id lang = lang_from_path(files[i]);
+    calls.len = idents.len = calls2.len = idents2.len = 0;
+    calls.text[0] = idents.text[0] = calls2.text[0] = idents2.text[0] = '\0';
+    scan_calls(lang, &s.text, 1, s.text.nlines, append_name, &calls);
+    scan_idents(lang, &s.text, 1, s.text.nlines, append_name, &idents);
+    scan_calls_and_idents(lang, &s.text, 1, s.text.nlines, append_name, &calls2, append_name,
+                          &idents2);
+    assert_true(calls.len > 0 && idents.len > calls.len);
+    assert_string_equal(calls.text, calls2.text);
+    assert_string_equal(idents.text, idents2.text);
+    calls2.len = 0;
+    calls2.text[0] = '\0';
+    scan_calls_and_idents(lang, &s.text, 1, s.text.nlines, append_name, &calls2, NULL, NULL);
+    assert_string_equal(calls.text, calls2.text);
+    scanned_free(&s);
+  }
+}
+
 static void test_unterminated_strings_and_comments_end_at_eof(void **state)
 {
   (void)state;
@@ -540,7 +762,10 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_c_functions_skip_braces_in_strings_comments_and_macros),
+    cmocka_unit_test(test_c_body_scan_sees_the_braces_the_token_lexer_sees),
+    cmocka_unit_test(test_c_body_scan_agrees_with_token_lexing_on_random_bodies),
     cmocka_unit_test(test_cpp_methods_ctors_operators_and_qualified_names),
+    cmocka_unit_test(test_cpp_header_macros_trailing_returns_and_specialisations),
     cmocka_unit_test(test_cpp_brackets_with_literals_comments_and_braces_inside),
     cmocka_unit_test(test_python_decorators_nesting_and_indentation_ends),
     cmocka_unit_test(test_js_functions_arrows_classes_and_object_methods),
@@ -552,6 +777,7 @@ int main(void)
     cmocka_unit_test(test_lua_functions_long_strings_and_blocks),
     cmocka_unit_test(test_find_at_prefers_innermost_function_then_class),
     cmocka_unit_test(test_calls_skip_keywords_strings_and_repeat_names_once),
+    cmocka_unit_test(test_calls_and_idents_in_one_pass_equal_the_two_passes),
     cmocka_unit_test(test_unterminated_strings_and_comments_end_at_eof),
     cmocka_unit_test(test_unknown_language_and_empty_input),
     cmocka_unit_test(test_random_input_gives_well_formed_results),

@@ -45,6 +45,44 @@ static void line_offsets_and_lookup_agree(void **state)
   text_free(&t);
 }
 
+/* The index is built 64 bytes at a time with a fixed number of slots per block: blocks with
+ * no newline, with more than eight, newlines on block edges and at the very end all give the
+ * offsets a byte-by-byte count gives. */
+static void line_index_matches_a_byte_count_at_every_length_and_density(void **state)
+{
+  (void)state;
+  static char buf[1200];
+  static size_t want[1201];
+  /* newlines per 16 bytes, by round: none, 1, 2, 8, all */
+  static const unsigned per16[] = {0, 1, 2, 8, 16};
+  unsigned seed = 7;
+  for (int round = 0; round < 400; round++) {
+    size_t len = (size_t)(round * 3) % sizeof(buf);
+    unsigned density = per16[round % 5];
+    for (size_t i = 0; i < len; i++) {
+      seed = seed * 1103515245u + 12345u;
+      buf[i] = (seed >> 16) % 16 < density ? '\n' : 'x';
+    }
+    size_t n = 0;
+    if (len > 0) {
+      want[n++] = 0;
+    }
+    for (size_t i = 0; i + 1 < len; i++) {
+      if (buf[i] == '\n') {
+        want[n++] = i + 1;
+      }
+    }
+    text_t t;
+    assert_int_equal(text_init(&t, buf, len), 0);
+    assert_int_equal(t.nlines, (int)n);
+    for (size_t i = 0; i < n; i++) {
+      assert_int_equal(t.line_off[i], want[i]);
+    }
+    assert_int_equal(t.line_off[n], len);
+    text_free(&t);
+  }
+}
+
 static void utf8_validation_rejects_what_json_cannot_carry(void **state)
 {
   assert_true(utf8_valid("plain", 5));
@@ -83,6 +121,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(lines_are_counted_like_an_editor),
     cmocka_unit_test(line_offsets_and_lookup_agree),
+    cmocka_unit_test(line_index_matches_a_byte_count_at_every_length_and_density),
     cmocka_unit_test(utf8_validation_rejects_what_json_cannot_carry),
     cmocka_unit_test(repair_replaces_each_bad_byte_and_cuts_on_a_character_boundary),
   };
