@@ -95,8 +95,8 @@ end
 
 local function usage()
   return 'usage: :[range]Frugal[!] [preview] {action} [tier=mini|full] [file=PATH]... '
-    .. '[budget=ignore] [instruction], :Frugal[!] again {instruction}, :Frugal cost [period] '
-    .. 'or :Frugal cancel; actions: ' .. table.concat(config.actions, ', ')
+    .. '[budget=ignore] [instruction], :Frugal[!] again {instruction}, :Frugal cost [period], '
+    .. ':Frugal cancel or :Frugal restart; actions: ' .. table.concat(config.actions, ', ')
 end
 
 -- For a statusline: "frugal: mini gpt-5.4-mini 3.2s" while a request runs for the current
@@ -159,6 +159,12 @@ function M.parse_args(fargs, bang)
       return nil, 'frugal: `:Frugal cancel` takes no arguments'
     end
     return { cancel = true }
+  end
+  if fargs[1] == 'restart' then
+    if #fargs > 1 then
+      return nil, 'frugal: `:Frugal restart` takes no arguments'
+    end
+    return { restart = true }
   end
   if fargs[1] == 'cost' then
     local cost = require('frugal.cost')
@@ -255,6 +261,13 @@ function M.run(req, line1, line2)
     require('frugal.cost').show(req.period, state.editor.preview)
     return
   end
+  if req.restart then
+    local ok, err = host.restart()
+    if not ok then
+      util.notify(err, vim.log.levels.ERROR)
+    end
+    return
+  end
   if req.again then
     require('frugal.run').again(req, state.editor)
     return
@@ -294,7 +307,7 @@ function M.command(opts)
     util.notify(err, vim.log.levels.ERROR)
     return
   end
-  if req.cancel or req.cost then
+  if req.cancel or req.cost or req.restart then
     M.run(req)
     return
   end
@@ -350,7 +363,7 @@ function M.complete(arglead, cmdline, cursorpos)
   end
   if #done == 0 then
     local first = vim.deepcopy(config.actions)
-    for _, word in ipairs({ 'preview', 'again', 'cost', 'cancel' }) do
+    for _, word in ipairs({ 'preview', 'again', 'cost', 'cancel', 'restart' }) do
       first[#first + 1] = word
     end
     return filter(first, arglead)
