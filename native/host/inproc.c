@@ -315,7 +315,8 @@ static int probe_main(struct dl_phdr_info *info, size_t size, void *data)
 
 int frugal_inprocess_isolation(char *out, size_t outlen)
 {
-  /* Functions of each library the host uses, as the library's own references resolved them. */
+  /* Functions of each library the host uses, as the library's own references resolved them
+   * (none of msgpack-c's packing functions: they are inline, always the library's own). */
   const struct {
     const char *name;
     const void *fn;
@@ -323,7 +324,7 @@ int frugal_inprocess_isolation(char *out, size_t outlen)
     {"uv_run", (const void *)uv_run},
     {"uv_queue_work", (const void *)uv_queue_work},
     {"msgpack_unpack_next", (const void *)msgpack_unpack_next},
-    {"msgpack_pack_map", (const void *)msgpack_pack_map},
+    {"msgpack_unpacker_init", (const void *)msgpack_unpacker_init},
     {"json_loads", (const void *)json_loads},
     {"json_dumps", (const void *)json_dumps},
   };
@@ -334,22 +335,24 @@ int frugal_inprocess_isolation(char *out, size_t outlen)
   }
   int isolated = 1;
   size_t used = 0;
-  out[0] = '\0';
+  if (outlen > 0) {
+    out[0] = '\0';
+  }
   for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
     main_probe m = {probes[i].fn, 0};
     dl_iterate_phdr(probe_main, &m);
     Dl_info where;
     const char *file = dladdr(probes[i].fn, &where) && where.dli_fname ? where.dli_fname : "?";
-    if (where.dli_fbase == self.dli_fbase) {
+    int own = where.dli_fbase == self.dli_fbase; /* a static copy inside the library */
+    if (own) {
       file = "libfrugal";
-    }
-    if (m.in_main) {
+    } else if (m.in_main) {
       isolated = 0;
     }
-    int n = snprintf(out + used, used < outlen ? outlen - used : 0, "%s%s -> %s%s",
-                     i ? ", " : "", probes[i].name, m.in_main ? "the program " : "", file);
-    if (n > 0) {
-      used += (size_t)n;
+    if (used + 1 < outlen) {
+      int n = snprintf(out + used, outlen - used, "%s%s -> %s%s", i ? ", " : "", probes[i].name,
+                       m.in_main && !own ? "the program " : "", file);
+      used = n > 0 ? used + (size_t)n : used;
     }
   }
   return isolated;
