@@ -18,6 +18,8 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,9 +203,25 @@ static int parse_tcp(const char *address, struct sockaddr_storage *sa)
   return uv_ip6_addr(hostname, (int)port, (struct sockaddr_in6 *)sa) == 0 ? 0 : -1;
 }
 
+/* The editor's signals (SIGCHLD of its jobs, SIGWINCH, SIGINT, ...) are its own: this thread
+ * blocks them, so they go to the editor's threads. A SIGPIPE raised by a write of this thread
+ * to a closed socket stays pending on it and the write gets EPIPE. Faults are left unblocked: a
+ * blocked SIGSEGV would kill the process without the sanitizers' report. */
+static void block_signals(void)
+{
+  sigset_t set;
+  sigfillset(&set);
+  const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
+  for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+    sigdelset(&set, faults[i]);
+  }
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 static void loop_thread(void *arg)
 {
   inproc *p = arg;
+  block_signals();
   p->connect.data = p;
   struct sockaddr_storage sa;
   if (parse_tcp(p->address, &sa) == 0) {
