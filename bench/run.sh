@@ -10,4 +10,5 @@ bash bench/tokens/run.sh
 /usr/bin/python3 bench/boundaries/compare.py
 bash bench/http/run.sh
 bash bench/stall/run.sh --runs 3
+/usr/bin/python3 bench/backends/bench.py --runs 5
 /usr/bin/python3 bench/workload/run.py
