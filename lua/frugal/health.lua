@@ -121,7 +121,7 @@ function M.check()
           .. (deepbind and '' or ' (opened without RTLD_DEEPBIND: a sanitizer runtime is loaded)'))
       elseif isolated == false then
         r.error('symbol isolation broken: ' .. where,
-          { 'Some of the library\'s references bind to Neovim\'s own symbols; use backend = "process"' })
+          { 'Some of its references bind to Neovim\'s own symbols: use backend = "process"' })
       else
         r.warn('symbol isolation unknown: ' .. tostring(where))
       end
