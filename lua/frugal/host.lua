@@ -335,7 +335,7 @@ end
 -- Sets the JSON sent with `configure` (nil: nothing to send); a running host gets it now.
 function M.configure(json)
   state.config_json = json
-  if json and state.chan then
+  if json and (state.chan or state.inproc) then
     send_configure()
   end
 end

@@ -192,3 +192,23 @@ def test_checkhealth_names_the_backend_the_version_and_the_isolation(ed):
     assert "backend: inprocess" in text
     assert re.search(r"library version \S+ matches the plugin", text)
     assert "symbol isolation holds" in text
+
+
+def test_a_setup_before_the_library_attached_is_sent_after_the_first(lib, server, tmp_path):
+    ed = open_editor(server, tmp_path)
+    try:
+        # start, then configure again in the same tick: both wait in the queue, in order
+        ed.lua("""
+          local host = require('frugal.host')
+          host.start()
+          local opts = vim.deepcopy(require('frugal').options())
+          opts.tiers.mini.model = 'second-model'
+          require('frugal').setup(opts)
+        """)
+        ed.server.script({"text": "ok"})
+        ed.nvim.command("Frugal explain")
+        wait_for(lambda: "ok" in (stream_text(ed) or ""), 10, "the answer")
+        assert ed.server.requests()[-1]["body"]["model"] == "second-model"
+    finally:
+        ed.nvim.command("qa!", async_=True)
+        ed.nvim.close()
