@@ -243,13 +243,23 @@ end
 -- M.start() returns.
 function M.restart()
   if state.chan and not state.inproc then
-    -- The old process's exit comes later; the calls it leaves fail now, and only those.
+    -- The old process's exit comes later; the calls it leaves fail now, and only those. Its
+    -- input is closed rather than the process killed, so it cancels its runs and records them
+    -- (as when Neovim quits); one that has not exited 3 s later is stopped.
     local chan = state.chan
     state.stopping[chan] = true
     state.chan = nil
     state.backend = nil
     fail_pending('frugal: the host was stopped')
-    vim.fn.jobstop(chan)
+    if not pcall(vim.fn.chanclose, chan, 'rpc') then
+      vim.fn.jobstop(chan)
+    else
+      vim.defer_fn(function()
+        if vim.fn.jobwait({ chan }, 0)[1] == -1 then
+          vim.fn.jobstop(chan)
+        end
+      end, 3000)
+    end
   else
     M.stop()
   end

@@ -154,6 +154,28 @@ def test_a_streamed_answer_with_no_frugal_child_process(ed):
     assert [l["action"] for l in ledger(ed)] == ["explain"]
 
 
+def test_restart_of_the_process_backend_mid_run_records_the_run_as_cancelled(lib, server,
+                                                                             tmp_path):
+    ed = open_editor(server, tmp_path)
+    try:
+        cfg = ed.lua("return require('frugal').options()")
+        cfg["backend"] = "process"
+        ed.setup(cfg)
+        server.script({"words": 200, "events": 40, "delay_ms": 250})
+        ed.nvim.command("Frugal explain")
+        wait_for(lambda: (stream_text(ed) or "").strip(), 10, "the first streamed text")
+        old = ed.lua("return require('frugal.host').pid()")
+        ed.nvim.command("Frugal restart")
+        lines = wait_for(lambda: ledger(ed), 10, "the ledger line")
+        assert [(l["action"], l["outcome"]) for l in lines] == [("explain", "cancelled")]
+        assert ed.lua("return require('frugal.host').running_backend()") == "process"
+        assert ed.lua("return require('frugal.host').pid()") != old
+        assert call(ed, "version")[0] is False
+    finally:
+        ed.nvim.command("qa!", async_=True)
+        ed.nvim.close()
+
+
 def test_restart_mid_run_cancels_records_it_and_the_next_start_answers(ed):
     ed.server.script({"words": 200, "events": 40, "delay_ms": 250})
     ed.nvim.command("Frugal explain")
