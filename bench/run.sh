@@ -17,4 +17,5 @@ else
 fi
 bash bench/http/run.sh
 bash bench/stall/run.sh --runs 3
+/usr/bin/python3 bench/backends/bench.py --runs 5
 /usr/bin/python3 bench/workload/run.py

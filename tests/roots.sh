@@ -64,7 +64,9 @@ run_tests() {
       cmake -S . -B $build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
       cmake --build $build -j \$(nproc)
       (cd $build && ctest --output-on-failure)
-      FRUGAL_HOST=/frugal/$build/frugal python3 -m pytest -q -p no:cacheprovider tests/e2e"
+      FRUGAL_HOST=/frugal/$build/frugal python3 -m pytest -q -p no:cacheprovider tests/e2e
+      FRUGAL_BACKEND=inprocess FRUGAL_HOST=/frugal/$build/frugal \
+        python3 -m pytest -q -p no:cacheprovider tests/e2e"
 }
 
 case $cmd in

@@ -52,6 +52,9 @@ CASES = {
     "naive-chat": ("naive", "openai-chat"),
     "frugal-responses": ("frugal", "openai"),
     "frugal-anthropic": ("frugal", "anthropic"),
+    # the same with backend = "inprocess" (the library inside Neovim, |frugal-backends|)
+    "frugal-chat-inprocess": ("frugal", "openai-chat"),
+    "frugal-responses-inprocess": ("frugal", "openai"),
 }
 
 NOTIFY = """
@@ -160,6 +163,7 @@ def measure(args, server, want, case, ui, tmp):
                     "api_key_env": KEY_ENV}
             nvim.exec_lua("require('frugal').setup(...)",
                           {"tiers": {"mini": tier, "full": tier},
+                           "backend": "inprocess" if case.endswith("-inprocess") else "process",
                            "editor": {"host_cmd": [args.host]}})
             in_flight = "return require('frugal.run').in_flight() == 0"
             # warm-up: loads the plugin, starts the host, opens the answer window

@@ -3,7 +3,7 @@
 --
 -- Every key is optional. An unknown key or a value of the wrong kind raises an error naming the
 -- full key path ("tiers.mini.modle"), so a typo never silently falls back to a default. Only the
--- `editor` table is the plugin's own; it is never sent to the host.
+-- `editor` table and `backend` are the plugin's own; they are never sent to the host.
 local catalogue = require('frugal.catalogue')
 local util = require('frugal.util')
 
@@ -223,6 +223,7 @@ local schema = record({
     ca_file = nullable(string_v),
     allow_insecure_key = bool_v,
   }),
+  backend = one_of({ 'process', 'inprocess' }),
   editor = record({
     host_cmd = argv,
     preview = record({
@@ -274,7 +275,7 @@ function M.to_json(opts)
   end
   local copy = {}
   for k, v in pairs(opts) do
-    if k ~= 'editor' then
+    if k ~= 'editor' and k ~= 'backend' then -- both are the plugin's own
       copy[k] = v
     end
   end

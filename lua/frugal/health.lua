@@ -84,11 +84,48 @@ function M.check()
   else
     r.warn('skipped: no host')
   end
-  if host.running() then
+  if host.running() and host.running_backend() == 'inprocess' then
+    r.info(string.format('host running inside this Neovim, %d call(s) pending',
+      host.pending_count()))
+  elseif host.running() then
     r.info(string.format('host running (pid %s), %d call(s) pending, %d crash(es) so far',
       tostring(host.pid()), host.pending_count(), host._state.crashes))
   else
     r.info('host not running (it starts on the first :Frugal command)')
+  end
+
+  r.start('frugal: backend')
+  local wanted = host.backend()
+  local running = host.running_backend()
+  r.info('backend: ' .. (running or wanted) .. (running and ' (running)' or ' (not started)'))
+  if running and running ~= wanted then
+    r.warn('setup() asks for backend ' .. wanted .. '; `:Frugal restart` switches to it')
+  end
+  if (running or wanted) == 'inprocess' then
+    local ip = require('frugal.inprocess')
+    local lib_path = host.library()
+    local version, verr = ip.version(lib_path)
+    if not version then
+      r.error('the in-process library cannot be loaded: ' .. tostring(verr),
+        { 'Run `make` in ' .. util.plugin_root() .. ', or use backend = "process"' })
+    else
+      if version == frugal.version then
+        r.ok('library version ' .. version .. ' matches the plugin (' .. lib_path .. ')')
+      else
+        r.error(string.format('library version %s, plugin version %s', version, frugal.version),
+          { 'Rebuild it: run `make` in ' .. util.plugin_root() .. ', then restart Neovim' })
+      end
+      local isolated, where, deepbind = ip.isolation(lib_path)
+      if isolated then
+        r.ok('symbol isolation holds: ' .. where
+          .. (deepbind and '' or ' (opened without RTLD_DEEPBIND: a sanitizer runtime is loaded)'))
+      elseif isolated == false then
+        r.error('symbol isolation broken: ' .. where,
+          { 'Some of its references bind to Neovim\'s own symbols: use backend = "process"' })
+      else
+        r.warn('symbol isolation unknown: ' .. tostring(where))
+      end
+    end
   end
 
   r.start('frugal: configuration')

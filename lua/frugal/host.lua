@@ -1,5 +1,9 @@
--- The `frugal` host process: started lazily on the first call, spoken to over msgpack-RPC on
--- its stdio, restarted on the next call after a crash.
+-- The host: started lazily on the first call, spoken to over msgpack-RPC, restarted on the next
+-- call after a crash. Two backends (|frugal-backends|), the same protocol:
+--   process    the `frugal --stdio` process, on its stdio (a job channel; the default)
+--   inprocess  libfrugal.so loaded into Neovim (lua/frugal/inprocess.lua); its thread connects
+--              to v:servername and announces its channel with `_attach(token, channel)`; calls
+--              made before that wait in a queue, in order.
 --
 -- Requests are notifications (`frugal_call`, id, method, params) so that Lua never waits; the
 -- host answers each one by calling back `_reply(id, err, result)` through nvim_exec_lua. A call
@@ -26,6 +30,10 @@ local state = {
   restarts = 0,
   crashes = 0,
   leave_autocmd = false,
+  backend = nil, -- backend of the running host ('process' or 'inprocess'), nil when none runs
+  inproc = nil, -- inprocess: the library's handle (lua/frugal/inprocess.lua)
+  token = 0, -- inprocess: the start an _attach belongs to
+  queue = nil, -- inprocess: {id, method, params} sent before the library attached
 }
 M._state = state
 
@@ -39,6 +47,19 @@ end
 
 function M.set_command(argv)
   state.host_cmd = argv
+end
+
+-- The backend setup() asks for (`backend`, default "process"); a running host keeps its own
+-- until it is stopped or restarted.
+function M.backend()
+  local ok, frugal = pcall(require, 'frugal')
+  local opts = ok and frugal.options and frugal.options() or nil
+  return (opts and opts.backend) or 'process'
+end
+
+-- The library the in-process backend loads: next to the host executable.
+function M.library()
+  return vim.fn.fnamemodify(M.command()[1], ':p:h') .. '/libfrugal.so'
 end
 
 local function push_stderr(data)
@@ -75,14 +96,16 @@ local function on_exit(chan, code)
     state.stopping[chan] = nil
     if state.chan == chan then
       state.chan = nil
+      state.backend = nil
+      fail_pending('frugal: the host was stopped')
     end
-    fail_pending('frugal: the host was stopped')
     return
   end
   if state.chan ~= chan then
     return
   end
   state.chan = nil
+  state.backend = nil
   state.crashes = state.crashes + 1
   local msg = string.format('%s (exit code %d)', CRASH, code)
   fail_pending(msg)
@@ -106,7 +129,11 @@ local function ensure_leave_autocmd()
   vim.api.nvim_create_autocmd('VimLeavePre', {
     group = vim.api.nvim_create_augroup('frugal_host', { clear = true }),
     callback = function()
-      if state.chan then
+      if state.inproc then
+        -- The library's thread must end before the process does: its runs are cancelled and
+        -- recorded as such.
+        M.stop()
+      elseif state.chan then
         state.stopping[state.chan] = true
       end
     end,
@@ -115,10 +142,48 @@ end
 
 local send_configure
 
--- Starts the host if it is not running. Returns the channel, or nil and an error message.
+local function start_inprocess()
+  local address = vim.v.servername
+  if address == nil or address == '' then
+    -- Neovim started without a server (--listen unset, $NVIM_LISTEN_ADDRESS cleared).
+    local ok, addr = pcall(vim.fn.serverstart)
+    if not ok or type(addr) ~= 'string' or addr == '' then
+      return nil, 'frugal: the in-process backend needs an RPC server and serverstart() failed: '
+        .. tostring(addr)
+    end
+    address = addr
+  end
+  state.token = state.token + 1
+  local handle, err = require('frugal.inprocess').start(M.library(), address, state.token)
+  if not handle then
+    return nil, 'frugal: the in-process backend did not start: ' .. tostring(err)
+  end
+  if state.cmd then
+    state.restarts = state.restarts + 1
+  end
+  state.inproc = handle
+  state.queue = {}
+  state.backend = 'inprocess'
+  state.cmd = { M.library() }
+  state.stderr = {}
+  ensure_leave_autocmd()
+  if state.config_json then
+    send_configure()
+  end
+  return true
+end
+
+-- Starts the host if it is not running. Returns the channel (true for an in-process host that
+-- has not attached yet), or nil and an error message.
 function M.start()
   if state.chan then
     return state.chan
+  end
+  if state.inproc then
+    return true
+  end
+  if M.backend() == 'inprocess' then
+    return start_inprocess()
   end
   local argv = util.list_extend(M.command(), { '--stdio' })
   if vim.fn.executable(argv[1]) ~= 1 then
@@ -145,6 +210,7 @@ function M.start()
   end
   state.chan = chan
   state.cmd = argv
+  state.backend = 'process'
   ensure_leave_autocmd()
   if state.config_json then
     send_configure()
@@ -152,8 +218,19 @@ function M.start()
   return chan
 end
 
--- Stops the host on purpose (no crash report); pending calls fail with "stopped".
+-- Stops the host on purpose (no crash report); pending calls fail with "stopped". An
+-- in-process host's thread has ended when this returns (its runs cancelled and recorded).
 function M.stop()
+  if state.inproc then
+    local handle = state.inproc
+    state.inproc = nil
+    state.chan = nil
+    state.queue = nil
+    state.backend = nil
+    require('frugal.inprocess').stop(handle)
+    fail_pending('frugal: the host was stopped')
+    return
+  end
   local chan = state.chan
   if not chan then
     return
@@ -162,12 +239,47 @@ function M.stop()
   vim.fn.jobstop(chan)
 end
 
-function M.running()
-  return state.chan ~= nil
+-- Stops the host and starts it again with the backend setup() asks for now. Returns what
+-- M.start() returns.
+function M.restart()
+  if state.chan and not state.inproc then
+    -- The old process's exit comes later; the calls it leaves fail now, and only those. Its
+    -- input is closed rather than the process killed, so it cancels its runs and records them
+    -- (as when Neovim quits); one that has not exited 3 s later is stopped.
+    local chan = state.chan
+    state.stopping[chan] = true
+    state.chan = nil
+    state.backend = nil
+    fail_pending('frugal: the host was stopped')
+    if not pcall(vim.fn.chanclose, chan, 'rpc') then
+      vim.fn.jobstop(chan)
+    else
+      vim.defer_fn(function()
+        if vim.fn.jobwait({ chan }, 0)[1] == -1 then
+          vim.fn.jobstop(chan)
+        end
+      end, 3000)
+    end
+  else
+    M.stop()
+  end
+  return M.start()
 end
 
--- Process id of the running host, or nil.
+function M.running()
+  return state.chan ~= nil or state.inproc ~= nil
+end
+
+-- 'process' or 'inprocess' while a host runs, else nil.
+function M.running_backend()
+  return state.backend
+end
+
+-- Process id of the running host (the editor's own for the in-process backend), or nil.
 function M.pid()
+  if state.inproc then
+    return vim.fn.getpid()
+  end
   if not state.chan then
     return nil
   end
@@ -200,10 +312,19 @@ function M.call(method, params, cb, on_event)
   if params == nil or next(params) == nil then
     params = vim.empty_dict()
   end
+  if state.queue and not state.chan then
+    -- In-process, not attached yet: sent in order by _attach.
+    state.queue[#state.queue + 1] = { id, method, params }
+    return id
+  end
   local ok, e = pcall(vim.rpcnotify, chan, 'frugal_call', id, method, params)
   if not ok then
     state.pending[id] = nil
     state.events[id] = nil
+    if state.inproc then
+      -- The library's connection is gone (its channel closed): the next call starts it afresh.
+      M.stop()
+    end
     vim.schedule(function()
       cb('frugal: could not send to the host: ' .. tostring(e), nil)
     end)
@@ -224,7 +345,7 @@ end
 -- Sets the JSON sent with `configure` (nil: nothing to send); a running host gets it now.
 function M.configure(json)
   state.config_json = json
-  if json and state.chan then
+  if json and (state.chan or state.inproc) then
     send_configure()
   end
 end
@@ -282,6 +403,30 @@ function M._event(id, event)
     handler(event)
   end)
   return true
+end
+
+-- Called by the in-process library (nvim_exec_lua) once connected: `channel` is where its calls
+-- go. A token from an earlier start (stopped since) is refused, which makes the library stop.
+function M._attach(token, channel)
+  if not state.inproc or token ~= state.token or type(channel) ~= 'number' then
+    return error('frugal: no in-process host is waiting for this connection')
+  end
+  state.chan = channel
+  local queue = state.queue or {}
+  state.queue = nil
+  for _, q in ipairs(queue) do
+    local ok, e = pcall(vim.rpcnotify, channel, 'frugal_call', q[1], q[2], q[3])
+    if not ok then
+      M._reply(q[1], 'frugal: could not send to the host: ' .. tostring(e), nil)
+    end
+  end
+  return true
+end
+
+-- Called by the in-process library with a line it cannot send to anyone (what the process
+-- backend writes to stderr); kept for crash reports and :checkhealth.
+function M._log(line)
+  push_stderr({ tostring(line) })
 end
 
 -- Asks the host to cancel call `id` (a `run`); `cb(err, result)` gets {cancelled = bool}. The

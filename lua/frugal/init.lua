@@ -180,6 +180,12 @@ function M.parse_args(fargs, bang)
     end
     return { cancel = true }
   end
+  if fargs[1] == 'restart' then
+    if #fargs > 1 then
+      return nil, 'frugal: `:Frugal restart` takes no arguments'
+    end
+    return { restart = true }
+  end
   if fargs[1] == 'cost' then
     local cost = require('frugal.cost')
     local period = fargs[2] or cost.DEFAULT_PERIOD
@@ -288,6 +294,13 @@ function M.run(req, line1, line2)
     require('frugal.cost').show(req.period, state.editor.preview)
     return
   end
+  if req.restart then
+    local ok, err = host.restart()
+    if not ok then
+      util.notify(err, vim.log.levels.ERROR)
+    end
+    return
+  end
   if req.again then
     require('frugal.run').again(req, state.editor)
     return
@@ -340,7 +353,7 @@ function M.command(opts)
     util.notify(err, vim.log.levels.ERROR)
     return
   end
-  if req.cancel or req.cost or req.messages then
+  if req.cancel or req.cost or req.messages or req.restart then
     M.run(req)
     return
   end
@@ -485,7 +498,7 @@ function M.complete(arglead, cmdline, cursorpos)
   end
   if #done == 0 then
     local first = vim.deepcopy(config.actions)
-    for _, word in ipairs({ 'preview', 'again', 'cost', 'cancel', 'messages' }) do
+    for _, word in ipairs({ 'preview', 'again', 'cost', 'cancel', 'messages', 'restart' }) do
       first[#first + 1] = word
     end
     return filter(first, arglead)

@@ -434,7 +434,8 @@ static int apply_actions(vctx *v, frugal_config *cfg, const json_t *obj)
 static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
 {
   static const char *const keys[] = {"tiers",      "prices", "actions",      "ledger", "budget",
-                                     "escalation", "http",   "conversation", "editor", NULL};
+                                     "escalation", "http",   "conversation", "editor",
+                                     "backend",    NULL};
   if (expect_object(v, root, "the top level") || check_keys(v, root, "", keys)) {
     return -1;
   }
@@ -549,6 +550,13 @@ static int apply_root(vctx *v, frugal_config *cfg, const json_t *root)
       /* Editor-only options (windows, host command): the plugin validates them. */
       if (expect_object(v, val, "editor")) {
         return -1;
+      }
+    } else if (strcmp(key, "backend") == 0) {
+      /* How the plugin runs the library (plugin only; a shared config file may carry it). */
+      const char *b = json_is_string(val) ? json_string_value(val) : NULL;
+      if (!b || (strcmp(b, "process") != 0 && strcmp(b, "inprocess") != 0)) {
+        return fail(v, "'backend' must be \"process\" or \"inprocess\", got %s",
+                    b ? b : json_kind(val));
       }
     }
   }

@@ -1,5 +1,7 @@
-/* host: the RPC host the editor starts (`frugal --stdio`): a msgpack-RPC server on stdin/stdout
- * running on its own libuv loop.
+/* host: the RPC host the editor talks to: a msgpack-RPC endpoint on its own libuv loop, on
+ * stdin/stdout (`frugal --stdio`, host_run_stdio) or, loaded into the editor, on a socket to the
+ * editor's RPC server (frugal_inprocess_start in include/frugal.h, inproc.c). Both serve the
+ * same methods through host_new() on an rpc_channel; only the transport differs.
  *
  * Methods (requests, answered with a result or an error):
  *   version   {}                      -> {version, libuv, msgpack, curl, jansson}

@@ -6,6 +6,8 @@
  *               disk), answers; the host's life (new, shutdown, free)
  *   events.c    runs: a model's answer streamed to the editor in batches, again, cancel
  *   stdio.c     `frugal --stdio`: the loop, the pipes, the end of input
+ *   inproc.c    the in-process backend (frugal_inprocess_*): the loop on a thread of its own,
+ *               a socket to the editor's RPC server, stop from the editor's thread
  *
  * Life: every callback that may still run refers to the host through `live_ops`. host_free()
  * only marks the host as freed; the memory goes in host_release() once the host is both freed

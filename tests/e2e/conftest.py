@@ -5,6 +5,9 @@ Environment:
   FRUGAL_NVIM  the Neovim executable (default: nvim)
   FRUGAL_HOST  the native host binary (default: <repo>/build/frugal); tests that need it skip
                with a clear reason when it does not exist, and only then.
+  FRUGAL_BACKEND  "process" (default) or "inprocess": the backend every setup() that talks to
+               the real host asks for (|frugal-backends|); setups with the fake host
+               (fake_host.py, a process by nature) or an explicit `backend` keep theirs.
 """
 import os
 import sys
@@ -23,6 +26,19 @@ NVIM = os.environ.get("FRUGAL_NVIM", "nvim")
 # The cost ledger lives under Neovim's state dir; tests must never write into the user's own.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="frugal-e2e-state-")
 HOST = os.environ.get("FRUGAL_HOST", os.path.join(REPO, "build", "frugal"))
+BACKEND = os.environ.get("FRUGAL_BACKEND", "process")
+if BACKEND not in ("process", "inprocess"):
+    raise SystemExit("FRUGAL_BACKEND must be process or inprocess, not %r" % BACKEND)
+
+
+def with_backend(opts):
+    """`opts` with FRUGAL_BACKEND's backend when they talk to the real host and name none."""
+    if BACKEND == "process" or not isinstance(opts, dict) or "backend" in opts:
+        return opts
+    cmd = (opts.get("editor") or {}).get("host_cmd")
+    if cmd and (isinstance(cmd, str) or cmd[0] != HOST):
+        return opts  # the fake host, a missing one: tests of the process backend
+    return dict(opts, backend=BACKEND)
 
 # Records every vim.notify call so tests can assert what the user was told.
 CAPTURE_NOTIFY = """
@@ -66,7 +82,7 @@ class Editor:
         return self.nvim.exec_lua(code, *args)
 
     def setup(self, opts):
-        self.lua("require('frugal').setup(...)", opts)
+        self.lua("require('frugal').setup(...)", with_backend(opts))
 
     def edit(self, name, line, col=1):
         path = os.path.join(FIXTURES, name)

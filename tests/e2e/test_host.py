@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import REPO, start_editor
+from conftest import BACKEND, REPO, start_editor
 
 
 @pytest.fixture
@@ -151,6 +151,8 @@ def test_configured_model_without_price_shows_unknown_price(editor, host_bin):
     assert re.search(r"^  on mini \(local-qwen\): \$\d+\.\d{4}$", "\n".join(second), re.M)
 
 
+@pytest.mark.skipif(BACKEND == "inprocess",
+                    reason="the in-process backend has no process of its own to kill")
 def test_killed_host_is_reported_and_the_next_call_restarts_it(real):
     real.edit("parser.c", 30)
     real.nvim.command("Frugal preview tests")

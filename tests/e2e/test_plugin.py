@@ -171,7 +171,7 @@ def test_completion_offers_actions_then_options(editor):
     assert complete("Frugal ") == ["explain", "fix", "refactor", "docs", "implement", "tests",
                                    "review", "ask", "design", "optimize", "refactor-files",
                                    "review-all", "plan", "preview", "again", "cost", "cancel",
-                                   "messages"]
+                                   "messages", "restart"]
     assert complete("Frugal preview t") == ["tests"]
     assert complete("'<,'>Frugal! preview ex") == ["explain"]
     assert complete("Frugal explain tier=") == ["tier=mini", "tier=full"]

@@ -189,6 +189,22 @@ static void http_allow_insecure_key_is_an_opt_in_boolean(void **state)
   config_free(&cfg);
 }
 
+/* The plugin's backend key may sit in a config file the command line reads too: it is checked,
+ * not refused as unknown. */
+static void backend_is_process_or_inprocess(void **state)
+{
+  frugal_config cfg;
+  config_init(&cfg);
+  char err[600];
+  assert_int_equal(apply(&cfg, "{\"backend\":\"inprocess\"}", err), 0);
+  assert_int_equal(apply(&cfg, "{\"backend\":\"process\"}", err), 0);
+  assert_int_equal(apply(&cfg, "{\"backend\":\"thread\"}", err), -1);
+  assert_non_null(strstr(err, "'backend' must be \"process\" or \"inprocess\", got thread"));
+  assert_int_equal(apply(&cfg, "{\"backend\":1}", err), -1);
+  assert_non_null(strstr(err, "'backend' must be"));
+  config_free(&cfg);
+}
+
 static void partial_price_override_keeps_builtin_fields(void **state)
 {
   frugal_config cfg;
@@ -232,6 +248,7 @@ int main(void)
     cmocka_unit_test(partial_price_override_keeps_builtin_fields),
     cmocka_unit_test(http_escalation_and_proxy_keys_are_read),
     cmocka_unit_test(http_allow_insecure_key_is_an_opt_in_boolean),
+    cmocka_unit_test(backend_is_process_or_inprocess),
     cmocka_unit_test(config_file_errors_name_the_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
