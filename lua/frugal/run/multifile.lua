@@ -294,8 +294,10 @@ function M.accept(p)
       c, why = nil, "is not 'modifiable'"
     end
     if not c then
+      -- The short form leads with the file's name: a long path must not push it off the line.
       msg.show(string.format('frugal: nothing applied: %s %s; run the action again',
-        rel(f.path), why), levels.ERROR)
+        rel(f.path), why), levels.ERROR, string.format('frugal: nothing applied: %s %s (%s)',
+        vim.fn.fnamemodify(f.path, ':t'), why, rel(f.path)))
       return false
     end
     plan[#plan + 1] = { f = f, c = c }
@@ -471,7 +473,8 @@ function M.propose(run, result, files, hooks)
       bad = f
     end
   end
-  return shown, bad and string.format('%s %s', rel(bad.path), bad.problem) or nil
+  return shown, bad and string.format('%s %s', vim.fn.fnamemodify(bad.path, ':t'), bad.problem)
+    or nil
 end
 
 return M

@@ -554,7 +554,7 @@ local function review(run, result)
   if vim.api.nvim_win_is_valid(cur) then
     vim.api.nvim_set_current_win(cur)
   end
-  done(run, result, string.format('%d finding%s in the quickfix list%s', #items,
+  done(run, result, string.format('%d finding%s%s in the quickfix list', #items,
     #items == 1 and '' or 's', pieces))
 end
 
