@@ -316,6 +316,10 @@ def test_reject_and_the_side_by_side_view_of_a_file(ed):
       return out""")
     assert sides[0]["lines"] == B
     assert sides[1]["lines"][4] == RENAMED_B[0] and sides[1]["modifiable"] is False
+    ed.nvim.input("d")  # back to the diff; `x` has no hunk to drop in a whole proposal
+    press(ed, p["buf"], "x")
+    assert "frugal: a multi-file proposal is accepted or rejected whole" in [
+        n["msg"] for n in ed.notes(2)]
     ed.nvim.input("r")
     wait_for(lambda: proposal(ed) is None, 5, "the rejection")
     assert buf_lines(ed, ed.b) == B and buf_lines(ed, ed.a) == A
@@ -360,3 +364,9 @@ def test_review_all_findings_go_to_the_quickfix_list_with_file_line_and_type(ed)
     assert title == "frugal review-all: 3 files (3 chunks)"
     infos = [n["msg"] for n in ed.notes(2)]
     assert any("3 findings (3 chunks) in the quickfix list" in m for m in infos)
+
+
+def test_a_selection_stays_the_scope_of_the_current_file(ed):
+    params = run_and_wait(ed, "2,3Frugal refactor-files file=%s tidy" % ed.b)
+    assert (params["sel_start"], params["sel_end"]) == (2, 3)
+    assert params["files"] == [ed.b] and params["path"] == ed.a

@@ -378,7 +378,6 @@ function M.accept(p)
 end
 
 -- The proposal's lines: a header, a note per file that cannot be applied, each file's diff.
--- Also returns, per line that starts a file's diff, the file.
 local function render(run, result, files)
   local lines = {
     string.format('frugal %s: %d file%s (%s)', run.action, #files, #files == 1 and '' or 's',
@@ -391,10 +390,8 @@ local function render(run, result, files)
         f.problem)
     end
   end
-  local starts = {}
   for _, f in ipairs(files) do
     lines[#lines + 1] = ''
-    starts[#lines + 1] = f
     lines[#lines + 1] = f.new and '--- /dev/null' or ('--- ' .. rel(f.path))
     lines[#lines + 1] = '+++ ' .. rel(f.path) .. (f.new and ' (new)' or ' (proposed)')
     local diff = require('frugal.proposal').unified(f.base, f.after, 0)
@@ -403,7 +400,7 @@ local function render(run, result, files)
     end
     vim.list_extend(lines, diff)
   end
-  return lines, starts
+  return lines
 end
 
 -- The file whose diff holds the cursor of the proposal's window (the first one above it).
