@@ -4,6 +4,7 @@ args, quickfix, changed; an unsaved buffer sent as the editor holds it; a missin
 before anything is sent), one proposal for a change across files applied all or nothing, and
 review-all findings in the quickfix list."""
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -130,6 +131,7 @@ def git(cwd, *args):
                    check=True, capture_output=True)
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed here")
 def test_changed_asks_git_without_waiting_and_sends_the_changed_files(ed):
     git(ed.tmp, "init", "-q", ".")
     git(ed.tmp, "add", "a.c", "b.c", "c.c")
@@ -141,12 +143,24 @@ def test_changed_asks_git_without_waiting_and_sends_the_changed_files(ed):
     assert all(f["named"] is False for f in params["files"])
 
 
-def test_changed_outside_git_is_one_clear_error(ed, tmp_path):
-    if os.path.exists(os.path.join(str(tmp_path), ".git")):
-        pytest.skip("the temporary directory is inside a git repository")
+def test_changed_outside_git_or_without_git_is_one_clear_error(ed, tmp_path):
+    if shutil.which("git") is None:
+        # Where git is not installed (the test roots), that is the error.
+        ed.nvim.command("Frugal refactor-files changed tidy up")
+        msg = ed.wait_error("git")[0]
+        assert msg == "frugal: changed: git is not installed (not on PATH); nothing sent"
+    else:
+        probe = subprocess.run(["git", "-C", str(tmp_path), "rev-parse"], capture_output=True)
+        if probe.returncode == 0:
+            pytest.skip("the temporary directory is inside a git repository")
+        ed.nvim.command("Frugal refactor-files changed tidy up")
+        msg = ed.wait_error("not in a git repository")[0]
+        assert msg.startswith("frugal: changed: ") and msg.endswith("; nothing sent")
+    # The command line's PATH without git: the same error, nothing sent either way.
+    ed.lua("vim.env.PATH = '/nonexistent'")
     ed.nvim.command("Frugal refactor-files changed tidy up")
-    msg = ed.wait_error("not in a git repository")[0]
-    assert msg.startswith("frugal: changed: ") and msg.endswith("; nothing sent")
+    wait_for(lambda: len([m for m in ed.errors() if "git is not installed" in m]) >= 1, 10,
+             "the error without git")
     assert call(ed, "count", {"method": "run"})[1] == 0
 
 
