@@ -92,9 +92,9 @@ local function root_of(run, result)
   return best or vim.fn.getcwd()
 end
 
--- The full path of `path` as the host names it: itself when absolute; else the file in scope
--- it ends, else under the project root.
-local function resolve(path, run, result)
+-- The full path of `path` as the host names it (a file's or a finding's): itself when
+-- absolute; else the file in scope it ends, else under the project root.
+function M.resolve(path, run, result)
   if path:sub(1, 1) == '/' then
     return vim.fn.fnamemodify(path, ':p')
   end
@@ -193,7 +193,7 @@ end
 -- f.base (its lines as sent), f.after, and f.problem when it cannot be applied.
 local function prepare(run, result, files)
   for _, f in ipairs(files) do
-    f.path = resolve(f.path, run, result)
+    f.path = M.resolve(f.path, run, result)
     local k = run.kept and run.kept[f.path]
     local b = loaded_buf(f.path)
     if f.new then

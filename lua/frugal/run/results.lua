@@ -477,22 +477,6 @@ end
 local QF_TYPE = { error = 'E', warning = 'W', warn = 'W', info = 'I', note = 'N', hint = 'N',
   suggestion = 'N', nit = 'N' }
 
--- The full path of a finding's `path` (relative ones are the project's, like a proposal's).
-local function finding_path(run, result, path)
-  if path:sub(1, 1) == '/' then
-    return vim.fn.fnamemodify(path, ':p')
-  end
-  local want = path:gsub('^%./', '')
-  for _, k in ipairs(run.kept and run.kept.list or {}) do
-    if k.path and (k.path == want or k.path:sub(-#want - 1) == '/' .. want) then
-      return k.path
-    end
-  end
-  local root = val(result.root)
-  return vim.fn.fnamemodify((type(root) == 'string' and root ~= '' and root or vim.fn.getcwd())
-    .. '/' .. want, ':p')
-end
-
 -- The result's findings as quickfix items: {path?, line, end_line?, severity?, message} each
 -- (the one place that reads `findings`, |frugal-rpc|). Lines of the run's own buffer are
 -- mapped through the changes made since the request; other files' lines are taken as they are.
@@ -508,7 +492,11 @@ local function quickfix_items(run, result)
     local message = type(f) == 'table' and val(f.message)
     if line and type(message) == 'string' then
       local path = val(f.path)
-      path = type(path) == 'string' and path ~= '' and finding_path(run, result, path) or nil
+      if type(path) == 'string' and path ~= '' then
+        path = multifile.resolve(path, run, result)
+      else
+        path = nil
+      end
       local own = not path or path == name
       local first = math.max(1, math.floor(line))
       local item = {
