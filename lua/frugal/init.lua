@@ -89,26 +89,6 @@ local function diagnostics(bufnr)
   return out
 end
 
--- Other files for the actions that work across files: the listed buffers backed by a file,
--- loaded or not (`nvim a.c b.c` lists b.c without loading it).
-local MULTI_FILE_ACTIONS = {
-  design = true, optimize = true, ['refactor-files'] = true, ['review-all'] = true, plan = true,
-}
-
-local function other_files(bufnr)
-  local files = {}
-  for _, b in ipairs(vim.api.nvim_list_bufs()) do
-    if b ~= bufnr and vim.fn.buflisted(b) == 1
-      and util.buf_option(b, 'buftype') == '' then
-      local name = vim.api.nvim_buf_get_name(b)
-      if name ~= '' and vim.fn.filereadable(name) == 1 then
-        files[#files + 1] = name
-      end
-    end
-  end
-  return files
-end
-
 local function usage()
   return 'frugal: unknown action; :Frugal alone opens the menu, :help frugal-commands'
 end
@@ -131,16 +111,22 @@ function M.status(bufnr)
 end
 
 -- Reads the options among fargs[i..] into `req` (tier=, budget=ignore and, when `files`,
--- file=); the other words are returned as the instruction (nil when none). Returns nil and a
--- message on a wrong option.
+-- file= and the scope keywords before the first word of the instruction); the other words are
+-- returned as the instruction (nil when none). Returns nil and a message on a wrong option.
 local function parse_options(fargs, i, req, files)
+  local scope = require('frugal.scope')
   local words = {}
   while i <= #fargs do
     local a = fargs[i]
     local tier = a:match('^tier=(.*)$')
-    local file = files and a:match('^file=(.+)$')
+    local file = files and a:match('^file=(.*)$')
     local budget = a:match('^budget=(.*)$')
-    if tier then
+    if files and #words == 0 and scope.is_keyword(a) then
+      req.sets = req.sets or {}
+      req.sets[a] = true
+    elseif file == '' then
+      return nil, 'frugal: file= needs a path, e.g. file=src/util.c'
+    elseif tier then
       if tier ~= 'mini' and tier ~= 'full' then
         return nil, string.format('frugal: tier=%s: expected tier=mini or tier=full', tier)
       end
@@ -262,14 +248,22 @@ function M.request_params(req, line1, line2)
   end
   local ts_hint = require('frugal.treesitter').hint
   params.hint_start, params.hint_end = ts_hint(bufnr, cursor[1], params.col)
-  local files = vim.deepcopy(req.files or {})
-  if #files == 0 and MULTI_FILE_ACTIONS[req.action] then
-    files = other_files(bufnr)
-  end
-  if #files > 0 then
-    params.files = files
-  end
   return params
+end
+
+-- Builds the params of request `req` for the current window, with the files in its scope
+-- (lua/frugal/scope.lua): `cb(err)` or `cb(nil, params, kept)`, where `kept` is what each file
+-- in scope was at the request. Never waits: with `changed`, `cb` runs once git has answered.
+function M.build_params(req, line1, line2, cb)
+  local params = M.request_params(req, line1, line2)
+  require('frugal.scope').resolve(req, params.bufnr, function(err, files, kept)
+    if err then
+      cb(err)
+      return
+    end
+    params.files = files
+    cb(nil, params, kept)
+  end)
 end
 
 -- Runs a parsed request: `:Frugal cancel` cancels, `:Frugal {action}` sends the request to the
@@ -305,11 +299,21 @@ function M.run(req, line1, line2)
     require('frugal.run').again(req, state.editor)
     return
   end
-  local params = M.request_params(req, line1, line2)
-  if req.send then
-    require('frugal.run').start(req, params, state.editor)
-    return
-  end
+  M.build_params(req, line1, line2, function(err, params, kept)
+    if err then
+      util.notify(err, vim.log.levels.ERROR)
+      return
+    end
+    if req.send then
+      require('frugal.run').start(req, params, state.editor, kept)
+      return
+    end
+    M.send_preview(req, params)
+  end)
+end
+
+-- Asks the host for the preview of `req` with `params` and shows it.
+function M.send_preview(req, params)
   req.path = params.path
   state.latest = state.latest + 1
   local seq = state.latest
@@ -389,8 +393,8 @@ local ABOUT = {
   explain = 'explain the code', fix = 'fix it (the diagnostics too)', refactor = 'refactor it',
   docs = 'write its documentation', implement = 'implement it', tests = 'write tests for it',
   review = 'review this file', ask = 'ask a question about it', design = 'design a change',
-  optimize = 'make it faster', ['refactor-files'] = 'refactor across the listed files',
-  ['review-all'] = 'review the listed files', plan = 'plan a change in steps',
+  optimize = 'make it faster', ['refactor-files'] = 'refactor across the files you name',
+  ['review-all'] = 'review the files you name', plan = 'plan a change in steps',
 }
 M._about = ABOUT
 
@@ -515,7 +519,21 @@ function M.complete(arglead, cmdline, cursorpos)
   if done[1] == 'again' then
     return filter({ 'tier=mini', 'tier=full', 'budget=ignore' }, arglead)
   end
-  return filter({ 'tier=mini', 'tier=full', 'file=', 'budget=ignore' }, arglead)
+  local path = arglead:match('^file=(.*)$')
+  if path then
+    local out = {}
+    for _, f in ipairs(vim.fn.getcompletion(path, 'file')) do
+      out[#out + 1] = 'file=' .. f
+    end
+    return out
+  end
+  local opts = { 'tier=mini', 'tier=full', 'file=', 'budget=ignore' }
+  local scope = require('frugal.scope')
+  local action = done[1] == 'preview' and done[2] or done[1]
+  if scope.ACROSS[action] then
+    vim.list_extend(opts, scope.KEYWORDS)
+  end
+  return filter(opts, arglead)
 end
 
 return M

@@ -207,7 +207,7 @@ function M.accept(p)
   end
   -- The proposed side of the side-by-side view may have been edited: that is what is accepted.
   local edited
-  if p.tab and vim.api.nvim_tabpage_is_valid(p.tab) and p.right
+  if not p.whole and p.tab and vim.api.nvim_tabpage_is_valid(p.tab) and p.right
     and vim.api.nvim_buf_is_valid(p.right) then
     edited = vim.api.nvim_buf_get_lines(p.right, 0, -1, false)
     if #edited == 1 and edited[1] == '' and #(p.sides.after or {}) == 0 then
@@ -245,17 +245,24 @@ function M.toggle_sides(p)
     end
     return
   end
-  if not p.sides then
+  -- A multi-file proposal shows the file under the cursor; it is accepted whole, so its
+  -- proposed side is not for editing.
+  local sides = p.sides_for and p.sides_for(p) or p.sides
+  if not sides then
     util.notify('frugal: nothing to compare side by side', vim.log.levels.INFO)
     return
   end
-  local ft = p.sides.filetype or ''
-  local left = stream.scratch_buf('original', ft, p.sides.before)
+  local ft = sides.filetype or ''
+  local left = stream.scratch_buf('original', ft, sides.before)
+  if p.whole and p.right and vim.api.nvim_buf_is_valid(p.right) then
+    pcall(vim.api.nvim_buf_delete, p.right, { force = true })
+    p.right = nil
+  end
   -- The proposed side is the user's to edit before accepting: `do` on a hunk takes the
   -- original back (rejects that hunk), any change is kept; `a` (left) or <CR> accepts that.
   local right = p.right and vim.api.nvim_buf_is_valid(p.right) and p.right
-    or stream.scratch_buf('proposed', ft, p.edited or p.sides.after)
-  util.set_buf_option(right, 'modifiable', true)
+    or stream.scratch_buf('proposed', ft, p.edited or sides.after)
+  util.set_buf_option(right, 'modifiable', not p.whole)
   util.set_buf_option(right, 'bufhidden', 'hide')
   p.right = right
   vim.cmd('tab sbuffer ' .. left)
@@ -375,6 +382,10 @@ end
 -- accepting applies the others.
 function M.drop_hunk(p)
   local diff = p.diff
+  if p.whole then
+    util.notify('frugal: a multi-file proposal is accepted or rejected whole', vim.log.levels.INFO)
+    return
+  end
   if not (diff and p.sides) then
     util.notify('frugal: this proposal has no hunks to drop', vim.log.levels.INFO)
     return
@@ -436,7 +447,8 @@ end
 
 -- Shows a proposal. `spec`: {name, lines (the diff with its header), on_accept, on_reject,
 -- sides = {before, after, filetype} or nil, opts (editor.stream), win (a window to show it in,
--- replacing what it shows)}. Returns the proposal object.
+-- replacing what it shows), whole (accepted whole: no hunk dropped, no side edited),
+-- sides_for(p) (the sides to show now, instead of `sides`)}. Returns the proposal object.
 function M.show(spec)
   seq = seq + 1
   local p = {
@@ -449,6 +461,8 @@ function M.show(spec)
     diff = spec.diff,
     title = spec.title,
     label = spec.label,
+    whole = spec.whole,
+    sides_for = spec.sides_for,
   }
   p.buf = stream.scratch_buf(spec.name or 'proposal', 'diff', spec.lines)
   -- Hidden, not wiped, when another proposal takes the window: it still waits.

@@ -274,10 +274,11 @@ local function send(run, method, params)
   end)
 end
 
--- Sends `run` for the request `req` with the params of a preview (init.lua's request_params).
--- `opts` is the editor options table. Returns the run, or nil when one is already running for
--- the buffer (the user is told).
-function M.start(req, params, opts)
+-- Sends `run` for the request `req` with the params of a preview (init.lua's build_params).
+-- `opts` is the editor options table; `kept` what each file in scope was at the request
+-- (lua/frugal/scope.lua), which a multi-file proposal is checked against. Returns the run, or
+-- nil when one is already running for the buffer (the user is told).
+function M.start(req, params, opts, kept)
   local bufnr = params.bufnr
   if busy_with(bufnr) then
     return nil
@@ -293,6 +294,7 @@ function M.start(req, params, opts)
     source_win = vim.api.nvim_get_current_win(),
     req = req,
     params = params,
+    kept = kept,
   }
   -- The conversation this run starts (`:Frugal again` continues it): its first run, and later
   -- the region its edits are about.
@@ -326,6 +328,7 @@ local function follow_up(prev, req, opts)
     again = true,
     prev = prev,
     req = req,
+    kept = prev.kept,
   }
   launch(run, opts)
   send(run, 'again', {
@@ -393,7 +396,7 @@ function M.retry(run)
     return follow_up(run.prev, run.req, run.opts)
   end
   local params = vim.deepcopy(run.params)
-  return M.start(run.req, params, run.opts)
+  return M.start(run.req, params, run.opts, run.kept)
 end
 
 -- Asks the host to cancel `run`; its reply then ends it ("cancelled"). False when it is done.

@@ -181,6 +181,8 @@ class Host:
             tier = action_tier or ("full" if params.get("files") else "mini")
             reasons.append("fake host: %s -> %s" % (params["action"], tier.capitalize()))
         for other in params.get("files", []):
+            if isinstance(other, dict):
+                other = other["path"]
             reasons.append("other file: %s" % other)
         model = self.tier_model(tier)
         text = "\n".join(lines[start - 1:end])

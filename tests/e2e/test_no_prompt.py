@@ -250,3 +250,98 @@ def test_a_wrong_setup_key_in_init_lua_neither_stops_it_nor_prompts(tmp_path):
         except Exception:
             pass
         nvim.close()
+
+
+@pytest.fixture
+def fake_ui(fake_host_cmd, tmp_path):
+    argv = [NVIM, "--embed", "--clean", "-n", "--cmd", "set rtp^=" + REPO.replace(" ", "\\ ")]
+    nvim = pynvim.attach("child", argv=argv)
+    nvim.ui_attach(COLUMNS, LINES, rgb=True)
+    u = UI(nvim)
+    u.tmp = tmp_path
+    assert u.lua("return require('frugal').setup(...)",
+                 {"editor": {"host_cmd": fake_host_cmd}}) is True
+    yield u
+    try:
+        nvim.command("qa!", async_=True)
+    except Exception:
+        pass
+    nvim.close()
+
+
+def test_multi_file_accept_refusal_and_review_all_raise_no_prompt_at_80x24(fake_ui):
+    """With the fake host (the real one gives no `files` yet): a change across three files with
+    long paths, refused once and then accepted with the source buffer's key, and review-all
+    findings in three files put in the quickfix list, all without a hit-enter prompt."""
+    ui = fake_ui
+    deep = ui.tmp / ("a-rather-long-directory-name-" * 2) / "nested"
+    deep.mkdir(parents=True)
+    paths = []
+    for name, body in (("first_module.c", "int total(void);\n"),
+                       ("second_module.c", "int x = total();\n"),
+                       ("third_module.c", "int y = total();\n")):
+        p = deep / name
+        p.write_text(body)
+        paths.append(str(p))
+    ui.lua("vim.o.hidden = true")
+    for p in reversed(paths):
+        ui.command("edit " + p)
+
+    def script(extra=None):
+        files = [{"path": p, "new": False, "edits": [
+            {"start_line": 1, "end_line": 1,
+             "replacement": open(p).read().replace("total", "sum_all")}]} for p in paths]
+        result = {"output": "markdown", "files": files}
+        result.update(extra or {})
+        return {"events": [{"kind": "start"}, {"kind": "text", "text": "Renamed.\n"}],
+                "result": result}
+
+    def call(method, params):
+        ui.lua("require('frugal.host').call(...)", method, params)
+
+    lines = "vim.api.nvim_buf_get_lines(vim.fn.bufnr(%r), 0, -1, false)[1]"
+    call("script", script())
+    ui.command("Frugal refactor-files file=%s file=%s rename total" % (paths[1], paths[2]))
+    ui.wait("return next(require('frugal.proposal')._open) ~= nil", "the proposal")
+    ui.lua("vim.cmd('redraw')")
+    # Refused: the third file's line changed since; the message names it, in one line.
+    ui.lua("vim.api.nvim_buf_set_lines(vim.fn.bufnr(...), 0, 1, false, { 'changed' })",
+           paths[2])
+    ui.keys("\\a")
+    ui.wait("return require('frugal.msg').history[#require('frugal.msg').history].text"
+            ":find('nothing applied') ~= nil", "the refusal")
+    ui.lua("vim.cmd('redraw')")
+    assert ui.lua("return " + lines % paths[1]) == "int x = total();"
+    # The file's name leads the line, whatever the length of its path.
+    assert ui.messages().splitlines()[-1].startswith(
+        "frugal: nothing applied: third_module.c changed since the request")
+    ui.keys("\\r")
+    ui.lua("vim.cmd('redraw')")
+    ui.lua("vim.api.nvim_buf_set_lines(vim.fn.bufnr(...), 0, 1, false, { 'int y = total();' })",
+           paths[2])
+    # Accepted: all three change.
+    call("script", script())
+    ui.command("Frugal refactor-files file=%s file=%s rename total" % (paths[1], paths[2]))
+    ui.wait("return next(require('frugal.proposal')._open) ~= nil", "the proposal")
+    ui.lua("vim.cmd('redraw')")
+    ui.keys("\\a")
+    ui.wait("return %s == 'int y = sum_all();'" % (lines % paths[2]), "the accepted change")
+    ui.lua("vim.cmd('redraw')")
+    assert "applied to 3 files" in ui.messages()
+    ui.close_frugal_windows()
+
+    # review-all: findings in three files, chunked.
+    findings = [{"path": p, "line": 1, "end_line": 1, "severity": sev,
+                 "message": "a finding with a long message that would not fit " * 3}
+                for p, sev in zip(paths, ("error", "warning", "info"))]
+    call("script", {"events": [{"kind": "start"}],
+                    "result": {"output": "review", "findings": findings, "chunks": 4}})
+    ui.command("Frugal review-all file=%s file=%s" % (paths[1], paths[2]))
+    ui.wait("return #vim.fn.getqflist() == 3", "the quickfix list")
+    ui.lua("vim.cmd('redraw')")
+    ui.idle()
+    assert "3 findings (4 chunks) in the" in ui.messages()
+    assert ui.lua("return vim.bo.buftype") == ""  # the focus stayed in the code
+    ui.check()
+    for line in ui.messages().splitlines():
+        assert len(line) < COLUMNS, line

@@ -378,23 +378,23 @@ def test_cmd_mapping_in_visual_mode_uses_the_selection(faked):
     assert re.search(r"^Scope:\s+selection, lines 31-33$", text, re.M)
 
 
-def test_file_arguments_and_other_buffers_are_sent_as_files(faked):
+def test_file_arguments_and_the_buffers_keyword_are_sent_as_files(faked):
     other = os.path.join(REPO, "tests", "e2e", "fixtures", "inventory.py")
     faked.edit("parser.c", 30)
     faked.nvim.command("Frugal preview explain file=" + other)
     first = faked.wait_preview()
     assert "  - other file: " + other in first
     assert "Tier:      full (gpt-5.4)" in first
-    # design works across files: without file= it takes the other listed file buffers.
+    # A listed buffer is never sent on its own, even for an action across files ...
     faked.nvim.command("badd " + other)
     faked.nvim.command("Frugal preview design")
     second = faked.wait_preview(previous=first)
     assert second[0] == "frugal preview: design"
-    assert "  - other file: " + other in second
-    # explain does not: a single-file action stays single-file.
-    faked.nvim.command("Frugal preview explain")
+    assert not [l for l in second if "other file" in l]
+    # ... only when the user says so.
+    faked.nvim.command("Frugal preview design buffers")
     third = faked.wait_preview(previous=second)
-    assert not [l for l in third if "other file" in l]
+    assert "  - other file: " + other in third
 
 
 def test_plug_mappings_run_an_action_and_none_is_mapped_by_default(faked):

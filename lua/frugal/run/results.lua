@@ -3,6 +3,7 @@
 -- quickfix list, or a test file. Each handler tells the user in one short line; the figures
 -- (tier, model, tokens, cost, turn) go to the answer window's header and to :Frugal messages.
 local msg = require('frugal.msg')
+local multifile = require('frugal.run.multifile')
 local progress = require('frugal.run.progress')
 local proposal = require('frugal.proposal')
 local region = require('frugal.run.region')
@@ -126,6 +127,10 @@ function M.header(run, result)
     parts[#parts + 1] = string.format('turn %d/%d', turn, max_turns)
   elseif turn and turn > 1 then
     parts[#parts + 1] = string.format('turn %d', turn)
+  end
+  local chunks = tonumber(val(result.chunks))
+  if chunks and chunks > 1 then
+    parts[#parts + 1] = string.format('%d chunks', chunks)
   end
   parts[#parts + 1] = string.format('%.1fs', progress.elapsed(run))
   return table.concat(parts, ' · ')
@@ -468,42 +473,98 @@ local function propose_tests(run, result, keys_hint)
   done(run, result, keys_hint(shown))
 end
 
-local function review(run, result)
+-- Severity words as quickfix types.
+local QF_TYPE = { error = 'E', warning = 'W', warn = 'W', info = 'I', note = 'N', hint = 'N',
+  suggestion = 'N', nit = 'N' }
+
+-- The result's findings as quickfix items: {path?, line, end_line?, severity?, message} each
+-- (the one place that reads `findings`, |frugal-rpc|). Lines of the run's own buffer are
+-- mapped through the changes made since the request; other files' lines are taken as they are.
+local function quickfix_items(run, result)
   local findings = val(result.findings)
-  local items = {}
+  local items, files = {}, {}
   local name = vim.api.nvim_buf_is_valid(run.bufnr) and vim.api.nvim_buf_get_name(run.bufnr)
     or run.path
+  local log = run.again and run.conv and run.conv.root.log or run.log
   for _, f in ipairs(type(findings) == 'table' and findings or {}) do
     f = val(f)
     local line = type(f) == 'table' and tonumber(val(f.line))
     local message = type(f) == 'table' and val(f.message)
     if line and type(message) == 'string' then
-      local log = run.again and run.conv and run.conv.root.log or run.log
+      local path = val(f.path)
+      if type(path) == 'string' and path ~= '' then
+        path = multifile.resolve(path, run, result)
+      else
+        path = nil
+      end
+      local own = not path or path == name
+      local first = math.max(1, math.floor(line))
       local item = {
-        lnum = region.map_line(log or {}, math.max(1, math.floor(line))),
+        lnum = own and region.map_line(log or {}, first) or first,
         text = '[frugal] ' .. message:gsub('\n', ' '),
       }
-      if name and name ~= '' then
+      local last = tonumber(val(f.end_line))
+      if last and last > first then
+        item.end_lnum = own and region.map_line(log or {}, math.floor(last)) or math.floor(last)
+      end
+      local sev = val(f.severity)
+      item.type = type(sev) == 'string' and QF_TYPE[sev:lower()] or nil
+      if not own then
+        item.filename = path
+      elseif name and name ~= '' then
         item.filename = name
       else
         item.bufnr = run.bufnr
       end
+      files[item.filename or ''] = true
       items[#items + 1] = item
     end
   end
+  return items, vim.tbl_count(files)
+end
+M._quickfix_items = quickfix_items
+
+local function review(run, result)
+  local name = vim.api.nvim_buf_is_valid(run.bufnr) and vim.api.nvim_buf_get_name(run.bufnr)
+    or run.path
+  local items, nfiles = quickfix_items(run, result)
+  local chunks = tonumber(val(result.chunks))
+  local pieces = chunks and chunks > 1 and string.format(' (%d chunks)', chunks) or ''
   if #items == 0 then
-    done(run, result, 'no findings')
+    done(run, result, 'no findings' .. pieces)
     return
   end
-  vim.fn.setqflist({}, ' ', { title = 'frugal ' .. run.action .. ': ' .. rel(name),
+  local title = nfiles > 1 and string.format('%d files', nfiles) or rel(name)
+  vim.fn.setqflist({}, ' ', { title = 'frugal ' .. run.action .. ': ' .. title .. pieces,
     items = items })
   local cur = vim.api.nvim_get_current_win()
   vim.cmd('botright copen')
   if vim.api.nvim_win_is_valid(cur) then
     vim.api.nvim_set_current_win(cur)
   end
-  done(run, result, string.format('%d finding%s in the quickfix list', #items,
-    #items == 1 and '' or 's'))
+  done(run, result, string.format('%d finding%s%s in the quickfix list', #items,
+    #items == 1 and '' or 's', pieces))
+end
+
+-- A change across files: one proposal for all of them (lua/frugal/run/multifile.lua).
+local function propose_files(run, result, files, keys_hint)
+  local shown, bad = multifile.propose(run, result, files, {
+    accepted = function()
+      require('frugal.cost').outcome(result, 'applied')
+    end,
+    rejected = function()
+      require('frugal.cost').outcome(result, 'rejected')
+      rejected(nil, run.action .. ' proposal')
+    end,
+  })
+  runstate.track(run, shown.buf)
+  state.last_win = shown.win
+  run.proposal = shown
+  if bad then
+    done(run, result, bad .. ': cannot be applied', levels.WARN)
+  else
+    done(run, result, string.format('%d files; %s', #files, keys_hint(shown)))
+  end
 end
 
 -- Turns the reply of a run that succeeded into what its `output` says. `keys_hint(shown)` says
@@ -522,6 +583,14 @@ function M.handle(run, output, result, keys_hint)
   local problem = val(result.problem)
   if type(problem) == 'string' and problem ~= '' then
     show_problem(run, problem)
+    return
+  end
+  local files, bad = multifile.read(result)
+  if files == false then
+    show_problem(run, 'the host sent files without valid edits: ' .. bad)
+    return
+  elseif files then
+    propose_files(run, result, files, keys_hint)
     return
   end
   if output == 'replace' then
