@@ -105,11 +105,11 @@ static json_t *route_json(const route_decision *d)
  * something to paste into a prompt. */
 #define ACTION_FILE_MAX (512 * 1024)
 
-static int add_other_files(const action_request *req, int budget, pkg_result *pkg, char *ferr,
-                           size_t ferrlen);
+static int add_other_files(const action_request *req, int budget, pkg_result *pkg,
+                           json_t *left_out, char *ferr, size_t ferrlen);
 
 static int build_package(const text_t *t, const action_request *req, lang_id lang, int budget,
-                         pkg_result *pkg, char *err, size_t errlen)
+                         pkg_result *pkg, json_t *left_out, char *err, size_t errlen)
 {
   pkg_request pr = {
     .path = req->path,
@@ -126,7 +126,7 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
   if (package_build(t, &pr, pkg, err, errlen)) {
     return -1;
   }
-  if (add_other_files(req, budget, pkg, err, errlen)) {
+  if (add_other_files(req, budget, pkg, left_out, err, errlen)) {
     pkg_result_free(pkg);
     return -1;
   }
@@ -176,16 +176,33 @@ static int build_prompt(const action_request *req, action_plan *plan, char *err,
   }
   pr.path = display_path(req->path, base);
   plan->root = base ? xstrdup(base) : NULL;
+  plan->path_sent = req->path ? xstrdup(pr.path) : NULL;
   return prompt_build(&pr, &plan->prompt, err, errlen);
 }
 
+static void left_out_add(json_t *left_out, const char *path, int tokens, const char *why)
+{
+  if (left_out) {
+    json_array_append_new(left_out, json_pack("{s:o,s:i,s:s}", "path",
+                                              action_json_text(path, strlen(path)), "tokens",
+                                              tokens, "why", why));
+  }
+}
+
+/* 1 when `shown` (a path as display_path gives it) lies outside the current directory. */
+static int outside_project(const char *shown)
+{
+  return shown[0] == '/' || strcmp(shown, "..") == 0 || strncmp(shown, "../", 3) == 0;
+}
+
 /* Appends each other file in scope as a "file" item, in the order given, while the package
- * stays within `budget`; a file that does not fit, cannot be read or is too large is left out
- * and counted in `dropped`. Returns 0, or -1 with the message in `err` when a path names
- * something that is not a regular file (a FIFO, /dev/stdin, a device): that is a mistake to
- * say, not a file to skip quietly. */
-static int add_other_files(const action_request *req, int budget, pkg_result *pkg, char *ferr,
-                           size_t ferrlen)
+ * stays within `budget`; a file that does not fit, or that came from a set and lies outside the
+ * project, is left out and counted in `dropped` (and listed in `left_out`, may be NULL).
+ * Returns 0, or -1 with the message in `err` naming the file when one cannot be read (missing,
+ * unreadable, too large, not a regular file): that is a mistake to say before anything is sent,
+ * not a file to skip quietly. */
+static int add_other_files(const action_request *req, int budget, pkg_result *pkg,
+                           json_t *left_out, char *ferr, size_t ferrlen)
 {
   char cwd[PATH_MAX];
   const char *base = getcwd(cwd, sizeof(cwd));
@@ -194,21 +211,38 @@ static int add_other_files(const action_request *req, int budget, pkg_result *pk
     if (!path || (req->path && strcmp(path, req->path) == 0)) {
       continue;
     }
-    file_contents f;
-    char err[600];
-    int rc = file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err));
-    if (rc == FILE_ENOTREG) {
-      snprintf(ferr, ferrlen, "%s", err);
+    const char *shown = display_path(path, base);
+    const char *given = req->file_texts ? req->file_texts[i] : NULL;
+    size_t given_len = given && req->file_text_lens ? req->file_text_lens[i]
+                       : given                      ? strlen(given)
+                                                    : 0;
+    file_contents f = {0};
+    if (!given) {
+      char err[600];
+      if (file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err))) {
+        snprintf(ferr, ferrlen, "cannot read a file in scope: %s", err);
+        return -1;
+      }
+    } else if (given_len > ACTION_FILE_MAX) {
+      snprintf(ferr, ferrlen, "%s: the editor's text is larger than %d KiB", path,
+               ACTION_FILE_MAX / 1024);
       return -1;
     }
-    if (rc) {
-      pkg->dropped++;
-      continue;
-    }
+    const char *data = given ? given : f.data;
+    size_t len = given ? given_len : f.len;
     lang_id lang = lang_from_path(path);
-    int tokens = tokens_estimate(lang, f.data, f.len);
-    if (budget > 0 && pkg->tokens + tokens > budget) {
-      file_release(&f);
+    int tokens = tokens_estimate(lang, data, len);
+    const char *why = NULL;
+    if (req->file_from_set && req->file_from_set[i] && outside_project(shown)) {
+      why = "outside the project";
+    } else if (budget > 0 && pkg->tokens + tokens > budget) {
+      why = "budget";
+    }
+    if (why) {
+      left_out_add(left_out, shown, tokens, why);
+      if (!given) {
+        file_release(&f);
+      }
       pkg->dropped++;
       continue;
     }
@@ -219,15 +253,17 @@ static int add_other_files(const action_request *req, int budget, pkg_result *pk
     it->start_line = 1;
     text_t t;
     it->end_line = 1;
-    if (text_init(&t, f.data, f.len) == 0) {
+    if (text_init(&t, data, len) == 0) {
       it->end_line = t.nlines > 0 ? t.nlines : 1;
       text_free(&t);
     }
     it->tokens = tokens;
-    it->label = xstrdup(display_path(path, base));
-    it->text = xstrndup(f.data, f.len);
+    it->label = xstrdup(shown);
+    it->text = xstrndup(data, len);
     pkg->tokens += tokens;
-    file_release(&f);
+    if (!given) {
+      file_release(&f);
+    }
   }
   return 0;
 }
@@ -261,8 +297,11 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
    * Full's budget when the decision is Full and something was left out. */
   int pre_tier = req->forced_tier >= 0 ? req->forced_tier : config_action_tier(cfg, req->action);
   tier_id budget_tier = pre_tier >= 0 ? (tier_id)pre_tier : TIER_MINI;
+  out->left_out = json_array();
   if (build_package(&out->text, req, lang, (int)cfg->tiers[budget_tier].context_budget,
-                    &out->pkg, err, errlen)) {
+                    &out->pkg, out->left_out, err, errlen)) {
+    json_decref(out->left_out);
+    out->left_out = NULL;
     text_free(&out->text);
     return -1;
   }
@@ -281,10 +320,15 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
   }
   if (out->route.tier != budget_tier && out->pkg.dropped > 0) {
     pkg_result full;
+    json_t *left = json_array();
     if (build_package(&out->text, req, lang, (int)cfg->tiers[out->route.tier].context_budget,
-                      &full, err, errlen) == 0) {
+                      &full, left, err, errlen) != 0) {
+      json_decref(left);
+    } else {
       pkg_result_free(&out->pkg);
       out->pkg = full;
+      json_decref(out->left_out);
+      out->left_out = left;
       ri.context_tokens = out->pkg.tokens;
       ri.scope_name = out->pkg.scope_name;
       route_decide(cfg, &ri, &out->route, err, errlen);
@@ -308,6 +352,10 @@ void action_plan_free(action_plan *p)
 {
   free(p->root);
   p->root = NULL;
+  free(p->path_sent);
+  p->path_sent = NULL;
+  json_decref(p->left_out);
+  p->left_out = NULL;
   prompt_free(&p->prompt);
   if (p->has_tests) {
     testconv_free(&p->tests);
@@ -320,6 +368,8 @@ void action_plan_free(action_plan *p)
 json_t *action_context_json(const action_request *req, const action_plan *plan, int with_text)
 {
   json_t *c = context_json(req, &plan->pkg, with_text);
+  json_object_set_new(c, "left_out",
+                      plan->left_out ? json_incref(plan->left_out) : json_array());
   if (plan->has_tests) {
     json_object_set_new(c, "tests", tests_json(&plan->tests));
   }

@@ -10,6 +10,8 @@
 #include "ledger/ledger.h"
 #include "core/prices.h"
 #include "core/tokens.h"
+#include "service/findings.h"
+#include "service/multifile.h"
 #include "util/buf.h"
 
 /* What a follow-up needs of a conversation: the first request's plan and prompt, and the turns
@@ -109,6 +111,8 @@ struct action_run {
   char *warning;      /* budget warning, or NULL */
   int max_turns;      /* conversation.max_turns, for the result */
   int allow_insecure_key; /* http.allow_insecure_key */
+  multifile_edits edits;  /* the answer's SEARCH/REPLACE blocks, checked, when have_edits */
+  int have_edits;
 };
 
 static void run_free(action_run *r)
@@ -127,6 +131,7 @@ static void run_free(action_run *r)
   free(r->ledger_path);
   free(r->project);
   free(r->warning);
+  multifile_edits_free(&r->edits);
   free(r);
 }
 
@@ -248,6 +253,8 @@ static const char *output_name(prompt_output o)
     return "review";
   case PROMPT_OUT_TESTS:
     return "tests";
+  case PROMPT_OUT_EDITS:
+    return "edits";
   }
   return "markdown";
 }
@@ -298,7 +305,12 @@ static json_t *result_json(action_run *r, const llm_result *res, const prompt_an
                                                : json_null());
     }
   }
+  if (json_is_null(findings) && res->status == LLM_OK && strcmp(r->conv->action, "review-all") == 0) {
+    findings = findings_parse(res->text ? res->text : "", res->text_len);
+  }
   json_object_set_new(o, "edit", edit);
+  json_object_set_new(o, "files", r->have_edits && a && a->ok ? multifile_files_json(&r->edits)
+                                                              : json_null());
   json_object_set_new(o, "findings", findings);
   json_object_set_new(o, "tests", tests);
   json_object_set_new(o, "problem", problem);
@@ -430,10 +442,33 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
   r->call = NULL;
   prompt_answer a;
   int parsed = 0;
-  if (res->status == LLM_OK && r->conv->plan.prompt.output != PROMPT_OUT_MARKDOWN) {
-    prompt_parse_answer(r->conv->plan.prompt.output, r->conv->plan.lang, res->text ? res->text : "",
-                        res->text_len, r->conv->plan.pkg.start_line, r->conv->plan.pkg.end_line, &a);
+  const char *text = res->text ? res->text : "";
+  prompt_output out = r->conv->plan.prompt.output;
+  /* Edits are checked for refactor-files, and for optimize and design when they carry code. */
+  int edits = res->status == LLM_OK &&
+              (out == PROMPT_OUT_EDITS ||
+               ((strcmp(r->conv->action, "optimize") == 0 ||
+                 strcmp(r->conv->action, "design") == 0) &&
+                multifile_has_blocks(text, res->text_len)));
+  if (res->status == LLM_OK && (out != PROMPT_OUT_MARKDOWN || edits)) {
+    prompt_parse_answer(out, r->conv->plan.lang, text, res->text_len,
+                        r->conv->plan.pkg.start_line, r->conv->plan.pkg.end_line, &a);
     parsed = 1;
+    multifile_edits_free(&r->edits);
+    r->have_edits = 0;
+    if (a.ok && edits) {
+      char merr[600];
+      if (multifile_check(&r->conv->plan, text, res->text_len, &r->edits, merr,
+                          sizeof(merr)) == 0) {
+        r->have_edits = 1;
+      } else {
+        buf_t why = BUF_INIT;
+        buf_printf(&why, "the edits cannot be applied, none is: %s", merr);
+        a.ok = 0;
+        free(a.problem);
+        a.problem = buf_detach(&why);
+      }
+    }
     if (!a.ok && r->can_escalate) {
       char problem[300];
       snprintf(problem, sizeof(problem), "%s", a.problem ? a.problem : "unusable answer");
@@ -679,6 +714,11 @@ action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, actio
 {
   return action_run_continue_spent(llm, cfg, conv, instruction, forced_tier, budget_override,
                                    NULL, cb, data, err, errlen);
+}
+
+const multifile_edits *action_run_edits(const action_run *run)
+{
+  return run->have_edits ? &run->edits : NULL;
 }
 
 action_conv *action_run_conversation(action_run *run)
