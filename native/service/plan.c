@@ -130,7 +130,10 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
     pkg_result_free(pkg);
     return -1;
   }
-  if (req->repo_map) {
+  if (req->repo_map && req->mapshare) {
+    plan_mapshare_add(req->mapshare, req->action, req->path, req->files, req->nfile_paths, budget,
+                      pkg);
+  } else if (req->repo_map) {
     repomap_package_add(NULL, req->action, req->path, req->files, req->nfile_paths, budget, pkg);
   }
   return 0;
@@ -219,8 +222,10 @@ static int add_other_files(const action_request *req, int budget, pkg_result *pk
     file_contents f = {0};
     if (!given) {
       char err[600];
-      if (file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err))) {
-        snprintf(ferr, ferrlen, "cannot read a file in scope: %s", err);
+      int rc = file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err));
+      if (rc) {
+        snprintf(ferr, ferrlen, "%s%s", rc == FILE_ENOTREG ? "" : "cannot read a file in scope: ",
+                 err);
         return -1;
       }
     } else if (given_len > ACTION_FILE_MAX) {

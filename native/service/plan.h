@@ -13,6 +13,7 @@
 #include "project/testconv.h"
 #include "prompt/prompt.h"
 #include "route/route.h"
+#include "service/mapshare.h"
 #include "util/text.h"
 
 typedef struct {
@@ -35,6 +36,8 @@ typedef struct {
   const char *ledger_path; /* overrides the config's ledger.path (frugal run --ledger); NULL */
   int repo_map;            /* add the project's repo map for multi-file actions (it walks the
                               project synchronously: off the host's loop only) */
+  plan_mapshare *mapshare; /* the repo map's cache, shared under a lock (the host); NULL: the
+                              project's file cache (the CLI) */
   /* Per other file (files[i]), both optional (NULL: none given): */
   const char *const *file_texts; /* the editor's text of an unsaved buffer, sent instead of the
                                     disk's; a NULL entry reads the disk */
