@@ -306,8 +306,24 @@ static void print_context(const json_t *c)
     printf("  %ld optional item(s) left out to fit the tier's context budget\n",
            jint(c, "dropped"));
   }
-  if (json_is_true(json_object_get(c, "over_budget"))) {
+  if (json_is_true(json_object_get(c, "over_budget")) && !json_object_get(c, "chunks")) {
     printf("  the scope alone is larger than the tier's context budget\n");
+  }
+  json_t *k;
+  json_array_foreach(json_object_get(c, "chunks"), i, k) {
+    if (i == 0) {
+      printf("  reviewed in %zu chunks of whole functions, each on its own:\n",
+             json_array_size(json_object_get(c, "chunks")));
+    }
+    char lines[32], tt[32];
+    snprintf(lines, sizeof(lines), "%ld-%ld", jint(k, "start_line"), jint(k, "end_line"));
+    printf("  chunk %-7zu %-13s %8s  (%s with context and instructions)\n", i + 1, lines,
+           thousands(t1, sizeof(t1), jint(k, "tokens")),
+           thousands(tt, sizeof(tt), jint(k, "input_tokens")));
+  }
+  json_array_foreach(json_object_get(c, "left_out"), i, k) {
+    printf("  left out: %s (%s tokens): %s\n", jstr(k, "path"),
+           thousands(t1, sizeof(t1), jint(k, "tokens")), jstr(k, "why"));
   }
   const json_t *tests = json_object_get(c, "tests");
   if (tests) {

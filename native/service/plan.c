@@ -12,6 +12,7 @@
 #include "core/tokens.h"
 #include "repomap/repomap.h"
 #include "route/route.h"
+#include "service/chunks.h"
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/text.h"
@@ -339,17 +340,21 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
       route_decide(cfg, &ri, &out->route, err, errlen);
     }
   }
-  if (!with_prompt) {
-    return 0;
+  if (with_prompt) {
+    if (build_prompt(req, out, err, errlen)) {
+      action_plan_free(out); /* also the test conventions and root build_prompt found */
+      return -1;
+    }
+    long input = tokens_estimate(LANG_UNKNOWN, out->prompt.system, strlen(out->prompt.system)) +
+                 tokens_estimate(lang, out->prompt.context, strlen(out->prompt.context)) +
+                 tokens_estimate(lang, out->prompt.task, strlen(out->prompt.task));
+    route_set_input_tokens(cfg, &out->route, input);
   }
-  if (build_prompt(req, out, err, errlen)) {
-    action_plan_free(out); /* also the test conventions and root build_prompt found */
+  /* A big file's review goes to Mini in pieces rather than whole to Full. */
+  if (chunks_plan(cfg, req, out, err, errlen) < 0) {
+    action_plan_free(out);
     return -1;
   }
-  long input = tokens_estimate(LANG_UNKNOWN, out->prompt.system, strlen(out->prompt.system)) +
-               tokens_estimate(lang, out->prompt.context, strlen(out->prompt.context)) +
-               tokens_estimate(lang, out->prompt.task, strlen(out->prompt.task));
-  route_set_input_tokens(cfg, &out->route, input);
   return 0;
 }
 
@@ -361,6 +366,7 @@ void action_plan_free(action_plan *p)
   p->path_sent = NULL;
   json_decref(p->left_out);
   p->left_out = NULL;
+  chunks_free(p);
   prompt_free(&p->prompt);
   if (p->has_tests) {
     testconv_free(&p->tests);
@@ -375,6 +381,16 @@ json_t *action_context_json(const action_request *req, const action_plan *plan, 
   json_t *c = context_json(req, &plan->pkg, with_text);
   json_object_set_new(c, "left_out",
                       plan->left_out ? json_incref(plan->left_out) : json_array());
+  if (plan->nchunks) {
+    json_t *chunks = json_array();
+    for (size_t i = 0; i < plan->nchunks; i++) {
+      const action_chunk *k = &plan->chunks[i];
+      json_array_append_new(chunks, json_pack("{s:i,s:i,s:i,s:I}", "start_line", k->start_line,
+                                              "end_line", k->end_line, "tokens", k->pkg.tokens,
+                                              "input_tokens", (json_int_t)k->input_tokens));
+    }
+    json_object_set_new(c, "chunks", chunks);
+  }
   if (plan->has_tests) {
     json_object_set_new(c, "tests", tests_json(&plan->tests));
   }
@@ -383,7 +399,11 @@ json_t *action_context_json(const action_request *req, const action_plan *plan, 
 
 json_t *action_route_json(const action_plan *plan)
 {
-  return route_json(&plan->route);
+  json_t *r = route_json(&plan->route);
+  if (plan->nchunks) {
+    json_object_set_new(r, "chunks", json_integer((json_int_t)plan->nchunks));
+  }
+  return r;
 }
 
 int action_preview(const frugal_config *cfg, const action_request *req, const char *text,
@@ -399,7 +419,7 @@ int action_preview(const frugal_config *cfg, const action_request *req, const ch
                         action_context_json(req, &plan, (parts & ACTION_ITEM_TEXT) != 0));
   }
   if (parts & ACTION_ROUTE) {
-    json_object_set_new(o, "route", route_json(&plan.route));
+    json_object_set_new(o, "route", action_route_json(&plan));
   }
   action_plan_free(&plan);
   *out = o;

@@ -48,6 +48,17 @@ typedef struct {
                                          context's "left_out"); a named one is sent */
 } action_request;
 
+/* One piece of a big file reviewed on Mini in pieces (service/chunks.c): whole top-level
+ * definitions, lines start_line..end_line of the file, with its own package (the file's
+ * imports and the types the lines use) and prompt. */
+typedef struct {
+  int start_line;
+  int end_line;
+  pkg_result pkg;
+  prompt prompt;
+  long input_tokens; /* the prompt's estimate */
+} action_chunk;
+
 /* A request's package, routing decision and prompt. `text` indexes the caller's bytes
  * (borrowed: keep them alive and unchanged while the plan lives). */
 typedef struct {
@@ -63,6 +74,10 @@ typedef struct {
   char *path_sent;      /* the file's path as the prompt names it; NULL if unknown */
   json_t *left_out;     /* other files in scope that were not sent: [{"path", "tokens",
                            "why": "budget"|"outside the project"}]; owned */
+  action_chunk *chunks; /* review of a file over Mini's budget: the pieces, each reviewed on
+                           Mini in turn (route says mini; its estimate is for all of them);
+                           NULL otherwise */
+  size_t nchunks;
 } action_plan;
 
 /* Packages and routes `req` over text[0..len), then, when `with_prompt`, writes the prompt

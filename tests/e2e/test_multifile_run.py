@@ -151,3 +151,62 @@ def test_optimize_with_blocks_gives_files(server, tmp_path, proj):
     out = json.loads(p.stdout)
     assert out["files"] == [{"path": "util.c", "new": False, "edits": [
         {"start_line": 3, "end_line": 3, "replacement": "  return b + a;\n"}]}]
+
+
+def big_c(n=700):
+    out = ["#include <stdio.h>", "", "typedef struct point { int x; int y; } point;", ""]
+    for i in range(n):
+        out += ["static int fn%d(point *p, int count)" % i, "{", "  int s = 0;",
+                "  for (int i = 0; i < count; i++) {", "    s += p[i].x * %d + p[i].y;" % i,
+                "  }", "  return s;", "}", ""]
+    return "\n".join(out) + "\n"
+
+
+def test_big_file_reviewed_on_mini_in_chunks(server, tmp_path, proj):
+    (proj / "big.c").write_text(big_c())
+    cfg = tmp_path / "frugal.json"
+    cfg.write_text(json.dumps(config(server)))
+    ctx = subprocess.run([FRUGAL, "context", "big.c:3", "--action", "review", "--json",
+                          "--config", str(cfg)], capture_output=True, text=True, cwd=str(proj),
+                         timeout=60)
+    assert ctx.returncode == 0, ctx.stderr
+    chunks = json.loads(ctx.stdout)["chunks"]
+    assert len(chunks) >= 2
+    # every line in exactly one chunk, in order, and no function cut in two
+    nlines = big_c().count("\n")
+    assert chunks[0]["start_line"] == 1 and chunks[-1]["end_line"] == nlines
+    for a, b in zip(chunks, chunks[1:]):
+        assert b["start_line"] == a["end_line"] + 1
+    lines = big_c().split("\n")
+    for c in chunks[1:]:
+        assert lines[c["start_line"] - 1] == "" or lines[c["start_line"] - 1].startswith("static")
+    # each chunk's answer cites a line of its own chunk
+    server.script(*[{"text": "%d: [warning] chunk %d finding\n" % (c["start_line"] + 5, i)}
+                    for i, c in enumerate(chunks)])
+    p = run(server, tmp_path, proj, "review", "big.c:3", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["tier"] == "mini" and out["chunks"] == len(chunks)
+    assert [f["line"] for f in out["findings"]] == [c["start_line"] + 5 for c in chunks]
+    reqs = server.requests()
+    assert len(reqs) == len(chunks)
+    assert all(r["path"] == "/v1/responses" for r in reqs)
+    # every chunk's prompt carries the file's imports
+    assert all("#include <stdio.h>" in json.dumps(r) for r in reqs)
+    # the usage is the sum of the calls, and the ledger holds one task
+    led = [json.loads(l) for l in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    assert len(led) == len(chunks) and len({l["task_id"] for l in led}) == 1
+    assert out["usage"]["input_tokens"] == sum(l["input_tokens"] for l in led)
+    rep = subprocess.run([FRUGAL, "cost", "--json", "--ledger", str(tmp_path / "ledger.jsonl")],
+                         capture_output=True, text=True, timeout=30)
+    assert json.loads(rep.stdout)["tasks"] == 1
+
+
+def test_chunk_answer_out_of_its_lines_is_a_problem(server, tmp_path, proj):
+    (proj / "big.c").write_text(big_c())
+    server.script({"text": "6: [warning] fine\n"}, {"text": "3: [error] a line of chunk 1\n"})
+    p = run(server, tmp_path, proj, "review", "big.c:3", "--json")
+    assert p.returncode == 1
+    out = json.loads(p.stdout)
+    assert "chunk 2 of" in out["problem"]
+    assert len(server.requests()) == 2
