@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "context/scan.h"
+#include "core/tokens.h"
+#include "service/chunks.h"
 #include "service/findings.h"
 #include "service/multifile.h"
 #include "service/plan.h"
@@ -222,6 +225,59 @@ static void scope_of_other_files(void **state)
   leave_tmp(&t, made);
 }
 
+/* Every line in exactly one chunk, in order; cuts only between top-level definitions; each
+ * chunk within the bound unless a single definition is larger. */
+static void chunks_cover_the_file_between_definitions(void **state)
+{
+  (void)state;
+  buf_t b = BUF_INIT;
+  buf_puts(&b, "#include <stdio.h>\n\nstruct s {\n  int a;\n};\n\n");
+  for (int i = 0; i < 60; i++) {
+    buf_printf(&b, "/* fn%d */\nint fn%d(int x)\n{\n  return x * %d + %d;\n}\n\n", i, i, i, i);
+  }
+  /* one function much larger than the bound */
+  buf_puts(&b, "int huge(int x)\n{\n");
+  for (int i = 0; i < 200; i++) {
+    buf_printf(&b, "  x = x * 3 + %d;\n", i);
+  }
+  buf_puts(&b, "  return x;\n}\n");
+  text_t t;
+  assert_int_equal(text_init(&t, b.data, b.len), 0);
+  scan_result sr;
+  assert_int_equal(scan_file(LANG_C, &t, &sr), 0);
+  int *r;
+  size_t n = chunks_cut(LANG_C, &t, 300, &r);
+  assert_true(n >= 3);
+  assert_int_equal(r[0], 1);
+  assert_int_equal(r[2 * n - 1], t.nlines);
+  for (size_t i = 0; i < n; i++) {
+    assert_true(r[2 * i] <= r[2 * i + 1]);
+    if (i > 0) {
+      assert_int_equal(r[2 * i], r[2 * i - 1] + 1);
+    }
+    /* no definition is cut: a chunk's end is never strictly inside one */
+    for (size_t d = 0; d < sr.ndefs; d++) {
+      if (sr.defs[d].parent == -1) {
+        assert_false(sr.defs[d].start_line <= r[2 * i + 1] && r[2 * i + 1] < sr.defs[d].end_line);
+      }
+    }
+    size_t s0 = text_line_start(&t, r[2 * i]), e0 = text_line_end(&t, r[2 * i + 1]);
+    int tok = tokens_estimate(LANG_C, t.data + s0, e0 - s0);
+    int huge = strstr(t.data + s0, "int huge(") && strstr(t.data + s0, "int huge(") < t.data + e0;
+    assert_true(tok <= 300 || huge);
+  }
+  free(r);
+  /* no definitions (unknown language): one chunk, the whole file */
+  n = chunks_cut(LANG_UNKNOWN, &t, 300, &r);
+  assert_int_equal(n, 1);
+  assert_int_equal(r[0], 1);
+  assert_int_equal(r[1], t.nlines);
+  free(r);
+  scan_result_free(&sr);
+  text_free(&t);
+  buf_free(&b);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -229,6 +285,7 @@ int main(void)
       cmocka_unit_test(has_blocks_only_at_a_line_start),
       cmocka_unit_test(partial_scope_edits_in_file_lines),
       cmocka_unit_test(scope_of_other_files),
+      cmocka_unit_test(chunks_cover_the_file_between_definitions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
