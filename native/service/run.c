@@ -633,6 +633,13 @@ static const llm_callbacks llm_cb = {on_delta, on_retry, on_done};
 static long conv_tokens(const action_conv *c)
 {
   long n = c->plan.route.input_tokens;
+  if (c->plan.nchunks > 0 && c->nturns == 0) {
+    /* a review in pieces: each call carries one chunk's prompt, the estimate all of them */
+    n = 0;
+    for (size_t i = 0; i < c->plan.nchunks; i++) {
+      n = c->plan.chunks[i].input_tokens > n ? c->plan.chunks[i].input_tokens : n;
+    }
+  }
   for (size_t i = 0; i < c->nturns; i++) {
     n += tokens_estimate(LANG_UNKNOWN, c->turns[i].text, strlen(c->turns[i].text));
   }

@@ -139,3 +139,16 @@ def test_run_result_has_files_and_findings(peer, server, proj, tmp_path):
     assert err is None, err
     assert res["findings"] == [{"path": "main.c", "line": 5, "end_line": 5,
                                 "severity": "warning", "message": "magic numbers: name them"}]
+
+
+def test_preview_of_a_big_review_lists_the_chunks(peer, proj):
+    from test_multifile_run import big_c
+    text = big_c()
+    err, res = ask(peer, 1, "preview", {"path": "big.c", "action": "review", "line": 3,
+                                        "text": text})
+    assert err is None, err
+    chunks = res["context"]["chunks"]
+    assert len(chunks) >= 2 and res["route"]["chunks"] == len(chunks)
+    assert res["route"]["tier"] == "mini"
+    assert res["route"]["estimate"]["input_tokens"] == sum(c["input_tokens"] for c in chunks)
+    assert chunks[-1]["end_line"] == text.count("\n")
