@@ -225,7 +225,7 @@ static int add_other_files(const action_request *req, int budget, pkg_result *pk
       char err[600];
       int rc = file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err));
       if (rc) {
-        snprintf(ferr, ferrlen, "%s%s", rc == FILE_ENOTREG ? "" : "cannot read a file in scope: ",
+        snprintf(ferr, ferrlen, "%s%s", rc == FILE_ENOTREG ? "" : "a file in scope: ",
                  err);
         return -1;
       }
