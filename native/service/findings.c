@@ -34,6 +34,9 @@ static json_t *parse_line(const char *s, const char *end)
   while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) {
     end--;
   }
+  if (memchr(s, '\0', (size_t)(end - s))) {
+    return NULL; /* not text: no finding to show */
+  }
   s = skip_blanks(s, end);
   if (s + 1 < end && (*s == '-' || *s == '*') && s[1] == ' ') {
     s = skip_blanks(s + 2, end);
@@ -89,6 +92,11 @@ static json_t *parse_line(const char *s, const char *end)
     }
     if (p >= end || pe <= s) {
       return NULL;
+    }
+    for (const char *q = s; q < pe; q++) {
+      if ((unsigned char)*q < 0x20) {
+        return NULL; /* a path holds no control characters */
+      }
     }
     json_t *f = json_object();
     json_object_set_new(f, "path", action_json_text(s, (size_t)(pe - s)));

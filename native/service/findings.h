@@ -9,7 +9,8 @@
 /* The findings of text[0..len) as [{"path", "line", "end_line", "severity", "message"}], in
  * answer order. Lines of another shape (prose, "no findings") are skipped; a severity other
  * than error, warning or info, or none, counts as "warning". `end_line` is `line` unless a
- * range was given. Never fails; returns a new reference (an empty array when none). */
+ * range was given. A line holding a NUL byte, or whose path holds a control character, is not a
+ * finding. Never fails; returns a new reference (an empty array when none). */
 json_t *findings_parse(const char *text, size_t len);
 
 #endif
