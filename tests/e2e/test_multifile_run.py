@@ -210,3 +210,27 @@ def test_chunk_answer_out_of_its_lines_is_a_problem(server, tmp_path, proj):
     out = json.loads(p.stdout)
     assert "chunk 2 of" in out["problem"]
     assert len(server.requests()) == 2
+
+
+def test_a_file_changed_since_it_was_sent_refuses_the_whole_apply(server, tmp_path, proj):
+    import time
+    server.script({"text": RENAME, "first_byte_delay_ms": 3000})
+    cfg = tmp_path / "frugal.json"
+    cfg.write_text(json.dumps(config(server)))
+    env = dict(os.environ, FRUGAL_E2E_KEY="sk-mf-test-1234", XDG_STATE_HOME=str(tmp_path / "st"))
+    p = subprocess.Popen([FRUGAL, "run", "refactor-files", "util.c:1", "--file", "util.h",
+                          "--file", "main.c", "--json", "--apply", "--config", str(cfg),
+                          "--ledger", str(tmp_path / "ledger.jsonl")], cwd=str(proj), env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not server.requests():  # the files were read and sent
+        assert time.monotonic() < deadline and p.poll() is None
+        time.sleep(0.02)
+    changed = MAIN_C + "/* edited meanwhile */\n"
+    (proj / "main.c").write_text(changed)
+    before = snapshot(proj)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1
+    assert "main.c" in err and "nothing was written" in err
+    assert snapshot(proj) == before
+    assert (proj / "main.c").read_text() == changed
