@@ -358,8 +358,9 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
     .file_text_lens = op->file_lens,
     .file_from_set = op->file_from_set,
     /* The plan is built on the thread pool (dispatch.c), so the map's walk may run there,
-     * with the host's one cache. */
-    .repo_map = op->h != NULL,
+     * with the host's one cache. A host without a loop (unit tests, the fuzz target) does its
+     * disk work inline: no walk of the project there. */
+    .repo_map = op->h != NULL && op->h->loop != NULL,
     .mapshare = op->h ? op->h->mapshare : NULL,
   };
   return 0;
