@@ -486,7 +486,11 @@ static int chunk_answered(action_run *r, const llm_result *res, llm_result *merg
   if (res->text_len) {
     buf_append(&r->chunk_text, res->text, res->text_len);
     if (res->text[res->text_len - 1] != '\n') {
+      /* the stream says what the merged text says: one chunk's answer per line run */
       buf_putc(&r->chunk_text, '\n');
+      if (r->cb.on_delta) {
+        r->cb.on_delta(r, STREAM_EV_TEXT, "\n", 1, r->data);
+      }
     }
   }
   if (ok && one.ok) {

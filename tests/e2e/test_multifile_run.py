@@ -234,3 +234,20 @@ def test_a_file_changed_since_it_was_sent_refuses_the_whole_apply(server, tmp_pa
     assert "main.c" in err and "nothing was written" in err
     assert snapshot(proj) == before
     assert (proj / "main.c").read_text() == changed
+
+
+def test_chunked_review_streams_each_answer_on_its_own_lines(server, tmp_path, proj):
+    (proj / "big.c").write_text(big_c())
+    cfg = tmp_path / "frugal.json"
+    cfg.write_text(json.dumps(config(server)))
+    ctx = subprocess.run([FRUGAL, "context", "big.c:3", "--action", "review", "--json",
+                          "--config", str(cfg)], capture_output=True, text=True, cwd=str(proj),
+                         timeout=60)
+    chunks = json.loads(ctx.stdout)["chunks"]
+    # answers without a final newline: the stream still shows one per line
+    server.script(*[{"text": "%d: [info] piece %d" % (c["start_line"], i)}
+                    for i, c in enumerate(chunks)])
+    p = run(server, tmp_path, proj, "review", "big.c:3")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "".join("%d: [info] piece %d\n" % (c["start_line"], i)
+                               for i, c in enumerate(chunks))
