@@ -33,7 +33,7 @@ asan:
 # libFuzzer targets (clang and libclang-rt-14-dev); see tests/fuzz/README.md. Each target's
 # regression inputs (tests/fuzz/regressions/TARGET-*) are replayed before it is fuzzed.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = rpc context sse prompt host blocks repomap
+FUZZ_TARGETS = rpc context sse prompt host blocks repomap findings
 FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Iinclude -Inative
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
@@ -49,7 +49,7 @@ fuzz:
 	  native/provider/stream*.c native/util/buf.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_sse
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_prompt.c native/prompt/*.c native/context/*.c \
-	  native/core/tokens.c native/util/buf.c native/util/text.c \
+	  native/edit/blocks.c native/core/tokens.c native/util/buf.c native/util/text.c \
 	  $$(pkg-config --cflags --libs jansson) -o build-fuzz/fuzz_prompt
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_host.c $(FUZZ_LIB_SOURCES) \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv jansson libcurl) -ldl -lm \
@@ -60,6 +60,9 @@ fuzz:
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_repomap.c $(FUZZ_LIB_SOURCES) \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv jansson libcurl) -ldl -lm \
 	  -o build-fuzz/fuzz_repomap
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_findings.c $(FUZZ_LIB_SOURCES) \
+	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv jansson libcurl) -ldl -lm \
+	  -o build-fuzz/fuzz_findings
 	for t in $(FUZZ_TARGETS); do \
 	  set -- tests/fuzz/regressions/$$t-*; \
 	  [ -e "$$1" ] || { echo "fuzz: no regression inputs for $$t"; exit 1; }; \

@@ -922,3 +922,18 @@ Raises:
 
 assert len(TASKS) == 50, len(TASKS)
 assert sum(t["cls"] == MINI for t in TASKS) == 40
+
+
+# ---- multi-file tasks with edits (bench/workload/multifile.py) ---------------------------------
+# refactor-files from the command line: a rename across the files listed (the first is the file
+# at the cursor, `line` a line of it); the runner builds the answer from the files themselves.
+MULTIFILE_TASKS = [
+    {"name": "c: csv_header_index", "files": ["src/csv.c", "src/csv.h", "src/report.c"],
+     "line": 175, "old": "csv_header_index", "new": "csv_column_index"},
+    {"name": "python: format_cents", "files": ["stock/pricing.py", "tests/test_pricing.py"],
+     "line": 51, "old": "format_cents", "new": "format_money"},
+    {"name": "javascript: formatCents", "files": ["web/format.js", "web/cart.js"],
+     "line": 6, "old": "formatCents", "new": "formatMoney"},
+    {"name": "go: Store.Apply", "files": ["svc/inventory.go", "svc/inventory_test.go"],
+     "line": 59, "old": "Apply", "new": "ApplyMovement"},
+]

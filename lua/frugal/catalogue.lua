@@ -31,7 +31,7 @@ return {
     ['ask'] = { tier = 'mini', output = 'markdown' },
     ['design'] = { tier = 'full', output = 'markdown' },
     ['optimize'] = { tier = 'full', output = 'markdown' },
-    ['refactor-files'] = { tier = 'full', output = 'markdown' },
+    ['refactor-files'] = { tier = 'full', output = 'edits' },
     ['review-all'] = { tier = 'full', output = 'markdown' },
     ['plan'] = { tier = 'full', output = 'markdown' },
   },

@@ -5,8 +5,9 @@
 -- uncommitted changes in git, asked of `git` without waiting for it).
 --
 -- This module is the one place that builds the `files` param (|frugal-rpc|): a loaded buffer is
--- sent as the editor holds it ({path, text, named}), a named file that is not loaded as its
--- path (the host reads it), a set member that is not loaded as {path, named = false}. It also
+-- sent as the editor holds it ({path, text, from?}), a named file that is not loaded as its
+-- path (the host reads it), a set member that is not loaded as {path, from = KEYWORD}
+-- (`from` names the set a file came from; a named file has none). It also
 -- keeps what each file was at the request (its lines, or its size and mtime on disk), which a
 -- multi-file proposal is checked against (lua/frugal/run/multifile.lua).
 local util = require('frugal.util')
@@ -67,11 +68,12 @@ end
 -- The file `path` as the request sends it: the entry of `files` and what is kept of it.
 -- Returns nil and an error for a named file that cannot be sent; nil, nil for a set member
 -- that cannot (it is left out).
-local function entry(path, named, bufs)
+local function entry(path, from, bufs)
+  local named = from == nil
   local b = bufs[path]
   if b and vim.api.nvim_buf_is_loaded(b) then
     local lines, text = held(b)
-    return { path = path, text = text, named = named },
+    return { path = path, text = text, from = from },
       { path = path, bufnr = b, lines = lines, tick = vim.api.nvim_buf_get_changedtick(b),
         named = named }
   end
@@ -89,7 +91,7 @@ local function entry(path, named, bufs)
   if named then
     return path, kept
   end
-  return { path = path, named = false }, kept
+  return { path = path, from = from }, kept
 end
 
 -- The listed buffers backed by a file (loaded or not: `nvim a.c b.c` lists b.c unloaded).
@@ -206,7 +208,7 @@ function M.resolve(req, bufnr, cb)
     -- Named files first: a file both named and in a set is named.
     local wanted = {}
     for _, f in ipairs(req.files or {}) do
-      wanted[#wanted + 1] = { abs(f), true }
+      wanted[#wanted + 1] = { abs(f) }
     end
     local from = {
       buffers = sets.buffers and listed_buffers(),
@@ -216,7 +218,7 @@ function M.resolve(req, bufnr, cb)
     }
     for _, k in ipairs(M.KEYWORDS) do
       for _, f in ipairs(from[k] or {}) do
-        wanted[#wanted + 1] = { abs(f), false }
+        wanted[#wanted + 1] = { abs(f), k }
       end
     end
     local function keep(k)
@@ -236,10 +238,10 @@ function M.resolve(req, bufnr, cb)
       seen[current] = true
     end
     for _, w in ipairs(wanted) do
-      local path, named = w[1], w[2]
+      local path, from = w[1], w[2]
       if not seen[path] then
         seen[path] = true
-        local e, k = entry(path, named, bufs)
+        local e, k = entry(path, from, bufs)
         if not e and k then
           cb(k)
           return

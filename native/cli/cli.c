@@ -37,7 +37,8 @@ static const char usage[] =
   "       frugal preview FILE:LINE[:COL] --action A [--file OTHER]... [--tier mini|full] [--json]\n"
   "       frugal run ACTION FILE:LINE[:COL] [--end-line N] [--instruction TEXT]\n"
   "                  [--tier mini|full] [--json]   run the action against the configured model\n"
-  "                  [--ledger FILE] [--over-budget]\n"
+  "                  [--ledger FILE] [--over-budget] [--file OTHER]... [--apply]\n"
+  "                  --apply writes the answer's checked edits, all files or none\n"
   "       frugal cost [today|week|month|all|DATE[..DATE]] [--since DATE] [--json] [--ledger FILE]\n"
   "                  the cost ledger: tasks, cost, the same tokens on Full, the saving\n"
   "       frugal --stdio            serve msgpack-RPC on stdin/stdout (the editor's host)\n"
@@ -55,6 +56,7 @@ typedef struct {
   const char *since;
   const char *period;
   int over_budget;
+  int apply;
   const char *action;
   const char *config;
   const char *filetype;
@@ -185,6 +187,8 @@ static int parse_args(int argc, char **argv, cli_args *a)
     } else if (strcmp(arg, "--period") == 0) {
       NEEDS_VALUE();
       a->period = val;
+    } else if (strcmp(arg, "--apply") == 0) {
+      a->apply = 1;
     } else if (strcmp(arg, "--over-budget") == 0) {
       a->over_budget = 1;
     } else if (strcmp(arg, "--instruction") == 0) {
@@ -304,8 +308,24 @@ static void print_context(const json_t *c)
     printf("  %ld optional item(s) left out to fit the tier's context budget\n",
            jint(c, "dropped"));
   }
-  if (json_is_true(json_object_get(c, "over_budget"))) {
+  if (json_is_true(json_object_get(c, "over_budget")) && !json_object_get(c, "chunks")) {
     printf("  the scope alone is larger than the tier's context budget\n");
+  }
+  json_t *k;
+  json_array_foreach(json_object_get(c, "chunks"), i, k) {
+    if (i == 0) {
+      printf("  reviewed in %zu chunks of whole functions, each on its own:\n",
+             json_array_size(json_object_get(c, "chunks")));
+    }
+    char lines[32], tt[32];
+    snprintf(lines, sizeof(lines), "%ld-%ld", jint(k, "start_line"), jint(k, "end_line"));
+    printf("  chunk %-7zu %-13s %8s  (%s with context and instructions)\n", i + 1, lines,
+           thousands(t1, sizeof(t1), jint(k, "tokens")),
+           thousands(tt, sizeof(tt), jint(k, "input_tokens")));
+  }
+  json_array_foreach(json_object_get(c, "left_out"), i, k) {
+    printf("  left out: %s (%s tokens): %s\n", jstr(k, "path"),
+           thousands(t1, sizeof(t1), jint(k, "tokens")), jstr(k, "why"));
   }
   const json_t *tests = json_object_get(c, "tests");
   if (tests) {
@@ -460,6 +480,7 @@ static int run_action_command(const cli_args *a, int parts)
 
 typedef struct {
   int json;
+  int apply;           /* --apply: write the checked edits */
   int status;          /* exit status */
   int wrote_newline;   /* the streamed text ended with a newline */
   size_t streamed;
@@ -521,6 +542,21 @@ static void cli_on_done(action_run *run, const char *error, json_t *result, void
   if (json_is_string(problem)) {
     fprintf(stderr, "frugal: the answer cannot be used: %s\n", json_string_value(problem));
     c->status = 1;
+  } else if (c->apply) {
+    const multifile_edits *m = action_run_edits(run);
+    char aerr[800];
+    if (!m) {
+      fprintf(stderr, "frugal: --apply: the answer holds no edits to write\n");
+      c->status = 1;
+    } else if (multifile_apply(m, aerr, sizeof(aerr)) != 0) {
+      fprintf(stderr, "frugal: --apply: nothing was written: %s\n", aerr);
+      c->status = 1;
+    } else {
+      for (size_t i = 0; i < m->prop.nfiles; i++) {
+        fprintf(stderr, "frugal: %s %s\n", m->prop.files[i].is_new ? "created" : "wrote",
+                m->prop.files[i].path);
+      }
+    }
   }
   if (!c->json) {
     const json_t *u = json_object_get(result, "usage");
@@ -562,7 +598,7 @@ static int run_command(const cli_args *a)
     rc = 1;
     fprintf(stderr, "frugal: %s\n", err);
   } else {
-    cli_run c = {.json = a->json};
+    cli_run c = {.json = a->json, .apply = a->apply};
     static const action_run_callbacks cb = {cli_on_start, cli_on_delta, cli_on_retry,
                                             cli_on_escalate, cli_on_done};
     if (!action_run_start(llm, &in.cfg, &in.req, in.text.data, in.text.len, &cb, &c, err,

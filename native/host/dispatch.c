@@ -100,6 +100,7 @@ void host_release(host *h)
   if (h->freed && h->live_ops == 0) {
     host_convs_free(h);
     host_cfg_unref(h->cfg);
+    plan_mapshare_free(h->mapshare);
     free(h);
   }
 }
@@ -555,6 +556,7 @@ host *host_new(frugal_config *cfg, rpc_channel *ch, uv_loop_t *loop)
   memset(cfg, 0, sizeof(*cfg));
   h->ch = ch;
   h->loop = loop;
+  h->mapshare = plan_mapshare_new();
   rpc_channel_add_method(ch, "frugal_call", m_frugal_call, h);
   rpc_channel_add_method(ch, "version", m_version, h);
   rpc_channel_add_method(ch, "configure", m_configure, h);

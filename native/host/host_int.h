@@ -56,6 +56,7 @@ struct host {
   llm_client *llm;      /* made on the first run, so libcurl loads only when needed */
   host_stream *streams; /* runs in flight */
   host_conv convs[HOST_CONVERSATIONS];
+  plan_mapshare *mapshare; /* the repo map cache of every plan, for the host's life */
   uint64_t conv_seq;
   int closing;          /* shut down: nothing more is sent, new work is refused */
   int freed;            /* host_free() was called: memory goes when live_ops reaches 0 */
@@ -86,6 +87,9 @@ typedef struct {
   char *instruction;   /* run: the user's instruction, or NULL */
   char **files;        /* other files in scope */
   size_t nfiles;
+  char **file_texts;   /* per file: the editor's text (owned), or NULL to read the disk */
+  size_t *file_lens;
+  unsigned char *file_from_set; /* per file: 1 when it came from a set, not named */
   /* off the loop */
   uv_work_t work;
   int rc;              /* of the work */

@@ -18,8 +18,12 @@ void host_op_free(host_op *op)
   free(op->instruction);
   for (size_t i = 0; i < op->nfiles; i++) {
     free(op->files[i]);
+    free(op->file_texts[i]);
   }
   free(op->files);
+  free(op->file_texts);
+  free(op->file_lens);
+  free(op->file_from_set);
   buf_free(&op->text);
   json_decref(op->result);
   action_conv_unref(op->conv);
@@ -166,6 +170,86 @@ int host_params_lines(buf_t *out, const msgpack_object *arr, char *err, size_t e
   return 0;
 }
 
+/* One entry of `files`: a path (named by the user, read from disk), or a map {path, text |
+ * lines (the editor's unsaved text, sent instead of the disk's), from: "named" | "buffers" |
+ * "args" | "quickfix" | "changed" (a set: outside the project it is left out)}. */
+static int parse_file(host_op *op, const msgpack_object *o, uint32_t n, int *nfiles, char *err,
+                      size_t errlen)
+{
+  const char *s = NULL;
+  size_t len = 0;
+  buf_t text = BUF_INIT;
+  int have_text = 0, from_set = 0;
+  if (o->type == MSGPACK_OBJECT_MAP) {
+    if (rpc_map_str(o, "path", &s, &len) != RPC_GET_OK || len == 0) {
+      snprintf(err, errlen, "files[%u].path must be a non-empty string", n);
+      return -1;
+    }
+    const char *t, *from;
+    size_t tlen, flen;
+    int trc = rpc_map_str(o, "text", &t, &tlen);
+    const msgpack_object *lines = rpc_map_get(o, "lines");
+    if (trc == RPC_GET_WRONG_TYPE) {
+      snprintf(err, errlen, "files[%u].text must be a string", n);
+      return -1;
+    }
+    if (trc == RPC_GET_OK) {
+      buf_append(&text, t, tlen);
+      have_text = 1;
+    } else if (lines && lines->type != MSGPACK_OBJECT_NIL) {
+      char lerr[256];
+      if (host_params_lines(&text, lines, lerr, sizeof(lerr))) {
+        snprintf(err, errlen, "files[%u].lines: %s", n, lerr);
+        buf_free(&text);
+        return -1;
+      }
+      have_text = 1;
+    }
+    int frc = rpc_map_str(o, "from", &from, &flen);
+    if (frc == RPC_GET_WRONG_TYPE) {
+      snprintf(err, errlen, "files[%u].from must be a string", n);
+      buf_free(&text);
+      return -1;
+    }
+    if (frc == RPC_GET_OK) {
+      static const char *const sets[] = {"buffers", "args", "quickfix", "changed"};
+      int known = flen == 5 && memcmp(from, "named", 5) == 0;
+      for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+        if (strlen(sets[k]) == flen && memcmp(sets[k], from, flen) == 0) {
+          known = from_set = 1;
+        }
+      }
+      if (!known) {
+        snprintf(err, errlen,
+                 "files[%u].from must be \"named\", \"buffers\", \"args\", \"quickfix\" or "
+                 "\"changed\"", n);
+        buf_free(&text);
+        return -1;
+      }
+    }
+  } else if (rpc_obj_str(o, &s, &len) != RPC_GET_OK) {
+    snprintf(err, errlen, "files[%u] is not a string or a {path, text, from} map", n);
+    return -1;
+  }
+  /* The current file listed again is not another file. */
+  if (op->path && strlen(op->path) == len && memcmp(op->path, s, len) == 0) {
+    buf_free(&text);
+    return 0;
+  }
+  (*nfiles)++;
+  size_t k = op->nfiles++;
+  op->files = xrealloc(op->files, op->nfiles * sizeof(char *));
+  op->file_texts = xrealloc(op->file_texts, op->nfiles * sizeof(char *));
+  op->file_lens = xrealloc(op->file_lens, op->nfiles * sizeof(size_t));
+  op->file_from_set = xrealloc(op->file_from_set, op->nfiles);
+  op->files[k] = xstrndup(s, len);
+  op->file_lens[k] = text.len;
+  op->file_texts[k] = have_text ? (text.data ? buf_detach(&text) : xstrdup("")) : NULL;
+  op->file_from_set[k] = (unsigned char)from_set;
+  buf_free(&text);
+  return 0;
+}
+
 int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t errlen)
 {
   if (p->type != MSGPACK_OBJECT_MAP) {
@@ -226,17 +310,8 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
       return -1;
     }
     for (uint32_t i = 0; i < files->via.array.size; i++) {
-      const char *s;
-      size_t n;
-      if (rpc_obj_str(&files->via.array.ptr[i], &s, &n) != RPC_GET_OK) {
-        snprintf(err, errlen, "files[%u] is not a string", i + 1);
+      if (parse_file(op, &files->via.array.ptr[i], i + 1, &nfiles, err, errlen)) {
         return -1;
-      }
-      /* The current file listed again is not another file. */
-      if (!op->path || strlen(op->path) != n || memcmp(op->path, s, n) != 0) {
-        nfiles++;
-        op->files = xrealloc(op->files, (op->nfiles + 1) * sizeof(char *));
-        op->files[op->nfiles++] = xstrndup(s, n);
       }
     }
   }
@@ -283,6 +358,14 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
     .budget_override = op->budget_override,
     .files = (const char *const *)op->files,
     .nfile_paths = op->nfiles,
+    .file_texts = (const char *const *)op->file_texts,
+    .file_text_lens = op->file_lens,
+    .file_from_set = op->file_from_set,
+    /* The plan is built on the thread pool (dispatch.c), so the map's walk may run there,
+     * with the host's one cache. A host without a loop (unit tests, the fuzz target) does its
+     * disk work inline: no walk of the project there. */
+    .repo_map = op->h != NULL && op->h->loop != NULL,
+    .mapshare = op->h ? op->h->mapshare : NULL,
   };
   return 0;
 }

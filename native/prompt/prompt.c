@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edit/blocks.h"
 #include "util/buf.h"
 
 typedef enum {
@@ -232,22 +233,20 @@ static const prompt_action actions[] = {
      "allocations, I/O inside loops), not micro-optimisations.\n",
      "Markdown. At most 3 optimisations, the most valuable first, each with: a heading naming "
      "it, the lines it concerns, why the current code is slow, the change, and its effect "
-     "(e.g. O(n^2) to O(n)). Then, for each optimisation you are confident in, a line "
-     "\"Replaces lines A-B of PATH:\" followed by one fenced code block with the language's name "
-     "holding the complete replacement for those lines.\n",
+     "(e.g. O(n^2) to O(n)). Then, for each optimisation you are confident in, its code "
+     "as SEARCH/REPLACE blocks over the files given (the rules follow).\n",
      "- Behaviour stays the same: same results, errors and order of side effects.\n"
      "- When the gain depends on data you cannot see, say what to measure instead of "
      "guessing.\n",
      0, 1},
-    {"refactor-files", PA_REFACTOR_FILES, PROMPT_OUT_MARKDOWN,
+    {"refactor-files", PA_REFACTOR_FILES, PROMPT_OUT_EDITS,
      "You are a senior software engineer refactoring across several files.",
      "Carry out the refactoring the user describes (given in the task) across the files given, "
      "keeping behaviour the same. Without an instruction, remove duplication between the files "
      "and improve clarity.\n",
-     "Markdown. First a bulleted list of the changes, one bullet per file. Then, for each file you "
-     "change, a line \"File: PATH\" followed by exactly one fenced code block with the language's "
-     "name holding the complete new content of that file. Files you do not change are not "
-     "shown.\n",
+     "Markdown. First a bulleted list of the changes, one bullet per file. Then the edits, as "
+     "SEARCH/REPLACE blocks over the files given (the rules follow). Files you do not change "
+     "are not shown. A whole file (one block with an empty SEARCH) only for a new file.\n",
      "- Update every caller of what you rename or move, in the files given.\n"
      "- Make no unrelated changes.\n",
      0, 1},
@@ -305,6 +304,8 @@ const char *prompt_output_name(prompt_output o)
     return "review";
   case PROMPT_OUT_TESTS:
     return "tests";
+  case PROMPT_OUT_EDITS:
+    return "edits";
   }
   return "markdown";
 }
@@ -459,6 +460,14 @@ static void build_system(const prompt_action *a, buf_t *b)
     buf_puts(b, rules_replace);
   } else if (a->output == PROMPT_OUT_MARKDOWN) {
     buf_puts(b, rules_markdown);
+  }
+  if (a->output == PROMPT_OUT_EDITS || a->id == PA_OPTIMIZE || a->id == PA_DESIGN) {
+    buf_puts(b, "\n# Edits\n");
+    if (a->id == PA_DESIGN) {
+      buf_puts(b, "When (and only when) the design includes code for the files given, give that "
+                  "code as SEARCH/REPLACE blocks, after the sections.\n");
+    }
+    buf_puts(b, edit_blocks_rules());
   }
 }
 
@@ -693,6 +702,10 @@ static void build_task(const prompt_request *req, const prompt_action *a, buf_t 
                  lang);
     }
     break;
+  case PROMPT_OUT_EDITS:
+    buf_puts(b, "the list of changes, then SEARCH/REPLACE blocks, each SEARCH copied exactly "
+                "from the file as given; a whole file only for a new one.\n");
+    break;
   case PROMPT_OUT_REVIEW:
     buf_printf(b,
                "one line per finding, \"LINE: [severity] message\" with LINE between %d and "
@@ -718,12 +731,8 @@ static void build_task(const prompt_request *req, const prompt_action *a, buf_t 
       buf_puts(b, "the sections Goal, Design, Steps, Risks; no full implementations.\n");
       break;
     case PA_OPTIMIZE:
-      buf_puts(b, "at most 3 optimisations, algorithmic first, then their replacement "
+      buf_puts(b, "at most 3 optimisations, algorithmic first, then their SEARCH/REPLACE "
                   "blocks.\n");
-      break;
-    case PA_REFACTOR_FILES:
-      buf_puts(b, "the list of changes, then \"File: PATH\" and one complete block per changed "
-                  "file.\n");
       break;
     default:
       buf_puts(b, "the direct answer first, as short as the question allows.\n");

@@ -23,6 +23,9 @@ typedef enum {
   PROMPT_OUT_REVIEW,       /* review: one finding per line, "LINE: message" */
   PROMPT_OUT_TESTS,        /* tests: one fenced code block: the whole new test file, or the
                               block to append to the existing one */
+  PROMPT_OUT_EDITS,        /* refactor-files: SEARCH/REPLACE blocks (edit/blocks.h) over the
+                              files sent, checked by the service layer (service/multifile.h),
+                              not by prompt_parse_answer */
 } prompt_output;
 
 typedef struct {

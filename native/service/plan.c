@@ -12,6 +12,7 @@
 #include "core/tokens.h"
 #include "repomap/repomap.h"
 #include "route/route.h"
+#include "service/chunks.h"
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/text.h"
@@ -108,8 +109,8 @@ static json_t *route_json(const route_decision *d)
  * something to paste into a prompt. */
 #define ACTION_FILE_MAX (512 * 1024)
 
-static int add_other_files(const action_request *req, int budget, pkg_result *pkg, char *ferr,
-                           size_t ferrlen);
+static int add_other_files(const action_request *req, int budget, pkg_result *pkg,
+                           json_t *left_out, char *ferr, size_t ferrlen);
 
 /* The package with every item it can have (no budget): fit_package() cuts it per tier. */
 static int build_package(const text_t *t, const action_request *req, lang_id lang,
@@ -131,19 +132,23 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
   return package_build(t, &pr, pkg, err, errlen);
 }
 
-/* `all` cut to a tier's budget, then the other files in scope that still fit and, for the
- * multi-file actions, the repo map. Returns 0, or -1 with the message in `err` when a file in
- * scope is not a regular file (`pkg` is then empty). */
+/* `all` cut to a tier's budget, then the other files in scope that still fit (those left out
+ * are appended to `left_out` with the reason) and, for the multi-file actions, the repo map.
+ * Returns 0, or -1 with the message in `err` when a file in scope cannot be used (`pkg` is then
+ * empty). */
 static int fit_package(const action_request *req, const pkg_result *all, int budget,
-                       pkg_result *pkg, char *err, size_t errlen)
+                       pkg_result *pkg, json_t *left_out, char *err, size_t errlen)
 {
   pkg_result_copy(pkg, all);
   package_fit(pkg, budget);
-  if (add_other_files(req, budget, pkg, err, errlen)) {
+  if (add_other_files(req, budget, pkg, left_out, err, errlen)) {
     pkg_result_free(pkg);
     return -1;
   }
-  if (req->repo_map) {
+  if (req->repo_map && req->mapshare) {
+    plan_mapshare_add(req->mapshare, req->action, req->path, req->files, req->nfile_paths, budget,
+                      pkg);
+  } else if (req->repo_map) {
     repomap_package_add(NULL, req->action, req->path, req->files, req->nfile_paths, budget, pkg);
   }
   return 0;
@@ -189,16 +194,33 @@ static int build_prompt(const action_request *req, action_plan *plan, char *err,
   }
   pr.path = display_path(req->path, base);
   plan->root = base ? xstrdup(base) : NULL;
+  plan->path_sent = req->path ? xstrdup(pr.path) : NULL;
   return prompt_build(&pr, &plan->prompt, err, errlen);
 }
 
+static void left_out_add(json_t *left_out, const char *path, int tokens, const char *why)
+{
+  if (left_out) {
+    json_array_append_new(left_out, json_pack("{s:o,s:i,s:s}", "path",
+                                              action_json_text(path, strlen(path)), "tokens",
+                                              tokens, "why", why));
+  }
+}
+
+/* 1 when `shown` (a path as display_path gives it) lies outside the current directory. */
+static int outside_project(const char *shown)
+{
+  return shown[0] == '/' || strcmp(shown, "..") == 0 || strncmp(shown, "../", 3) == 0;
+}
+
 /* Appends each other file in scope as a "file" item, in the order given, while the package
- * stays within `budget`; a file that does not fit, cannot be read or is too large is left out
- * and counted in `dropped`. Returns 0, or -1 with the message in `err` when a path names
- * something that is not a regular file (a FIFO, /dev/stdin, a device): that is a mistake to
- * say, not a file to skip quietly. */
-static int add_other_files(const action_request *req, int budget, pkg_result *pkg, char *ferr,
-                           size_t ferrlen)
+ * stays within `budget`; a file that does not fit, or that came from a set and lies outside the
+ * project, is left out and counted in `dropped` (and listed in `left_out`, may be NULL).
+ * Returns 0, or -1 with the message in `err` naming the file when one cannot be read (missing,
+ * unreadable, too large, not a regular file): that is a mistake to say before anything is sent,
+ * not a file to skip quietly. */
+static int add_other_files(const action_request *req, int budget, pkg_result *pkg,
+                           json_t *left_out, char *ferr, size_t ferrlen)
 {
   char cwd[PATH_MAX];
   const char *base = getcwd(cwd, sizeof(cwd));
@@ -207,21 +229,40 @@ static int add_other_files(const action_request *req, int budget, pkg_result *pk
     if (!path || (req->path && strcmp(path, req->path) == 0)) {
       continue;
     }
-    file_contents f;
-    char err[600];
-    int rc = file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err));
-    if (rc == FILE_ENOTREG) {
-      snprintf(ferr, ferrlen, "%s", err);
+    const char *shown = display_path(path, base);
+    const char *given = req->file_texts ? req->file_texts[i] : NULL;
+    size_t given_len = given && req->file_text_lens ? req->file_text_lens[i]
+                       : given                      ? strlen(given)
+                                                    : 0;
+    file_contents f = {0};
+    if (!given) {
+      char err[600];
+      int rc = file_load(&f, path, ACTION_FILE_MAX, err, sizeof(err));
+      if (rc) {
+        snprintf(ferr, ferrlen, "%s%s", rc == FILE_ENOTREG ? "" : "a file in scope: ",
+                 err);
+        return -1;
+      }
+    } else if (given_len > ACTION_FILE_MAX) {
+      snprintf(ferr, ferrlen, "%s: the editor's text is larger than %d KiB", path,
+               ACTION_FILE_MAX / 1024);
       return -1;
     }
-    if (rc) {
-      pkg->dropped++;
-      continue;
-    }
+    const char *data = given ? given : f.data;
+    size_t len = given ? given_len : f.len;
     lang_id lang = lang_from_path(path);
-    int tokens = tokens_estimate(lang, f.data, f.len);
-    if (budget > 0 && pkg->tokens + tokens > budget) {
-      file_release(&f);
+    int tokens = tokens_estimate(lang, data, len);
+    const char *why = NULL;
+    if (req->file_from_set && req->file_from_set[i] && outside_project(shown)) {
+      why = "outside the project";
+    } else if (budget > 0 && pkg->tokens + tokens > budget) {
+      why = "budget";
+    }
+    if (why) {
+      left_out_add(left_out, shown, tokens, why);
+      if (!given) {
+        file_release(&f);
+      }
       pkg->dropped++;
       continue;
     }
@@ -232,15 +273,17 @@ static int add_other_files(const action_request *req, int budget, pkg_result *pk
     it->start_line = 1;
     text_t t;
     it->end_line = 1;
-    if (text_init(&t, f.data, f.len) == 0) {
+    if (text_init(&t, data, len) == 0) {
       it->end_line = t.nlines > 0 ? t.nlines : 1;
       text_free(&t);
     }
     it->tokens = tokens;
-    it->label = xstrdup(display_path(path, base));
-    it->text = xstrndup(f.data, f.len);
+    it->label = xstrdup(shown);
+    it->text = xstrndup(data, len);
     pkg->tokens += tokens;
-    file_release(&f);
+    if (!given) {
+      file_release(&f);
+    }
   }
   return 0;
 }
@@ -274,9 +317,12 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
     text_free(&out->text);
     return -1;
   }
-  if (fit_package(req, &all, (int)cfg->tiers[budget_tier].context_budget, &out->pkg, err,
-                  errlen)) {
+  out->left_out = json_array();
+  if (fit_package(req, &all, (int)cfg->tiers[budget_tier].context_budget, &out->pkg,
+                  out->left_out, err, errlen)) {
     pkg_result_free(&all);
+    json_decref(out->left_out);
+    out->left_out = NULL;
     text_free(&out->text);
     return -1;
   }
@@ -296,30 +342,38 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
   }
   if (out->route.tier != budget_tier && out->pkg.dropped > 0) {
     pkg_result full;
-    if (fit_package(req, &all, (int)cfg->tiers[out->route.tier].context_budget, &full, err,
-                    errlen)) {
+    json_t *left = json_array();
+    if (fit_package(req, &all, (int)cfg->tiers[out->route.tier].context_budget, &full, left,
+                    err, errlen)) {
+      json_decref(left);
       pkg_result_free(&all);
       action_plan_free(out);
       return -1;
     }
     pkg_result_free(&out->pkg);
     out->pkg = full;
+    json_decref(out->left_out);
+    out->left_out = left;
     ri.context_tokens = out->pkg.tokens;
     ri.scope_name = out->pkg.scope_name;
     route_decide(cfg, &ri, &out->route, err, errlen);
   }
   pkg_result_free(&all);
-  if (!with_prompt) {
-    return 0;
+  if (with_prompt) {
+    if (build_prompt(req, out, err, errlen)) {
+      action_plan_free(out); /* also the test conventions and root build_prompt found */
+      return -1;
+    }
+    long input = tokens_estimate(LANG_UNKNOWN, out->prompt.system, strlen(out->prompt.system)) +
+                 tokens_estimate(lang, out->prompt.context, strlen(out->prompt.context)) +
+                 tokens_estimate(lang, out->prompt.task, strlen(out->prompt.task));
+    route_set_input_tokens(cfg, &out->route, input);
   }
-  if (build_prompt(req, out, err, errlen)) {
-    action_plan_free(out); /* also the test conventions and root build_prompt found */
+  /* A big file's review goes to Mini in pieces rather than whole to Full. */
+  if (chunks_plan(cfg, req, out, err, errlen) < 0) {
+    action_plan_free(out);
     return -1;
   }
-  long input = tokens_estimate(LANG_UNKNOWN, out->prompt.system, strlen(out->prompt.system)) +
-               tokens_estimate(lang, out->prompt.context, strlen(out->prompt.context)) +
-               tokens_estimate(lang, out->prompt.task, strlen(out->prompt.task));
-  route_set_input_tokens(cfg, &out->route, input);
   return 0;
 }
 
@@ -327,6 +381,11 @@ void action_plan_free(action_plan *p)
 {
   free(p->root);
   p->root = NULL;
+  free(p->path_sent);
+  p->path_sent = NULL;
+  json_decref(p->left_out);
+  p->left_out = NULL;
+  chunks_free(p);
   prompt_free(&p->prompt);
   if (p->has_tests) {
     testconv_free(&p->tests);
@@ -339,6 +398,18 @@ void action_plan_free(action_plan *p)
 json_t *action_context_json(const action_request *req, const action_plan *plan, int with_text)
 {
   json_t *c = context_json(req, &plan->pkg, with_text);
+  json_object_set_new(c, "left_out",
+                      plan->left_out ? json_incref(plan->left_out) : json_array());
+  if (plan->nchunks) {
+    json_t *chunks = json_array();
+    for (size_t i = 0; i < plan->nchunks; i++) {
+      const action_chunk *k = &plan->chunks[i];
+      json_array_append_new(chunks, json_pack("{s:i,s:i,s:i,s:I}", "start_line", k->start_line,
+                                              "end_line", k->end_line, "tokens", k->pkg.tokens,
+                                              "input_tokens", (json_int_t)k->input_tokens));
+    }
+    json_object_set_new(c, "chunks", chunks);
+  }
   if (plan->has_tests) {
     json_object_set_new(c, "tests", tests_json(&plan->tests));
   }
@@ -347,7 +418,11 @@ json_t *action_context_json(const action_request *req, const action_plan *plan, 
 
 json_t *action_route_json(const action_plan *plan)
 {
-  return route_json(&plan->route);
+  json_t *r = route_json(&plan->route);
+  if (plan->nchunks) {
+    json_object_set_new(r, "chunks", json_integer((json_int_t)plan->nchunks));
+  }
+  return r;
 }
 
 int action_preview(const frugal_config *cfg, const action_request *req, const char *text,
@@ -363,7 +438,7 @@ int action_preview(const frugal_config *cfg, const action_request *req, const ch
                         action_context_json(req, &plan, (parts & ACTION_ITEM_TEXT) != 0));
   }
   if (parts & ACTION_ROUTE) {
-    json_object_set_new(o, "route", route_json(&plan.route));
+    json_object_set_new(o, "route", action_route_json(&plan));
   }
   action_plan_free(&plan);
   *out = o;

@@ -13,6 +13,7 @@
 #include "project/testconv.h"
 #include "prompt/prompt.h"
 #include "route/route.h"
+#include "service/mapshare.h"
 #include "util/text.h"
 
 typedef struct {
@@ -36,8 +37,29 @@ typedef struct {
   size_t nfile_paths;
   const char *ledger_path; /* overrides the config's ledger.path (frugal run --ledger); NULL */
   int repo_map;            /* add the project's repo map for multi-file actions (it walks the
-                              project synchronously: the CLI only, never the host's loop) */
+                              project synchronously: off the host's loop only) */
+  plan_mapshare *mapshare; /* the repo map's cache, shared under a lock (the host); NULL: the
+                              project's file cache (the CLI) */
+  /* Per other file (files[i]), both optional (NULL: none given): */
+  const char *const *file_texts; /* the editor's text of an unsaved buffer, sent instead of the
+                                    disk's; a NULL entry reads the disk */
+  const size_t *file_text_lens;
+  const unsigned char *file_from_set; /* 1: the file came from a set (buffers, args, quickfix,
+                                         changed), 0: named one by one. A file from a set
+                                         outside the project is left out (named in the
+                                         context's "left_out"); a named one is sent */
 } action_request;
+
+/* One piece of a big file reviewed on Mini in pieces (service/chunks.c): whole top-level
+ * definitions, lines start_line..end_line of the file, with its own package (the file's
+ * imports and the types the lines use) and prompt. */
+typedef struct {
+  int start_line;
+  int end_line;
+  pkg_result pkg;
+  prompt prompt;
+  long input_tokens; /* the prompt's estimate */
+} action_chunk;
 
 /* A request's package, routing decision and prompt. `text` indexes the caller's bytes
  * (borrowed: keep them alive and unchanged while the plan lives). */
@@ -51,6 +73,13 @@ typedef struct {
   int has_tests;
   char *root;           /* the project the prompt's paths are relative to (the test
                            conventions' root, else the current directory); NULL if unknown */
+  char *path_sent;      /* the file's path as the prompt names it; NULL if unknown */
+  json_t *left_out;     /* other files in scope that were not sent: [{"path", "tokens",
+                           "why": "budget"|"outside the project"}]; owned */
+  action_chunk *chunks; /* review of a file over Mini's budget: the pieces, each reviewed on
+                           Mini in turn (route says mini; its estimate is for all of them);
+                           NULL otherwise */
+  size_t nchunks;
 } action_plan;
 
 /* Packages and routes `req` over text[0..len), then, when `with_prompt`, writes the prompt
@@ -62,7 +91,7 @@ typedef struct {
 int action_plan_build(const frugal_config *cfg, const action_request *req, const char *text,
                       size_t len, int with_prompt, action_plan *out, char *err, size_t errlen);
 void action_plan_free(action_plan *p);
-/* The "context" and "route" objects of doc/frugal.txt |frugal-rpc| (new references). */
+/* The "context" and "route" objects (the context also lists "left_out", see action_plan) of doc/frugal.txt |frugal-rpc| (new references). */
 json_t *action_context_json(const action_request *req, const action_plan *plan, int with_text);
 json_t *action_route_json(const action_plan *plan);
 

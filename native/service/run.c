@@ -10,6 +10,8 @@
 #include "ledger/ledger.h"
 #include "core/prices.h"
 #include "core/tokens.h"
+#include "service/findings.h"
+#include "service/multifile.h"
 #include "util/buf.h"
 
 /* What a follow-up needs of a conversation: the first request's plan and prompt, and the turns
@@ -109,6 +111,18 @@ struct action_run {
   char *warning;      /* budget warning, or NULL */
   int max_turns;      /* conversation.max_turns, for the result */
   int allow_insecure_key; /* http.allow_insecure_key */
+  multifile_edits edits;  /* the answer's SEARCH/REPLACE blocks, checked, when have_edits */
+  int have_edits;
+  /* a big file's review in pieces (plan.chunks), one call per chunk on one task id */
+  int chunked;            /* 1 while this run goes through the chunks */
+  size_t chunk;           /* the chunk being answered */
+  buf_t chunk_text;       /* the answers so far, one after another */
+  stream_usage chunk_usage; /* summed over the chunks answered */
+  int chunk_estimated;
+  int chunk_attempts;
+  double chunk_latency;
+  double chunk_cost;      /* of the chunks recorded before the last; -1 once unknown */
+  prompt_answer chunk_found; /* the findings so far, with the file's line numbers */
 };
 
 static void run_free(action_run *r)
@@ -127,6 +141,9 @@ static void run_free(action_run *r)
   free(r->ledger_path);
   free(r->project);
   free(r->warning);
+  multifile_edits_free(&r->edits);
+  buf_free(&r->chunk_text);
+  prompt_answer_free(&r->chunk_found);
   free(r);
 }
 
@@ -283,7 +300,12 @@ static json_t *result_json(action_run *r, const llm_result *res, const prompt_an
                                                : json_null());
     }
   }
+  if (json_is_null(findings) && res->status == LLM_OK && strcmp(r->conv->action, "review-all") == 0) {
+    findings = findings_parse(res->text ? res->text : "", res->text_len);
+  }
   json_object_set_new(o, "edit", edit);
+  json_object_set_new(o, "files", r->have_edits && a && a->ok ? multifile_files_json(&r->edits)
+                                                              : json_null());
   json_object_set_new(o, "findings", findings);
   json_object_set_new(o, "tests", tests);
   json_object_set_new(o, "problem", problem);
@@ -292,6 +314,9 @@ static json_t *result_json(action_run *r, const llm_result *res, const prompt_an
   json_object_set_new(o, "latency_ms", json_real(res->latency_ms));
   json_object_set_new(o, "attempts", json_integer(res->attempts));
   json_object_set_new(o, "escalated", r->escalated ? json_incref(r->escalated) : json_null());
+  if (r->chunked) {
+    json_object_set_new(o, "chunks", json_integer((json_int_t)r->conv->plan.nchunks));
+  }
   return o;
 }
 
@@ -320,7 +345,7 @@ static int call_model(action_run *r, char *err, size_t errlen)
 {
   llm_request lr = {
     .tier = &r->tier,
-    .prompt = &r->conv->plan.prompt,
+    .prompt = r->chunked ? &r->conv->plan.chunks[r->chunk].prompt : &r->conv->plan.prompt,
     .cache_key = r->cache_key,
     .turns = r->conv->turns,
     .nturns = r->conv->nturns,
@@ -409,16 +434,140 @@ static void write_ledger(action_run *r)
   }
 }
 
+static void usage_add(int64_t *sum, int64_t v)
+{
+  if (v != STREAM_UNKNOWN) {
+    *sum = (*sum == STREAM_UNKNOWN ? 0 : *sum) + v;
+  }
+}
+
+/* A chunk's answer came (chunked review). Adds its findings, text and figures to the run's;
+ * then either asks for the next chunk (returns 1: the run goes on) or, after the last chunk or
+ * a failure, fills `merged` and `a` with the whole review (returns 0: the run ends with them;
+ * a->ok = 0 with the chunk named when a chunk's answer was unusable). */
+static int chunk_answered(action_run *r, const llm_result *res, llm_result *merged,
+                          prompt_answer *a)
+{
+  const action_plan *p = &r->conv->plan;
+  const action_chunk *k = &p->chunks[r->chunk];
+  prompt_answer one;
+  memset(&one, 0, sizeof(one));
+  int ok = res->status == LLM_OK;
+  if (ok) {
+    prompt_parse_answer(PROMPT_OUT_REVIEW, p->lang, res->text ? res->text : "", res->text_len,
+                        k->start_line, k->end_line, &one);
+  }
+  const stream_usage *u = &res->usage;
+  usage_add(&r->chunk_usage.input_tokens, u->input_tokens);
+  usage_add(&r->chunk_usage.cached_input_tokens, u->cached_input_tokens);
+  usage_add(&r->chunk_usage.cache_write_tokens, u->cache_write_tokens);
+  usage_add(&r->chunk_usage.output_tokens, u->output_tokens);
+  usage_add(&r->chunk_usage.reasoning_tokens, u->reasoning_tokens);
+  r->chunk_estimated |= res->usage_estimated;
+  r->chunk_attempts += res->attempts;
+  r->chunk_latency += res->latency_ms;
+  if (res->text_len) {
+    buf_append(&r->chunk_text, res->text, res->text_len);
+    if (res->text[res->text_len - 1] != '\n') {
+      /* the stream says what the merged text says: one chunk's answer per line run */
+      buf_putc(&r->chunk_text, '\n');
+      if (r->cb.on_delta) {
+        r->cb.on_delta(r, STREAM_EV_TEXT, "\n", 1, r->data);
+      }
+    }
+  }
+  if (ok && one.ok) {
+    prompt_answer *f = &r->chunk_found;
+    f->findings = xrealloc(f->findings, (f->nfindings + one.nfindings + 1) * sizeof(*f->findings));
+    for (size_t i = 0; i < one.nfindings; i++) {
+      f->findings[f->nfindings++] = one.findings[i];
+    }
+    one.nfindings = 0; /* moved */
+  }
+  char next_err[256] = "";
+  if (ok && one.ok && r->chunk + 1 < p->nchunks) {
+    r->chunk++;
+    if (call_model(r, next_err, sizeof(next_err)) == 0) {
+      double cost = record(r, res, LEDGER_ANSWERED);
+      r->chunk_cost = cost < 0 || r->chunk_cost < 0 ? -1 : r->chunk_cost + cost;
+      prompt_answer_free(&one);
+      return 1;
+    }
+    r->chunk--;
+    /* the next call could not start: the run ends with what was found, saying so */
+  }
+  *merged = *res;
+  merged->text = r->chunk_text.data ? r->chunk_text.data : "";
+  merged->text_len = r->chunk_text.len;
+  merged->usage = r->chunk_usage;
+  merged->usage_estimated = r->chunk_estimated;
+  merged->attempts = r->chunk_attempts;
+  merged->latency_ms = r->chunk_latency;
+  *a = r->chunk_found;
+  memset(&r->chunk_found, 0, sizeof(r->chunk_found));
+  a->ok = 1;
+  buf_t why = BUF_INIT;
+  if (ok && !one.ok) {
+    buf_printf(&why, "chunk %zu of %zu (lines %d-%d): %s", r->chunk + 1, p->nchunks,
+               k->start_line, k->end_line, one.problem ? one.problem : "unusable answer");
+  } else if (next_err[0]) {
+    buf_printf(&why, "chunk %zu of %zu could not be sent: %s", r->chunk + 2, p->nchunks,
+               next_err);
+  }
+  if (why.len) {
+    a->ok = 0;
+    a->problem = buf_detach(&why);
+  }
+  buf_free(&why);
+  prompt_answer_free(&one);
+  return 0;
+}
+
 static void on_done(llm_call *call, const llm_result *res, void *data)
 {
   action_run *r = data;
   r->call = NULL;
   prompt_answer a;
   int parsed = 0;
-  if (res->status == LLM_OK && r->conv->plan.prompt.output != PROMPT_OUT_MARKDOWN) {
-    prompt_parse_answer(r->conv->plan.prompt.output, r->conv->plan.lang, res->text ? res->text : "",
-                        res->text_len, r->conv->plan.pkg.start_line, r->conv->plan.pkg.end_line, &a);
+  llm_result merged;
+  const llm_result *own = res; /* this call's own figures, for its ledger line */
+  if (r->chunked) {
+    if (chunk_answered(r, res, &merged, &a)) {
+      return;
+    }
+    parsed = res->status == LLM_OK;
+    if (!parsed) {
+      prompt_answer_free(&a);
+    }
+    res = &merged;
+  }
+  const char *text = res->text ? res->text : "";
+  prompt_output out = r->conv->plan.prompt.output;
+  /* Edits are checked for refactor-files, and for optimize and design when they carry code. */
+  int edits = res->status == LLM_OK &&
+              (out == PROMPT_OUT_EDITS ||
+               ((strcmp(r->conv->action, "optimize") == 0 ||
+                 strcmp(r->conv->action, "design") == 0) &&
+                multifile_has_blocks(text, res->text_len)));
+  if (!r->chunked && res->status == LLM_OK && (out != PROMPT_OUT_MARKDOWN || edits)) {
+    prompt_parse_answer(out, r->conv->plan.lang, text, res->text_len,
+                        r->conv->plan.pkg.start_line, r->conv->plan.pkg.end_line, &a);
     parsed = 1;
+    multifile_edits_free(&r->edits);
+    r->have_edits = 0;
+    if (a.ok && edits) {
+      char merr[600];
+      if (multifile_check(&r->conv->plan, text, res->text_len, &r->edits, merr,
+                          sizeof(merr)) == 0) {
+        r->have_edits = 1;
+      } else {
+        buf_t why = BUF_INIT;
+        buf_printf(&why, "the edits cannot be applied, none is: %s", merr);
+        a.ok = 0;
+        free(a.problem);
+        a.problem = buf_detach(&why);
+      }
+    }
     if (!a.ok && r->can_escalate) {
       char problem[300];
       snprintf(problem, sizeof(problem), "%s", a.problem ? a.problem : "unusable answer");
@@ -438,7 +587,10 @@ static void on_done(llm_call *call, const llm_result *res, void *data)
   } else {
     conv_truncate(r->conv, r->turns_before);
   }
-  double cost = record(r, res, outcome);
+  double cost = record(r, own, outcome);
+  if (r->chunked) {
+    cost = cost < 0 || r->chunk_cost < 0 ? -1 : cost + r->chunk_cost;
+  }
   json_t *result = result_json(r, res, parsed ? &a : NULL);
   if (parsed) {
     prompt_answer_free(&a);
@@ -468,6 +620,13 @@ static const llm_callbacks llm_cb = {on_delta, on_retry, on_done};
 static long conv_tokens(const action_conv *c)
 {
   long n = c->plan.route.input_tokens;
+  if (c->plan.nchunks > 0 && c->nturns == 0) {
+    /* a review in pieces: each call carries one chunk's prompt, the estimate all of them */
+    n = 0;
+    for (size_t i = 0; i < c->plan.nchunks; i++) {
+      n = c->plan.chunks[i].input_tokens > n ? c->plan.chunks[i].input_tokens : n;
+    }
+  }
   for (size_t i = 0; i < c->nturns; i++) {
     n += tokens_estimate(LANG_UNKNOWN, c->turns[i].text, strlen(c->turns[i].text));
   }
@@ -515,7 +674,13 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
   const tier_config *t = &cfg->tiers[tier];
   config_tier_copy(&r->tier, t);
   r->has_price = config_price_lookup(cfg, t->model, t->provider, &r->price) == 0;
-  r->can_escalate = cfg->escalate && tier == TIER_MINI && !forced &&
+  /* A big file's first review goes through its chunks, one call each, under one task id. */
+  r->chunked = conv->plan.nchunks > 0 && conv->nturns == 0 && tier == TIER_MINI;
+  if (r->chunked) {
+    r->chunk_usage = (stream_usage){STREAM_UNKNOWN, STREAM_UNKNOWN, STREAM_UNKNOWN,
+                                    STREAM_UNKNOWN, STREAM_UNKNOWN, STREAM_UNKNOWN, false};
+  }
+  r->can_escalate = cfg->escalate && tier == TIER_MINI && !forced && !r->chunked &&
                     conv->plan.prompt.output != PROMPT_OUT_MARKDOWN;
   const tier_config *full = &cfg->tiers[TIER_FULL];
   if (r->can_escalate) {
@@ -664,6 +829,11 @@ action_run *action_run_continue(llm_client *llm, const frugal_config *cfg, actio
 {
   return action_run_continue_spent(llm, cfg, conv, instruction, forced_tier, budget_override,
                                    NULL, cb, data, err, errlen);
+}
+
+const multifile_edits *action_run_edits(const action_run *run)
+{
+  return run->have_edits ? &run->edits : NULL;
 }
 
 action_conv *action_run_conversation(action_run *run)

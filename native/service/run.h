@@ -4,8 +4,12 @@
  * to the editor) and `frugal run` (which streams to stdout).
  *
  * The result object (doc/frugal.txt |frugal-rpc|, method `run`):
- *   {action, tier, model, text, output: "markdown"|"replace"|"review"|"tests",
- *    edit: {start_line, end_line, replacement} | null, findings: [{line, message}] | null,
+ *   {action, tier, model, text, output: "markdown"|"replace"|"review"|"tests"|"edits",
+ *    edit: {start_line, end_line, replacement} | null,
+ *    files: [{path, new, edits: [{start_line, end_line, replacement}]}] | null (the checked
+ *      SEARCH/REPLACE edits, lines of each file as sent; service/multifile.h),
+ *    findings: [{line, message}] (review) | [{path, line, end_line, severity, message}]
+ *      (review-all, service/findings.h) | null,
  *    tests: {path, exists, append, content, framework, why} | null, problem: string | null,
  *    usage: {input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
  *            reasoning_tokens, estimated}, cost_usd: number | null, latency_ms, attempts,
@@ -32,6 +36,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "service/multifile.h"
 #include "service/plan.h"
 #include "ledger/budget.h"
 #include "provider/llm.h"
@@ -98,6 +103,11 @@ action_run *action_run_continue_spent(llm_client *llm, const frugal_config *cfg,
                                       int budget_override, const ledger_spend *spent,
                                       const action_run_callbacks *cb, void *data, char *err,
                                       size_t errlen);
+
+/* The checked edits of the answer (refactor-files; optimize and design when they carry
+ * SEARCH/REPLACE blocks), or NULL when there are none or they were refused (the result's
+ * `problem` says why). Valid while the run lives, e.g. in on_done. */
+const multifile_edits *action_run_edits(const action_run *run);
 
 /* The run's conversation (valid while the run lives). To keep it past on_done, take a
  * reference with action_conv_ref() there, and drop it with action_conv_unref(). */

@@ -130,6 +130,6 @@ def test_other_files_in_scope_are_sent_whole_as_file_items(tmp_path):
     assert len(files) == 1 and files[0]["label"].endswith("table.h")
     assert (files[0]["start_line"], files[0]["end_line"]) == (1, 2)
     assert out["route"]["tier"] == "full"
-    # a missing file is left out and counted, not fatal
-    out = run_json("context", EXAMPLE + ":70", "--action", "refactor", "--file", "/nonexistent.c")
-    assert out["dropped"] >= 1 and not [it for it in out["items"] if it["kind"] == "file"]
+    # a file in scope that cannot be read is an error naming it, never silently dropped
+    p = run("context", EXAMPLE + ":70", "--action", "refactor", "--file", "/nonexistent.c")
+    assert p.returncode != 0 and "/nonexistent.c" in p.stderr and not p.stdout

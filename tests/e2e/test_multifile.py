@@ -89,8 +89,8 @@ def test_buffers_sends_the_listed_buffers_loaded_ones_with_their_text(ed):
     assert sorted(files) == sorted([ed.b, ed.c])
     # b.c is loaded: what the editor holds, the unsaved line too, not what the disk has.
     assert files[ed.b]["text"] == "\n".join(B + ["foo();"]) + "\n"
-    assert files[ed.b]["named"] is False
-    assert "text" not in files[ed.c] and files[ed.c]["named"] is False
+    assert files[ed.b]["from"] == "buffers"
+    assert "text" not in files[ed.c] and files[ed.c]["from"] == "buffers"
     # A word after the instruction began is the instruction's.
     params = run_and_wait(ed, "Frugal refactor-files rename total in buffers")
     assert not params.get("files")
@@ -103,7 +103,7 @@ def test_file_named_is_sent_as_a_path_or_with_its_text_when_loaded(ed):
     ed.nvim.command("edit " + ed.c)
     ed.nvim.command("edit " + ed.a)
     params = run_and_wait(ed, "Frugal design file=" + ed.c)
-    assert params["files"] == [{"path": ed.c, "text": "\n".join(C) + "\n", "named": True}]
+    assert params["files"] == [{"path": ed.c, "text": "\n".join(C) + "\n"}]
 
 
 def test_a_missing_file_is_refused_before_anything_is_sent(ed):
@@ -140,7 +140,7 @@ def test_changed_asks_git_without_waiting_and_sends_the_changed_files(ed):
     write(ed.tmp / "new.c", ["new"])
     params = run_and_wait(ed, "Frugal refactor-files changed tidy up")
     assert sorted(files_of(params)) == sorted([ed.c, str(ed.tmp / "new.c")])
-    assert all(f["named"] is False for f in params["files"])
+    assert all(f["from"] == "changed" for f in params["files"])
 
 
 def test_changed_outside_git_or_without_git_is_one_clear_error(ed, tmp_path):

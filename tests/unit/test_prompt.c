@@ -14,7 +14,9 @@
 #include <cmocka.h>
 
 #include "context/package.h"
+#include "edit/blocks.h"
 #include "prompt/prompt.h"
+#include "util/buf.h"
 
 /* ---- Helpers -------------------------------------------------------------------------------- */
 
@@ -170,7 +172,17 @@ static void system_is_identical_for_every_request_of_an_action(void **state)
     assert_lacks(pp.system, "def remove(");
     assert_lacks(pc.system, "ring_read");
     assert_lacks(pc.system, "lines 23");
-    assert_lacks(pc.system, "```c");
+    /* The edit rules' worked example is C on purpose (the same for every request): the rest of
+     * the system text names no language. */
+    const char *rules = edit_blocks_rules();
+    const char *at = strstr(pc.system, rules);
+    char *rest = at ? xstrdup(pc.system) : NULL;
+    if (rest) {
+      memmove(rest + (at - pc.system), rest + (at - pc.system) + strlen(rules),
+              strlen(at + strlen(rules)) + 1);
+    }
+    assert_lacks(rest ? rest : pc.system, "```c");
+    free(rest);
     assert_lacks(pp.system, "```python");
     assert_contains(pp.task, "make it shorter");
     prompt_free(&pp);
@@ -352,7 +364,7 @@ static void each_action_states_its_task_format_and_scope(void **state)
       {"ask", PROMPT_OUT_MARKDOWN, "Answer the user's question", "Question: why size_t?"},
       {"design", PROMPT_OUT_MARKDOWN, "Do not implement it", "Goal, Design, Steps, Risks"},
       {"optimize", PROMPT_OUT_MARKDOWN, "not micro-optimisations", "at most 3 optimisations"},
-      {"refactor-files", PROMPT_OUT_MARKDOWN, "complete new content of that file", "File: PATH"},
+      {"refactor-files", PROMPT_OUT_EDITS, "<<<<<<< SEARCH", "SEARCH/REPLACE blocks"},
       {"review-all", PROMPT_OUT_MARKDOWN, "PATH:LINE: [severity] message", "at most 20"},
       {"plan", PROMPT_OUT_MARKDOWN, "single-step tasks", "Goal: why size_t?"},
   };
@@ -373,6 +385,13 @@ static void each_action_states_its_task_format_and_scope(void **state)
     assert_contains(p.task, "memcpy(dst, r->data + r->tail, n);");
     /* Every prompt says what not to do. */
     assert_contains(p.system, "# Rules\n- ");
+    /* Multi-file edits and code for regions are asked for as SEARCH/REPLACE blocks. */
+    if (c->out == PROMPT_OUT_EDITS || strcmp(c->action, "optimize") == 0 ||
+        strcmp(c->action, "design") == 0) {
+      assert_contains(p.system, edit_blocks_rules());
+    } else {
+      assert_lacks(p.system, "<<<<<<< SEARCH");
+    }
     if (c->out == PROMPT_OUT_REPLACE) {
       assert_contains(p.system, "Never elide code");
       assert_contains(p.system, "no unrelated changes");
