@@ -35,6 +35,10 @@ typedef struct {
   const char *ledger_path; /* overrides the config's ledger.path (frugal run --ledger); NULL */
   int repo_map;            /* add the project's repo map for multi-file actions (it walks the
                               project synchronously: the CLI only, never the host's loop) */
+  const char *task_id;     /* the ledger task the run's calls belong to (a plan's steps share
+                              the plan's); NULL: a new task */
+  const char *ledger_action; /* the action the ledger records (a plan's steps: "plan"); NULL:
+                                `action` */
 } action_request;
 
 /* A request's package, routing decision and prompt. `text` indexes the caller's bytes
