@@ -83,7 +83,11 @@ static void parse_step(const char *s, const char *e, plan_step *st)
     return;
   }
   p++;
-  if (p == e || !is_blank(*p)) {
+  if (p == e) {
+    set_problem(st, "%s", "nothing after the step number");
+    return;
+  }
+  if (!is_blank(*p)) {
     set_problem(st, "%s", "expected a blank after the step number");
     return;
   }
@@ -129,7 +133,7 @@ static void parse_step(const char *s, const char *e, plan_step *st)
   }
   size_t seplen = 0;
   const char *sep = find_separator(p, e, &seplen);
-  if (p == e || sep == p) {
+  if (p == e || sep == p || (*p == '-' && (p + 1 == e || is_blank(p[1]) || p[1] == '-'))) {
     set_problem(st, "%s", "the step names no PATH");
     return;
   }
