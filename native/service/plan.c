@@ -1,4 +1,5 @@
 #include "service/plan.h"
+#include "service/plan_context.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -130,6 +131,7 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
     pkg_result_free(pkg);
     return -1;
   }
+  plan_context_shape(req, pkg); /* the planner: outlines of the files in scope */
   if (req->repo_map) {
     repomap_package_add(NULL, req->action, req->path, req->files, req->nfile_paths, budget, pkg);
   }

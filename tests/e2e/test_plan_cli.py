@@ -198,3 +198,37 @@ def test_the_plan_is_one_task_in_the_ledger(server, tmp_path, proj):
     assert list(rows) == ["plan"] and rows["plan"]["tasks"] == 1 and rows["plan"]["entries"] == 3
     # what the steps would have cost on Full is above what they cost
     assert rows["plan"]["full_only_usd"] > rows["plan"]["cost_usd"]
+
+
+def big_c(n):
+    return "".join("/* f%d adds %d. */\nint f%d(int x)\n{\n  int y = x + %d;\n  y = y * 2 - %d;\n"
+                   "  return y + x * %d - (y / 3);\n}\n\n" % (i, i, i, i, i, i)
+                   for i in range(n))
+
+
+def test_the_planner_gets_outlines_of_big_files_and_small_ones_whole(server, tmp_path, proj):
+    (proj / "big.c").write_text(big_c(120))
+    (proj / "small.c").write_text(big_c(2))
+    p = frugal(server, tmp_path, proj, "context", "calc.c:3", "--action", "plan", "--file",
+               "big.c", "--instruction", "make f7 saturate", "--json")
+    assert p.returncode == 0, p.stderr
+    items = {i["label"]: i for i in json.loads(p.stdout)["items"] if i["kind"] == "file"}
+    assert list(items) == ["big.c (outline)"]
+    outline = items["big.c (outline)"]["tokens"]
+    # the named function is sent whole, the others as signatures
+    server.script({"text": "1. fix big.c:30 - In f7, clamp the result to INT_MAX.\n"})
+    p = frugal(server, tmp_path, proj, "run", "plan", "calc.c:3", "--file", "big.c",
+               "--instruction", "make f7 saturate", "--json")
+    assert p.returncode == 0, p.stderr
+    sent = json.dumps(server.requests()[0]["body"])
+    assert "y = y * 2 - 7;" in sent and "y = y * 2 - 8;" not in sent and "int f8(int x)" in sent
+    p = frugal(server, tmp_path, proj, "context", "calc.c:3", "--action", "plan", "--file",
+               "small.c", "--json")
+    items = [i["label"] for i in json.loads(p.stdout)["items"] if i["kind"] == "file"]
+    assert items == ["small.c"]
+    # other actions get the file whole
+    p = frugal(server, tmp_path, proj, "context", "calc.c:3", "--action", "refactor-files",
+               "--file", "big.c", "--json")
+    items = [i for i in json.loads(p.stdout)["items"] if i["kind"] == "file"]
+    assert [i["label"] for i in items] == ["big.c"]
+    assert outline < items[0]["tokens"] * 0.8
