@@ -10,11 +10,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "context/lang.h"
-#include "context/scan.h"
 #include "edit/apply.h"
 #include "ledger/ledger.h"
-#include "repomap/repomap.h"
+#include "service/plan_exec.h"
 #include "service/plan_steps.h"
 #include "service/plan_store.h"
 #include "service/run.h"
@@ -208,36 +206,6 @@ typedef struct {
   json_t *result;   /* the step's run result, or NULL */
 } step_outcome;
 
-/* The line of the definition the instruction names (a word of it that is a function of the
- * file), or 0. */
-static int named_function(lang_id lang, const text_t *t, const char *instruction)
-{
-  scan_result sr;
-  if (scan_file(lang, t, &sr)) {
-    return 0;
-  }
-  int line = 0;
-  for (size_t i = 0; i < sr.ndefs && !line; i++) {
-    const scan_def *d = &sr.defs[i];
-    if (d->kind == DEF_CLASS || !d->name || !*d->name) {
-      continue;
-    }
-    size_t n = strlen(d->name);
-    for (const char *p = strstr(instruction, d->name); p; p = strstr(p + 1, d->name)) {
-      int left = p == instruction || !(p[-1] == '_' || (p[-1] >= '0' && p[-1] <= '9') ||
-                                       ((p[-1] | 32) >= 'a' && (p[-1] | 32) <= 'z'));
-      char r = p[n];
-      int right = !(r == '_' || (r >= '0' && r <= '9') || ((r | 32) >= 'a' && (r | 32) <= 'z'));
-      if (left && right) {
-        line = d->head_line;
-        break;
-      }
-    }
-  }
-  scan_result_free(&sr);
-  return line;
-}
-
 /* The file after replacing lines start..end of `t` with `rep`. */
 static char *replace_lines(const text_t *t, int start, int end, const char *rep, size_t *len)
 {
@@ -332,37 +300,20 @@ static void run_step(plan_exec *x, const plan_step *st, step_outcome *out)
     free(abs);
     return;
   }
-  lang_id lang = lang_from_path(st->path);
-  text_t t;
-  int line = st->line;
   buf_t instr = BUF_INIT;
-  buf_printf(&instr, "This is step %d of %zu of a plan.\nThe plan's goal: %s\nThis step: %s\n",
-             st->n, x->steps.count, x->goal && *x->goal ? x->goal : "(not given)",
-             st->instruction);
-  if (text_init(&t, fc.data, fc.len) == 0) {
-    if (line <= 0) {
-      line = named_function(lang, &t, st->instruction);
-    }
-    if (line <= 0) {
-      /* a new function: the file's outline says where and with what it lives */
-      line = t.nlines > 0 ? t.nlines : 1;
-      buf_puts(&instr, "\nThe function does not exist yet. The file's outline:\n");
-      repomap_outline(lang, &t, NULL, &instr);
-    }
-    text_free(&t);
+  action_request req;
+  if (plan_step_request(&x->steps, st->n, x->goal, fc.data, fc.len, &req, &instr, err,
+                        sizeof(err))) {
+    out->status = "failed";
+    snprintf(out->problem, sizeof(out->problem), "%s", err);
+    buf_free(&instr);
+    file_release(&fc);
+    free(abs);
+    return;
   }
-  action_request req = {
-    .path = st->path,
-    .action = st->action,
-    .line = line,
-    .nfiles = 1,
-    .forced_tier = -1,
-    .instruction = instr.data,
-    .budget_override = x->plan_req->budget_override,
-    .ledger_path = x->plan_req->ledger_path,
-    .task_id = x->task_id,
-    .ledger_action = "plan",
-  };
+  req.budget_override = x->plan_req->budget_override;
+  req.ledger_path = x->plan_req->ledger_path;
+  req.task_id = x->task_id;
   if (call(x, &req, fc.data, fc.len, err, sizeof(err))) {
     out->status = "failed";
     snprintf(out->problem, sizeof(out->problem), "%s", err);
