@@ -112,7 +112,9 @@ static void op_work(uv_work_t *w)
 {
   host_op *op = w->data;
   const char *text = op->text.data ? op->text.data : "";
-  if (op->is_run) {
+  if (op->plan_n && host_plan_step_prepare(op)) {
+    op->rc = -1;
+  } else if (op->is_run) {
     op->conv = action_run_prepare(&op->cfg->cfg, &op->req, text, op->text.len, op->err,
                                   sizeof(op->err));
     op->rc = op->conv ? 0 : -1;
@@ -473,6 +475,8 @@ static void host_dispatch(host *h, uint64_t msgid, int64_t call_id, const char *
     host_call_cancel(h, msgid, call_id, params);
   } else if (IS("again")) {
     host_call_again(h, msgid, call_id, params);
+  } else if (IS("plan_validate")) {
+    host_call_plan_validate(h, msgid, call_id, params);
   } else if (IS("cost")) {
     call_cost(h, msgid, call_id, params);
   } else if (IS("outcome")) {
@@ -513,6 +517,7 @@ DEFINE_REQUEST_METHOD(m_route, "route")
 DEFINE_REQUEST_METHOD(m_cancel, "cancel")
 DEFINE_REQUEST_METHOD(m_cost, "cost")
 DEFINE_REQUEST_METHOD(m_outcome, "outcome")
+DEFINE_REQUEST_METHOD(m_plan_validate, "plan_validate")
 
 /* frugal_call [id, method, params]: the editor's non-blocking way in. */
 static void m_frugal_call(rpc_channel *ch, uint64_t msgid, const msgpack_object *params,
@@ -564,6 +569,7 @@ host *host_new(frugal_config *cfg, rpc_channel *ch, uv_loop_t *loop)
   rpc_channel_add_method(ch, "cancel", m_cancel, h);
   rpc_channel_add_method(ch, "cost", m_cost, h);
   rpc_channel_add_method(ch, "outcome", m_outcome, h);
+  rpc_channel_add_method(ch, "plan_validate", m_plan_validate, h);
   return h;
 }
 
