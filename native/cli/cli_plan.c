@@ -40,7 +40,69 @@ typedef struct {
   json_t *result;
   char *error;
   double spent;     /* what this invocation paid */
+  /* Lines move as steps are applied: a step's LINE is the file's line when the plan was made,
+   * so each applied edit that changed the number of lines shifts the lines below it. */
+  struct {
+    char *path;
+    int after;
+    int delta;
+  } *shifts;
+  size_t nshifts;
 } plan_exec;
+
+static void shift_add(plan_exec *x, const char *path, int after, int delta)
+{
+  if (delta == 0) {
+    return;
+  }
+  x->shifts = xrealloc(x->shifts, (x->nshifts + 1) * sizeof(*x->shifts));
+  x->shifts[x->nshifts].path = xstrdup(path);
+  x->shifts[x->nshifts].after = after;
+  x->shifts[x->nshifts].delta = delta;
+  x->nshifts++;
+}
+
+/* `line` of `path` as of the plan, moved by the edits applied since, in their order. */
+static int shifted(const plan_exec *x, const char *path, int line)
+{
+  for (size_t i = 0; line > 0 && i < x->nshifts; i++) {
+    if (strcmp(x->shifts[i].path, path) == 0 && line > x->shifts[i].after) {
+      line += x->shifts[i].delta;
+      if (line <= x->shifts[i].after) {
+        line = x->shifts[i].after + 1;
+      }
+    }
+  }
+  return line;
+}
+
+/* The shift an applied edit {start_line, end_line, replacement} makes, as {after, delta}. */
+static json_t *edit_shift(const json_t *edit)
+{
+  if (!json_is_object(edit)) {
+    return json_null();
+  }
+  json_int_t start = json_integer_value(json_object_get(edit, "start_line"));
+  json_int_t end = json_integer_value(json_object_get(edit, "end_line"));
+  const char *rep = json_string_value(json_object_get(edit, "replacement"));
+  json_int_t lines = 0;
+  size_t n = rep ? strlen(rep) : 0;
+  for (size_t i = 0; i < n; i++) {
+    lines += rep[i] == '\n';
+  }
+  if (n > 0 && rep[n - 1] != '\n') {
+    lines++;
+  }
+  return json_pack("{s:I,s:I}", "after", end, "delta", lines - (end - start + 1));
+}
+
+static void shift_replay(plan_exec *x, const char *path, const json_t *shift)
+{
+  if (json_is_object(shift)) {
+    shift_add(x, path, (int)json_integer_value(json_object_get(shift, "after")),
+              (int)json_integer_value(json_object_get(shift, "delta")));
+  }
+}
 
 static void on_retry(action_run *run, int attempt, double delay_ms, const char *why, void *data)
 {
@@ -371,11 +433,15 @@ static json_t *execute(plan_exec *x, int *failed)
       json_object_set_new(r, "problem", json_null());
       json_object_set_new(r, "resumed", json_true());
       json_array_append_new(results, r);
+      shift_replay(x, st->path, json_object_get(stored, "shift"));
       fprintf(stderr, "frugal: step %d: %s earlier, not run again\n", st->n,
               json_string_value(json_object_get(stored, "status")));
       continue;
     } else {
+      int line = x->steps.steps[i].line;
+      x->steps.steps[i].line = shifted(x, st->path, line);
       run_step(x, st, &oc);
+      x->steps.steps[i].line = line;
     }
     const json_t *res = oc.result;
     json_object_set_new(r, "tier", json_is_string(json_object_get(res, "tier"))
@@ -392,6 +458,11 @@ static json_t *execute(plan_exec *x, int *failed)
       json_object_set(r, "findings", json_object_get(res, "findings"));
       json_object_set(r, "text", json_object_get(res, "text"));
     }
+    if (strcmp(oc.status, "applied") == 0 && res) {
+      json_t *sh = edit_shift(json_object_get(res, "edit"));
+      shift_replay(x, st->path, sh);
+      json_decref(sh);
+    }
     if (strcmp(oc.status, "failed") == 0 && !stop) {
       stop = st->n;
       *failed = 1;
@@ -402,6 +473,9 @@ static json_t *execute(plan_exec *x, int *failed)
       json_object_set(stored, "model", json_object_get(r, "model"));
       json_object_set(stored, "cost_usd", json_object_get(r, "cost_usd"));
       json_object_set(stored, "problem", json_object_get(r, "problem"));
+      json_object_set_new(stored, "shift", strcmp(oc.status, "applied") == 0 && res
+                                              ? edit_shift(json_object_get(res, "edit"))
+                                              : json_null());
       save(x);
     }
     if (!x->o->json) {
@@ -608,6 +682,10 @@ out:
   free(x.error);
   free(x.goal);
   plan_steps_free(&x.steps);
+  for (size_t i = 0; i < x.nshifts; i++) {
+    free(x.shifts[i].path);
+  }
+  free(x.shifts);
   llm_client_free(x.llm);
   uv_run(&x.loop, UV_RUN_DEFAULT);
   uv_loop_close(&x.loop);

@@ -82,6 +82,16 @@ static const char *bad_step(const json_t *s, size_t i)
                                        json_number_value(cost) < 1e6)) {
     return "a step's cost_usd is not a price";
   }
+  const json_t *shift = json_object_get(s, "shift");
+  if (shift && !json_is_null(shift) &&
+      !(json_is_object(shift) && json_is_integer(json_object_get(shift, "after")) &&
+        json_is_integer(json_object_get(shift, "delta")) &&
+        json_integer_value(json_object_get(shift, "after")) >= 0 &&
+        json_integer_value(json_object_get(shift, "after")) < (1 << 30) &&
+        json_integer_value(json_object_get(shift, "delta")) > -(1 << 30) &&
+        json_integer_value(json_object_get(shift, "delta")) < (1 << 30))) {
+    return "a step's shift is not {after, delta}";
+  }
   if (!str_or_null(json_object_get(s, "tier")) || !str_or_null(json_object_get(s, "model")) ||
       !str_or_null(json_object_get(s, "problem"))) {
     return "a step's tier, model or problem is not a string";

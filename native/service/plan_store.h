@@ -6,7 +6,9 @@
  *   {"version": 1, "root", "goal", "task_id", "planner": the plan call's result | null,
  *    "steps": [{"n", "action", "path", "line" | null, "instruction",
  *               "status": "pending"|"applied"|"proposed"|"failed"|"skipped",
- *               "tier" | null, "model" | null, "cost_usd" | null, "problem" | null}]}
+ *               "tier" | null, "model" | null, "cost_usd" | null, "problem" | null,
+               "shift": {"after", "delta"} | null (an applied edit moved the lines below
+               `after` of PATH by `delta`)}]}
  *
  * Written atomically (a temporary file in the same folder, fsync, rename), so a reader sees the
  * old plan or the new one, never a mix. Everything here waits on the disk: never on the host's

@@ -232,3 +232,16 @@ def test_the_planner_gets_outlines_of_big_files_and_small_ones_whole(server, tmp
     items = [i for i in json.loads(p.stdout)["items"] if i["kind"] == "file"]
     assert [i["label"] for i in items] == ["big.c"]
     assert outline < items[0]["tokens"] * 0.8
+
+
+def test_a_step_below_an_edit_that_added_lines_still_finds_its_function(server, tmp_path, proj):
+    longer_add = "```c\nint add(int a, int b)\n{\n  /* the sum */\n  int s = a + b;\n  return s;\n}\n```\n"
+    server.script({"text": PLAN}, {"text": longer_add}, {"text": MUL})
+    p = plan(server, tmp_path, proj, "--execute", "--apply")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    # step 2 named line 8 of the file as planned: mul, now at lines 8-11
+    assert out["results"][1]["edit"]["start_line"] == 8
+    assert (proj / "calc.c").read_text() == (
+        "int add(int a, int b)\n{\n  /* the sum */\n  int s = a + b;\n  return s;\n}\n\n"
+        "int mul(int a, int b)\n{\n  return a * b;\n}\n")
