@@ -153,14 +153,18 @@ static void parse_step(const char *s, const char *e, plan_step *st)
   while (ps < pe && *ps == '`') {
     ps++;
   }
-  while (pe > ps && pe[-1] == '`') {
-    pe--;
+  while (pe - ps > 1 && (pe[-1] == '`' || pe[-1] == ':')) {
+    pe--; /* `path`, "path:" */
   }
   for (const char *c = ps; c < pe; c++) {
     if (is_blank(*c)) {
       set_problem(st, "%s", "PATH[:LINE] must be one word, without blanks");
       return;
     }
+  }
+  if (ps < pe && *ps == '-') {
+    set_problem(st, "%s", "PATH must not start with '-'");
+    return;
   }
   /* :LINE, read from the right so a path may hold ':' */
   const char *colon = NULL;
@@ -188,9 +192,10 @@ static void parse_step(const char *s, const char *e, plan_step *st)
       }
       st->line = (int)v;
       pe = colon;
+      while (pe - ps > 1 && (pe[-1] == '`' || pe[-1] == ':')) {
+        pe--; /* `path`:LINE */
+      }
     }
-  } else if (colon && colon + 1 == pe) {
-    pe = colon; /* "path:" */
   }
   if (ps == pe) {
     set_problem(st, "%s", "the step names no PATH");
