@@ -129,6 +129,10 @@ int host_plan_step_prepare(host_op *op);
 /* plan_validate {text, root?}: the plan buffer checked (plan_exec.h), off the loop. */
 void host_call_plan_validate(host *h, uint64_t msgid, int64_t call_id,
                              const msgpack_object *params);
+/* plan_load {root?} / plan_save {root?, plan} (save = 1): the project's stored plan
+ * (plan_store.h), off the loop. */
+void host_call_plan_store(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params,
+                          int save);
 void host_plan_free(host_op *op);
 
 /* events.c */

@@ -99,26 +99,10 @@ static const char *bad_step(const json_t *s, size_t i)
   return NULL;
 }
 
-json_t *plan_store_load(const char *path, char *err, size_t errlen)
+const char *plan_store_check(const json_t *o)
 {
-  err[0] = '\0';
-  file_contents f;
-  char ferr[600];
-  struct stat sb;
-  if (stat(path, &sb) != 0 && errno == ENOENT) {
-    return NULL;
-  }
-  if (file_load(&f, path, PLAN_STORE_MAX, ferr, sizeof(ferr))) {
-    snprintf(err, errlen, "plan store: %s", ferr);
-    return NULL;
-  }
-  json_error_t je;
-  json_t *o = json_loadb(f.data, f.len, JSON_REJECT_DUPLICATES, &je);
-  file_release(&f);
   const char *why = NULL;
-  if (!o) {
-    why = "not valid JSON";
-  } else if (!json_is_object(o) || json_integer_value(json_object_get(o, "version")) != 1) {
+  if (!json_is_object(o) || json_integer_value(json_object_get(o, "version")) != 1) {
     why = "not a version 1 plan";
   } else if (!json_is_string(json_object_get(o, "root")) ||
              !json_is_string(json_object_get(o, "task_id")) ||
@@ -141,6 +125,26 @@ json_t *plan_store_load(const char *path, char *err, size_t errlen)
       }
     }
   }
+  return why;
+}
+
+json_t *plan_store_load(const char *path, char *err, size_t errlen)
+{
+  err[0] = '\0';
+  file_contents f;
+  char ferr[600];
+  struct stat sb;
+  if (stat(path, &sb) != 0 && errno == ENOENT) {
+    return NULL;
+  }
+  if (file_load(&f, path, PLAN_STORE_MAX, ferr, sizeof(ferr))) {
+    snprintf(err, errlen, "plan store: %s", ferr);
+    return NULL;
+  }
+  json_error_t je;
+  json_t *o = json_loadb(f.data, f.len, JSON_REJECT_DUPLICATES, &je);
+  file_release(&f);
+  const char *why = o ? plan_store_check(o) : "not valid JSON";
   if (why) {
     snprintf(err, errlen, "plan store %s is damaged (%s); it is ignored", path, why);
     json_decref(o);

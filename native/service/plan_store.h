@@ -32,6 +32,10 @@ json_t *plan_store_load(const char *path, char *err, size_t errlen);
  * -1 with a one-line message in `err` (the old file is then unchanged). */
 int plan_store_save(const char *path, const json_t *plan, char *err, size_t errlen);
 
+/* NULL when `plan` has the shape above, else what is wrong with it ("a step's status is
+ * unknown"). */
+const char *plan_store_check(const json_t *plan);
+
 /* 1 when `status` is one a stored step may have. */
 int plan_store_status_ok(const char *status);
 

@@ -16,8 +16,10 @@ CALC = "int add(int a, int b)\n{\n  return a - b;\n}\n\nint mul(int a, int b)\n{
 
 class ProjectHost(Host):
     def __init__(self, cwd):
+        env = dict(os.environ, XDG_STATE_HOME=str(cwd / "state"))
         self.p = subprocess.Popen([FRUGAL, "--stdio"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(cwd))
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(cwd),
+                                  env=env)
         self.unpacker = msgpack.Unpacker(raw=False)
 
     def call(self, msgid, method, params):
@@ -85,3 +87,69 @@ def test_a_step_is_packaged_at_its_own_target(host, tmp_path):
                                                              "task_id": "x" * 80}})
     assert "task_id" in err
     assert host.close()[0] == 0
+
+
+def step(n, action, path, line, instruction, status="pending"):
+    return {"n": n, "action": action, "path": path, "line": line, "instruction": instruction,
+            "status": status, "tier": None, "model": None, "cost_usd": None, "problem": None}
+
+
+def test_plan_save_and_load_keep_the_steps_status(host, tmp_path):
+    err, res = host.call(1, "plan_load", {})
+    assert err is None and res["plan"] is None
+    assert res["path"].startswith(str(tmp_path / "state")) and "/frugal/plans/" in res["path"]
+    plan = {"goal": "fix the arithmetic", "task_id": "1a-2b-3c", "planner": None,
+            "steps": [step(1, "fix", "calc.c", 3, "fix add", "applied"),
+                      step(2, "fix", "calc.c", 8, "fix mul")]}
+    plan["steps"][0].update(tier="mini", model="gpt-5.4-mini", cost_usd=0.0012)
+    err, res = host.call(2, "plan_save", {"plan": plan})
+    assert err is None and res["ok"] is True
+    err, res = host.call(3, "plan_load", {})
+    assert err is None
+    got = res["plan"]
+    assert got["root"] == str(tmp_path) and got["version"] == 1
+    assert got["steps"] == plan["steps"] and got["task_id"] == "1a-2b-3c"
+    # another root has none
+    err, res = host.call(4, "plan_load", {"root": "/"})
+    assert err is None and res["plan"] is None
+    # a damaged plan is refused before anything is written
+    bad = dict(plan, steps=[step(1, "fix", "calc.c", 3, "x", "done")])
+    err, _ = host.call(5, "plan_save", {"plan": bad})
+    assert err == "plan_save: a step's status is unknown"
+    err, _ = host.call(6, "plan_save", {"plan": "no"})
+    assert "needs 'plan'" in err
+    err, res = host.call(7, "plan_load", {})
+    assert res["plan"]["steps"] == plan["steps"]
+    assert host.close()[0] == 0
+
+
+def test_the_command_line_resumes_a_plan_the_editor_saved(host, tmp_path):
+    import json
+    from test_actions import Server, config
+    plan = {"goal": "fix the arithmetic", "task_id": "1a-2b-3c", "planner": None,
+            "steps": [step(1, "fix", "calc.c", 3, "fix add", "applied"),
+                      step(2, "fix", "calc.c", 8, "fix mul")]}
+    err, _ = host.call(1, "plan_save", {"plan": plan})
+    assert err is None
+    assert host.close()[0] == 0
+    srv = Server(tmp_path)
+    try:
+        srv.script({"text": "```c\nint mul(int a, int b)\n{\n  return a * b;\n}\n```\n"})
+        cfg = tmp_path / "frugal.json"
+        cfg.write_text(json.dumps(config(srv)))
+        env = dict(os.environ, FRUGAL_E2E_KEY="sk-plan-test-1234",
+                   XDG_STATE_HOME=str(tmp_path / "state"))
+        p = subprocess.run([FRUGAL, "run", "plan", "calc.c:3", "--instruction",
+                            "fix the arithmetic", "--execute", "--apply", "--json", "--config",
+                            str(cfg), "--ledger", str(tmp_path / "ledger.jsonl")],
+                           capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=60)
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert out["resumed"] is True
+        assert [(r["status"], r["resumed"]) for r in out["results"]] == [
+            ("applied", True), ("applied", False)]
+        assert len(srv.requests()) == 1
+        lines = [json.loads(l) for l in open(tmp_path / "ledger.jsonl")]
+        assert [(l["task_id"], l["action"]) for l in lines] == [("1a-2b-3c", "plan")]
+    finally:
+        srv.stop()

@@ -50,10 +50,16 @@ static void good_lines_are_read(void **state)
         "- 4. tests t/test_x.py \xe2\x80\x94 Cover the empty input.\n"
         "```\n"
         "9. docs C:/odd:path.c:3 - ok\n"
-        "10. explain a.c: - the trailing colon is no line\n",
+        "10. explain a.c: - the trailing colon is no line\n"
+        "11. fix `b.c`:4 - quoted\n"
+        "12. fix b.c:: - colons\n",
         &s);
   assert_string_equal(s.goal, "add a cache");
-  assert_int_equal(s.count, 6);
+  assert_int_equal(s.count, 8);
+  assert_string_equal(s.steps[6].path, "b.c");
+  assert_int_equal(s.steps[6].line, 4);
+  assert_string_equal(s.steps[7].path, "b.c");
+  assert_int_equal(s.steps[7].line, 0);
   plan_step *t = s.steps;
   assert_int_equal(t[0].n, 1);
   assert_string_equal(t[0].action, "implement");
@@ -107,6 +113,8 @@ static void every_malformed_line_is_named(void **state)
   bad_line("1. fix a.c:99999999999 - x", "LINE is too large");
   bad_line("1. fix :12 - x", "names no PATH");
   bad_line("1. fix a.c x.c - x", "must be one word");
+  bad_line("1. fix -x.c - x", "must not start with '-'");
+  bad_line("1. fix -: - x", "must not start with '-'");
 }
 
 static void texts_that_are_no_plan_fail_whole(void **state)
