@@ -154,6 +154,9 @@ def test_failing_step_stops_the_rest_and_resume_pays_only_for_the_rest(server, t
     assert out["results"][1]["problem"].startswith("the answer cannot be used")
     assert out["results"][1]["tier"] == "full"  # escalated once
     assert len(server.requests()) == 4
+    c = frugal(server, tmp_path, proj, "cost", "--json")
+    rep = json.loads(c.stdout)
+    assert rep["tasks"] == 1 and rep["escalated_tasks"] == 1
     # run again: no new plan request, step 1 is not paid again, step 2 runs
     server.post("/__reset", {})
     server.script({"text": MUL})
@@ -196,6 +199,7 @@ def test_the_plan_is_one_task_in_the_ledger(server, tmp_path, proj):
     rep = json.loads(c.stdout)
     rows = {r["action"]: r for r in rep["by_action"]}
     assert list(rows) == ["plan"] and rows["plan"]["tasks"] == 1 and rows["plan"]["entries"] == 3
+    assert rep["tasks"] == 1 and rep["escalated_tasks"] == 0
     # what the steps would have cost on Full is above what they cost
     assert rows["plan"]["full_only_usd"] > rows["plan"]["cost_usd"]
 
