@@ -3,10 +3,12 @@
 #include "cli/cli_plan.h"
 
 #include <jansson.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -299,11 +301,18 @@ static int write_file(const char *path, const char *old, size_t oldlen, char *te
 }
 
 /* Writes what the step's result proposes. Returns 0, or -1 with the reason. */
-static int apply_result(const json_t *r, const char *path, const file_contents *fc, char *err,
-                        size_t errlen)
+static int apply_result(const json_t *r, const char *path, const file_contents *fc, int is_new,
+                        char *err, size_t errlen)
 {
   const json_t *edit = json_object_get(r, "edit");
   const json_t *tests = json_object_get(r, "tests");
+  if (json_is_object(edit) && is_new) {
+    const char *rep = json_string_value(json_object_get(edit, "replacement"));
+    char *text = xstrdup(rep ? rep : "");
+    int rc = write_file(path, NULL, 0, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
+  }
   if (json_is_object(edit)) {
     text_t t;
     if (text_init(&t, fc->data, fc->len)) {
@@ -355,12 +364,18 @@ static void run_step(plan_exec *x, const plan_step *st, step_outcome *out)
   char *abs = st->path[0] == '/' ? xstrdup(st->path) : path_join(x->root, st->path);
   file_contents fc;
   char err[700];
+  int is_new = 0;
   if (file_load(&fc, abs, STEP_FILE_MAX, err, sizeof(err))) {
-    out->status = "failed";
-    snprintf(out->problem, sizeof(out->problem), "%s does not exist yet: create the file (or "
-             "make the step name an existing one) and run the plan again", st->path);
-    free(abs);
-    return;
+    struct stat sb;
+    if (strcmp(st->action, "implement") != 0 || lstat(abs, &sb) == 0 || errno != ENOENT) {
+      out->status = "failed";
+      snprintf(out->problem, sizeof(out->problem), "%s", err);
+      free(abs);
+      return;
+    }
+    /* implement in a file that does not exist yet: the step writes it from nothing */
+    fc = (file_contents){.data = "", .len = 0};
+    is_new = 1;
   }
   buf_t instr = BUF_INIT;
   action_request req;
@@ -391,7 +406,7 @@ static void run_step(plan_exec *x, const plan_step *st, step_outcome *out)
                json_string_value(problem));
     } else if (!x->o->apply) {
       out->status = "proposed";
-    } else if (apply_result(x->result, abs, &fc, err, sizeof(err))) {
+    } else if (apply_result(x->result, abs, &fc, is_new, err, sizeof(err))) {
       out->status = "failed";
       snprintf(out->problem, sizeof(out->problem), "the edit cannot be applied: %s", err);
     } else {

@@ -249,3 +249,19 @@ def test_a_step_below_an_edit_that_added_lines_still_finds_its_function(server, 
     assert (proj / "calc.c").read_text() == (
         "int add(int a, int b)\n{\n  /* the sum */\n  int s = a + b;\n  return s;\n}\n\n"
         "int mul(int a, int b)\n{\n  return a * b;\n}\n")
+
+
+def test_an_implement_step_may_create_a_new_file(server, tmp_path, proj):
+    pf = tmp_path / "new.plan"
+    pf.write_text("1. implement lib/sub.c - Write int sub(int a, int b) returning a - b.\n"
+                  "2. fix lib/missing.c - a fix needs the file\n")
+    body = "int sub(int a, int b)\n{\n  return a - b;\n}\n"
+    server.script({"text": "```c\n" + body + "```\n"})
+    p = frugal(server, tmp_path, proj, "run", "plan", "calc.c:3", "--plan", str(pf), "--apply",
+               "--json")
+    assert p.returncode == 1
+    out = json.loads(p.stdout)
+    assert out["steps"][0]["problem"] is None
+    assert "lib/missing.c does not exist" in out["steps"][1]["problem"]
+    assert [r["status"] for r in out["results"]] == ["applied", "failed"]
+    assert (proj / "lib" / "sub.c").read_text() == body
