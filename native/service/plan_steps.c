@@ -326,8 +326,7 @@ static int real_existing_parent(const char *abs, char *out)
 
 static int needs_existing(const char *action)
 {
-  return strcmp(action, "implement") != 0 && strcmp(action, "docs") != 0 &&
-         strcmp(action, "tests") != 0;
+  return strcmp(action, "implement") != 0;
 }
 
 int plan_steps_validate(plan_steps *s, const char *root)
@@ -374,8 +373,7 @@ int plan_steps_validate(plan_steps *s, const char *root)
         set_problem(st, "%s is outside the project", st->path);
       } else if (needs_existing(st->action)) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "%s does not exist (only implement, docs and tests may name a "
-                 "new file)", st->path);
+        snprintf(msg, sizeof(msg), "%s does not exist (only implement may name a new file)", st->path);
         free(st->problem);
         st->problem = xstrdup(msg);
       } else if (st->line > 0) {

@@ -44,7 +44,7 @@ void plan_steps_free(plan_steps *s);
 
 /* Marks the steps whose PATH is outside `root` (an absolute directory; symbolic links are
  * followed), names a directory or something that is not a regular file, does not exist for an
- * action that needs an existing file (all but implement, docs and tests), or whose LINE is past
+ * action that needs an existing file (all but implement), or whose LINE is past
  * the end of the file. Steps already marked are left as they are. Reads the disk: not for the
  * host's loop. Returns the number of steps marked in all. */
 int plan_steps_validate(plan_steps *s, const char *root);

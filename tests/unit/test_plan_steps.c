@@ -175,7 +175,7 @@ static void validation_looks_at_the_disk(void **state)
         "6. fix sub - a directory\n"
         "7. fix new.c - missing\n"
         "8. implement new.c - a new file\n"
-        "9. tests new_test.c:2 - no line in a new file\n"
+        "9. implement new2.c:2 - no line in a new file\n"
         "10. implement ../../new.c - a new file outside\n"
         "11. bogus a.c - kept\n",
         &s);
@@ -189,7 +189,7 @@ static void validation_looks_at_the_disk(void **state)
   assert_string_equal(t[5].problem, "sub is a directory, not a file");
   assert_non_null(strstr(t[6].problem, "new.c does not exist"));
   assert_null(t[7].problem);
-  assert_string_equal(t[8].problem, "new_test.c does not exist, so it has no line 2");
+  assert_string_equal(t[8].problem, "new2.c does not exist, so it has no line 2");
   assert_string_equal(t[9].problem, "../../new.c is outside the project");
   assert_non_null(strstr(t[10].problem, "unknown action"));
   plan_steps_free(&s);
