@@ -623,8 +623,8 @@ int cli_plan_run(const frugal_config *cfg, const action_request *req, const char
       }
       planner = json_incref(x.result);
       const char *ptext = json_string_value(json_object_get(planner, "text"));
-      if (plan_steps_parse(ptext ? ptext : "", ptext ? strlen(ptext) : 0, &x.steps, err,
-                           sizeof(err))) {
+      if (plan_steps_parse_answer(ptext ? ptext : "", ptext ? strlen(ptext) : 0, &x.steps,
+                                  err, sizeof(err))) {
         fprintf(stderr, "frugal: the plan cannot be read: %s\n", err);
         rc = 1;
       }

@@ -204,7 +204,8 @@ static void parse_step(const char *s, const char *e, plan_step *st)
   st->path = xstrndup(ps, (size_t)(pe - ps));
 }
 
-int plan_steps_parse(const char *text, size_t len, plan_steps *out, char *err, size_t errlen)
+static int parse_text(const char *text, size_t len, int answer, plan_steps *out, char *err,
+                      size_t errlen)
 {
   memset(out, 0, sizeof(*out));
   if (memchr(text, '\0', len)) {
@@ -246,6 +247,9 @@ int plan_steps_parse(const char *text, size_t len, plan_steps *out, char *err, s
       s += 2;
       trim(&s, &e);
     }
+    if (answer && !(*s >= '0' && *s <= '9')) {
+      continue; /* a model's prose around the list */
+    }
     if (out->count == PLAN_STEPS_MAX) {
       plan_steps_free(out);
       snprintf(err, errlen, "the plan has more than %d steps", PLAN_STEPS_MAX);
@@ -267,6 +271,17 @@ int plan_steps_parse(const char *text, size_t len, plan_steps *out, char *err, s
     }
   }
   return 0;
+}
+
+int plan_steps_parse(const char *text, size_t len, plan_steps *out, char *err, size_t errlen)
+{
+  return parse_text(text, len, 0, out, err, errlen);
+}
+
+int plan_steps_parse_answer(const char *text, size_t len, plan_steps *out, char *err,
+                            size_t errlen)
+{
+  return parse_text(text, len, 1, out, err, errlen);
 }
 
 void plan_steps_free(plan_steps *s)

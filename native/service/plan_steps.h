@@ -40,6 +40,10 @@ typedef struct {
  * byte, invalid UTF-8, more than PLAN_STEPS_MAX steps); `out` is then empty. */
 #define PLAN_STEPS_MAX 200
 int plan_steps_parse(const char *text, size_t len, plan_steps *out, char *err, size_t errlen);
+/* The same for the planner's answer: lines that do not start with a number (after a list
+ * marker) are the model's prose around the list and are skipped, not steps. */
+int plan_steps_parse_answer(const char *text, size_t len, plan_steps *out, char *err,
+                            size_t errlen);
 void plan_steps_free(plan_steps *s);
 
 /* Marks the steps whose PATH is outside `root` (an absolute directory; symbolic links are

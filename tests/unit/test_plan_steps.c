@@ -117,6 +117,25 @@ static void every_malformed_line_is_named(void **state)
   bad_line("1. fix -: - x", "must not start with '-'");
 }
 
+static void a_models_prose_around_the_list_is_skipped(void **state)
+{
+  (void)state;
+  plan_steps s;
+  const char *answer = "Here is the plan:\n\n1. fix a.c:3 - x\n**Then:**\n2. docs a.c - y\n"
+                       "Good luck.\n";
+  assert_int_equal(plan_steps_parse_answer(answer, strlen(answer), &s, err, sizeof(err)), 0);
+  assert_int_equal(s.count, 2);
+  assert_null(s.steps[0].problem);
+  assert_int_equal(s.steps[1].n, 2);
+  assert_string_equal(s.steps[1].action, "docs");
+  plan_steps_free(&s);
+  /* an edited plan marks the same lines */
+  parse(answer, &s);
+  assert_int_equal(s.count, 5);
+  assert_non_null(s.steps[0].problem);
+  plan_steps_free(&s);
+}
+
 static void texts_that_are_no_plan_fail_whole(void **state)
 {
   (void)state;
@@ -276,6 +295,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(good_lines_are_read),
     cmocka_unit_test(every_malformed_line_is_named),
+    cmocka_unit_test(a_models_prose_around_the_list_is_skipped),
     cmocka_unit_test(texts_that_are_no_plan_fail_whole),
     cmocka_unit_test(validation_looks_at_the_disk),
     cmocka_unit_test(the_store_round_trips_and_refuses_damage),
