@@ -12,3 +12,4 @@ bash bench/repomap/run.sh
 bash bench/http/run.sh
 bash bench/stall/run.sh --runs 3
 /usr/bin/python3 bench/workload/run.py
+/usr/bin/python3 bench/plan/run.py
