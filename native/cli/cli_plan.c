@@ -667,6 +667,9 @@ int cli_plan_run(const frugal_config *cfg, const action_request *req, const char
   }
   json_object_set_new(out, "steps", plan_steps_json(&x.steps, 1));
   json_object_set_new(out, "resumed", json_boolean(resumed));
+  if (resumed || o->plan_file) {
+    json_object_set_new(out, "cost_usd", json_real(x.spent)); /* no plan call in this run */
+  }
   json_object_set_new(out, "plan_store", x.have_store ? json_string(x.store_path) : json_null());
   if (o->execute && rc == 0) {
     int failed = 0;
