@@ -265,3 +265,30 @@ def test_an_implement_step_may_create_a_new_file(server, tmp_path, proj):
     assert "lib/missing.c does not exist" in out["steps"][1]["problem"]
     assert [r["status"] for r in out["results"]] == ["applied", "failed"]
     assert (proj / "lib" / "sub.c").read_text() == body
+
+
+def test_an_edited_plan_keeps_the_finished_steps(server, tmp_path, proj):
+    three = PLAN + "3. explain calc.c:3 - Say what add does.\n"
+    server.script({"text": three}, {"text": ADD}, {"text": "I would change it."},
+                  {"text": "Change it."})
+    p = plan(server, tmp_path, proj, "--execute", "--apply")
+    assert p.returncode == 1
+    assert [r["status"] for r in json.loads(p.stdout)["results"]] == [
+        "applied", "failed", "skipped"]
+    # the user deletes step 3 and rewrites step 2, then runs the edited plan
+    pf = tmp_path / "edited.plan"
+    pf.write_text("# goal: fix the arithmetic\n"
+                  "1. fix calc.c:3 - In add, return a + b instead of a - b.\n"
+                  "2. fix calc.c:8 - In mul, multiply: return a * b.\n")
+    server.post("/__reset", {})
+    server.script({"text": MUL})
+    p = frugal(server, tmp_path, proj, "run", "plan", "calc.c:3", "--plan", str(pf), "--apply",
+               "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert [(r["status"], r["resumed"]) for r in out["results"]] == [
+        ("applied", True), ("applied", False)]
+    assert len(server.requests()) == 1
+    assert out["cost_usd"] == out["results"][1]["cost_usd"]
+    lines = [json.loads(l) for l in open(tmp_path / "ledger.jsonl")]
+    assert len({l["task_id"] for l in lines}) == 1  # the edited plan is still the same task
