@@ -90,6 +90,7 @@ typedef struct {
   uint64_t msgid;
   int64_t call_id;
   int kind;
+  int answer;      /* plan_validate: the text is the planner's answer */
   char *text;
   size_t len;
   char *root;
@@ -163,7 +164,7 @@ static void job_work(uv_work_t *w)
     return;
   }
   if (j->kind == JOB_VALIDATE) {
-    j->result = plan_validate_json(j->text, j->len, root, j->err, sizeof(j->err));
+    j->result = plan_validate_json(j->text, j->len, root, j->answer, j->err, sizeof(j->err));
     return;
   }
   char path[4096];
@@ -254,12 +255,17 @@ void host_call_plan_validate(host *h, uint64_t msgid, int64_t call_id,
     host_answer(h, msgid, call_id, "plan_validate needs 'text' (the plan, at most 1 MiB)", NULL);
     return;
   }
+  int answer = 0;
+  if (rpc_map_bool(params, "answer", &answer) == RPC_GET_WRONG_TYPE) {
+    host_answer(h, msgid, call_id, "'answer' must be a boolean", NULL);
+    return;
+  }
   if (root_param(h, msgid, call_id, params, &root)) {
     return;
   }
   plan_job *j = xcalloc(1, sizeof(*j));
   *j = (plan_job){.h = h, .msgid = msgid, .call_id = call_id, .kind = JOB_VALIDATE,
-                  .text = xstrndup(text, len), .len = len, .root = root};
+                  .answer = answer, .text = xstrndup(text, len), .len = len, .root = root};
   job_submit(j);
 }
 

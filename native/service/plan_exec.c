@@ -86,11 +86,11 @@ int plan_step_request(const plan_steps *s, int n, const char *goal, const char *
   return 0;
 }
 
-json_t *plan_validate_json(const char *text, size_t len, const char *root, char *err,
+json_t *plan_validate_json(const char *text, size_t len, const char *root, int answer, char *err,
                            size_t errlen)
 {
   plan_steps s;
-  if (plan_steps_parse(text, len, &s, err, errlen)) {
+  if ((answer ? plan_steps_parse_answer : plan_steps_parse)(text, len, &s, err, errlen)) {
     return NULL;
   }
   int invalid = plan_steps_validate(&s, root);

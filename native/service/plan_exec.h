@@ -27,8 +27,10 @@ int plan_step_request(const plan_steps *s, int n, const char *goal, const char *
 /* The editor's plan buffer checked: {"goal": string|null, "steps": [{"n", "action", "path",
  * "line", "instruction", "problem"}], "invalid": count of steps with a problem} (a new
  * reference), with paths checked against `root` (plan_steps_validate: reads the disk, not for
- * the host's loop). Returns NULL with a message in `err` when the text cannot be a plan. */
-json_t *plan_validate_json(const char *text, size_t len, const char *root, char *err,
+ * the host's loop). `answer`: the text is the planner's answer, whose prose around the list is
+ * skipped (plan_steps_parse_answer). Returns NULL with a message in `err` when the text cannot
+ * be a plan. */
+json_t *plan_validate_json(const char *text, size_t len, const char *root, int answer, char *err,
                            size_t errlen);
 
 #endif

@@ -52,6 +52,12 @@ def test_plan_validate_marks_each_bad_step(host, tmp_path):
     assert res["steps"][3]["problem"].startswith("expected 'N. ACTION")
     assert res["steps"][0] == {"n": 1, "action": "fix", "path": "calc.c", "line": 3,
                                "instruction": "fix add", "problem": None}
+    # the planner's answer: its prose is skipped
+    err, res = host.call(7, "plan_validate", {"text": "Sure:\n1. fix calc.c:3 - fix add\n",
+                                              "answer": True})
+    assert err is None and res["invalid"] == 0 and len(res["steps"]) == 1
+    err, _ = host.call(8, "plan_validate", {"text": "", "answer": 1})
+    assert "'answer' must be a boolean" in err
     # another root: calc.c is not there
     err, res = host.call(2, "plan_validate", {"text": "1. fix calc.c:3 - x\n", "root": "/"})
     assert err is None and "does not exist" in res["steps"][0]["problem"]
