@@ -33,7 +33,7 @@ asan:
 # libFuzzer targets (clang and libclang-rt-14-dev); see tests/fuzz/README.md. Each target's
 # regression inputs (tests/fuzz/regressions/TARGET-*) are replayed before it is fuzzed.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = rpc context sse prompt host blocks repomap findings
+FUZZ_TARGETS = rpc context sse prompt host blocks repomap findings plan
 FUZZ_FLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Iinclude -Inative
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c && echo msgpack-c || echo msgpack)
@@ -57,6 +57,9 @@ fuzz:
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_blocks.c native/edit/blocks.c native/edit/apply.c \
 	  native/util/buf.c native/util/text.c $$(pkg-config --cflags --libs jansson) \
 	  -o build-fuzz/fuzz_blocks
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_plan.c native/service/plan_steps.c native/util/buf.c \
+	  native/util/text.c native/util/path.c native/util/file.c \
+	  $$(pkg-config --cflags --libs jansson) -o build-fuzz/fuzz_plan
 	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_repomap.c $(FUZZ_LIB_SOURCES) \
 	  $$(pkg-config --cflags --libs $(MSGPACK_PC) libuv jansson libcurl) -ldl -lm \
 	  -o build-fuzz/fuzz_repomap

@@ -19,3 +19,4 @@ bash bench/http/run.sh
 bash bench/stall/run.sh --runs 3
 /usr/bin/python3 bench/backends/bench.py --runs 5
 /usr/bin/python3 bench/workload/run.py
+/usr/bin/python3 bench/plan/run.py

@@ -13,6 +13,7 @@
 #include "service/run.h"
 #include "service/catalogue.h"
 #include "config/config.h"
+#include "cli/cli_plan.h"
 #include "host/host.h"
 #include "service/service.h"
 #include "ledger/ledger.h"
@@ -39,6 +40,8 @@ static const char usage[] =
   "                  [--tier mini|full] [--json]   run the action against the configured model\n"
   "                  [--ledger FILE] [--over-budget] [--file OTHER]... [--apply]\n"
   "                  --apply writes the answer's checked edits, all files or none\n"
+  "       frugal run plan FILE:LINE --instruction GOAL [--file F]... [--execute [--apply]]\n"
+  "                  [--plan PLANFILE] [--json]   plan on Full, then each step on its own\n"
   "       frugal cost [today|week|month|all|DATE[..DATE]] [--since DATE] [--json] [--ledger FILE]\n"
   "                  the cost ledger: tasks, cost, the same tokens on Full, the saving\n"
   "       frugal --stdio            serve msgpack-RPC on stdin/stdout (the editor's host)\n"
@@ -56,7 +59,9 @@ typedef struct {
   const char *since;
   const char *period;
   int over_budget;
-  int apply;
+  int apply;             /* run: write the checked edits (plan --execute: each step's) */
+  int execute;           /* run plan: run the steps */
+  const char *plan_file; /* run plan: an edited plan to execute */
   const char *action;
   const char *config;
   const char *filetype;
@@ -187,8 +192,13 @@ static int parse_args(int argc, char **argv, cli_args *a)
     } else if (strcmp(arg, "--period") == 0) {
       NEEDS_VALUE();
       a->period = val;
+    } else if (strcmp(arg, "--execute") == 0) {
+      a->execute = 1;
     } else if (strcmp(arg, "--apply") == 0) {
       a->apply = 1;
+    } else if (strcmp(arg, "--plan") == 0) {
+      NEEDS_VALUE();
+      a->plan_file = val;
     } else if (strcmp(arg, "--over-budget") == 0) {
       a->over_budget = 1;
     } else if (strcmp(arg, "--instruction") == 0) {
@@ -589,6 +599,12 @@ static int run_command(const cli_args *a)
     return rc;
   }
   signal(SIGPIPE, SIG_IGN);
+  if (strcmp(a->target, "plan") == 0) {
+    cli_plan_opts po = {a->json, a->execute || a->plan_file, a->apply, a->plan_file};
+    rc = cli_plan_run(&in.cfg, &in.req, in.text.data, in.text.len, &po);
+    cli_input_free(&in);
+    return rc;
+  }
   char err[600];
   uv_loop_t loop;
   uv_loop_init(&loop);

@@ -113,7 +113,9 @@ static void op_work(uv_work_t *w)
 {
   host_op *op = w->data;
   const char *text = op->text.data ? op->text.data : "";
-  if (op->is_run) {
+  if (op->plan_n && host_plan_step_prepare(op)) {
+    op->rc = -1;
+  } else if (op->is_run) {
     op->conv = action_run_prepare(&op->cfg->cfg, &op->req, text, op->text.len, op->err,
                                   sizeof(op->err));
     op->rc = op->conv ? 0 : -1;
@@ -474,6 +476,10 @@ static void host_dispatch(host *h, uint64_t msgid, int64_t call_id, const char *
     host_call_cancel(h, msgid, call_id, params);
   } else if (IS("again")) {
     host_call_again(h, msgid, call_id, params);
+  } else if (IS("plan_validate")) {
+    host_call_plan_validate(h, msgid, call_id, params);
+  } else if (IS("plan_load") || IS("plan_save")) {
+    host_call_plan_store(h, msgid, call_id, params, IS("plan_save"));
   } else if (IS("cost")) {
     call_cost(h, msgid, call_id, params);
   } else if (IS("outcome")) {
@@ -514,6 +520,9 @@ DEFINE_REQUEST_METHOD(m_route, "route")
 DEFINE_REQUEST_METHOD(m_cancel, "cancel")
 DEFINE_REQUEST_METHOD(m_cost, "cost")
 DEFINE_REQUEST_METHOD(m_outcome, "outcome")
+DEFINE_REQUEST_METHOD(m_plan_validate, "plan_validate")
+DEFINE_REQUEST_METHOD(m_plan_load, "plan_load")
+DEFINE_REQUEST_METHOD(m_plan_save, "plan_save")
 
 /* frugal_call [id, method, params]: the editor's non-blocking way in. */
 static void m_frugal_call(rpc_channel *ch, uint64_t msgid, const msgpack_object *params,
@@ -566,6 +575,9 @@ host *host_new(frugal_config *cfg, rpc_channel *ch, uv_loop_t *loop)
   rpc_channel_add_method(ch, "cancel", m_cancel, h);
   rpc_channel_add_method(ch, "cost", m_cost, h);
   rpc_channel_add_method(ch, "outcome", m_outcome, h);
+  rpc_channel_add_method(ch, "plan_validate", m_plan_validate, h);
+  rpc_channel_add_method(ch, "plan_load", m_plan_load, h);
+  rpc_channel_add_method(ch, "plan_save", m_plan_save, h);
   return h;
 }
 

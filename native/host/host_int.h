@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "host/host.h"
+#include "service/plan_steps.h"
 #include "service/service.h"
 #include "util/buf.h"
 
@@ -90,6 +91,13 @@ typedef struct {
   char **file_texts;   /* per file: the editor's text (owned), or NULL to read the disk */
   size_t *file_lens;
   unsigned char *file_from_set; /* per file: 1 when it came from a set, not named */
+  /* run with a `plan` param: step plan_n of the editor's plan text (plan_params.c) */
+  int plan_n;
+  char *plan_text;
+  char *plan_goal;
+  char *plan_task_id;
+  plan_steps plan_steps;
+  buf_t plan_instr;
   /* off the loop */
   uv_work_t work;
   int rc;              /* of the work */
@@ -116,6 +124,22 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
 /* Appends lines (an array of strings) to `out`, each with its newline. */
 int host_params_lines(buf_t *out, const msgpack_object *arr, char *err, size_t errlen);
 void host_op_free(host_op *op);
+
+/* plan_params.c */
+/* Reads the `plan` param of `run` ({text, n, goal, task_id}) into op. Returns 0, or -1 with a
+ * message naming the key. */
+int host_params_plan(host_op *op, const msgpack_object *plan, char *err, size_t errlen);
+/* Worker thread: turns op->req into step plan_n's request (plan_exec.h) over op->text, the
+ * step's paths checked against the current directory. Returns 0, or -1 with op->err set. */
+int host_plan_step_prepare(host_op *op);
+/* plan_validate {text, root?}: the plan buffer checked (plan_exec.h), off the loop. */
+void host_call_plan_validate(host *h, uint64_t msgid, int64_t call_id,
+                             const msgpack_object *params);
+/* plan_load {root?} / plan_save {root?, plan} (save = 1): the project's stored plan
+ * (plan_store.h), off the loop. */
+void host_call_plan_store(host *h, uint64_t msgid, int64_t call_id, const msgpack_object *params,
+                          int save);
+void host_plan_free(host_op *op);
 
 /* events.c */
 /* Starts the run of a prepared op (op->conv) and frees the op. */

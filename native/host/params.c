@@ -24,6 +24,7 @@ void host_op_free(host_op *op)
   free(op->file_texts);
   free(op->file_lens);
   free(op->file_from_set);
+  host_plan_free(op);
   buf_free(&op->text);
   json_decref(op->result);
   action_conv_unref(op->conv);
@@ -273,7 +274,18 @@ int host_params_action(host_op *op, const msgpack_object *p, char *err, size_t e
     free(tier);
     return -1;
   }
-  if (!op->action) {
+  const msgpack_object *plan = rpc_map_get(p, "plan");
+  if (plan && plan->type != MSGPACK_OBJECT_NIL) {
+    /* a step of the editor's plan: the step gives the action, the path and the line */
+    if (host_params_plan(op, plan, err, errlen)) {
+      free(tier);
+      return -1;
+    }
+    if (line == 0) {
+      line = 1;
+    }
+  }
+  if (!op->action && !op->plan_n) {
     snprintf(err, errlen, "'action' is required");
     free(tier);
     return -1;

@@ -57,7 +57,8 @@ static void add_to_row(ledger_report_row *row, const ledger_entry *e)
 enum { GROUP_TIER, GROUP_ACTION, GROUP_ALL };
 
 /* Groups the entries into rows; returns the rows (owned by the caller) and their number. For
- * GROUP_ALL there is one row (when there are entries) and *multi counts tasks of 2+ entries. */
+ * GROUP_ALL there is one row (when there are entries) and *multi counts the tasks with an
+ * escalated call. */
 static ledger_report_row *group(const ledger_entries *l, int how, size_t *nrows, size_t *multi)
 {
   *nrows = 0;
@@ -95,8 +96,10 @@ static ledger_report_row *group(const ledger_entries *l, int how, size_t *nrows,
       rows[n - 1].tasks++;
       run = 0;
     }
-    if (++run == 2 && multi) {
+    /* a task escalated when one of its calls ended so (a plan's steps share one task too) */
+    if (multi && !run && k[i].e->outcome == LEDGER_ESCALATED) {
       (*multi)++;
+      run = 1;
     }
     add_to_row(&rows[n - 1], k[i].e);
   }

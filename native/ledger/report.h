@@ -56,7 +56,7 @@ typedef struct {
   size_t unpriced_entries;
   size_t full_unpriced_entries;
   size_t estimated_entries; /* token counts estimated by frugal */
-  size_t escalated_tasks;   /* tasks with more than one attempt */
+  size_t escalated_tasks;   /* tasks with an escalated call (a plan of many calls is not one) */
   size_t compared_entries;  /* entries with both costs: the base of the saving */
   bool savings_known;       /* false when no entry has both costs */
   double savings_usd;

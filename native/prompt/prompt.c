@@ -277,6 +277,12 @@ static const prompt_action actions[] = {
      "it.\n"
      "- No vague tasks (\"improve\", \"clean up\", \"add error handling\") that do not say what "
      "exactly.\n"
+     "- No code in the plan, not even a line of it: each task is done by a smaller model "
+     "that sees the code of its own target, so name functions, parameters, types and "
+     "signatures in words. A task that creates a function names it, its file, its inputs, "
+     "outputs and errors, and the existing function it goes after.\n"
+     "- PATH is relative to the project, as the files above are named; LINE is a line of the "
+     "file as it is now (the outlines give the numbers).\n"
      "- At most 12 tasks.\n",
      1, 1},
 };

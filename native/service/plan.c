@@ -1,4 +1,5 @@
 #include "service/plan.h"
+#include "service/plan_context.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -145,6 +146,7 @@ static int fit_package(const action_request *req, const pkg_result *all, int bud
     pkg_result_free(pkg);
     return -1;
   }
+  plan_context_shape(req, pkg); /* the planner: outlines of the files in scope */
   if (req->repo_map && req->mapshare) {
     plan_mapshare_add(req->mapshare, req->action, req->path, req->files, req->nfile_paths, budget,
                       pkg);

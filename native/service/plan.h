@@ -48,6 +48,10 @@ typedef struct {
                                          changed), 0: named one by one. A file from a set
                                          outside the project is left out (named in the
                                          context's "left_out"); a named one is sent */
+  const char *task_id;     /* the ledger task the run's calls belong to (a plan's steps share
+                              the plan's); NULL: a new task */
+  const char *ledger_action; /* the action the ledger records (a plan's steps: "plan"); NULL:
+                                `action` */
 } action_request;
 
 /* One piece of a big file reviewed on Mini in pieces (service/chunks.c): whole top-level

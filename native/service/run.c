@@ -20,6 +20,8 @@ struct action_conv {
   int refs;
   int busy;           /* a run is using it */
   char *action;
+  char *ledger_action; /* what the ledger records as the action (a plan's step: "plan") */
+  char task_id[LEDGER_ID_SIZE]; /* the task the calls join; "" for a new one */
   buf_t text;         /* the file, copied: the plan indexes it */
   action_plan plan;
   llm_turn *turns;    /* answers and follow-ups after the first question; texts owned */
@@ -66,6 +68,7 @@ void action_conv_unref(action_conv *c)
   action_plan_free(&c->plan);
   buf_free(&c->text);
   free(c->action);
+  free(c->ledger_action);
   free(c);
 }
 
@@ -153,13 +156,16 @@ static double record(action_run *r, const llm_result *res, ledger_outcome outcom
 {
   ledger_entry e;
   ledger_entry_init(&e);
+  if (!r->task_id[0] && r->conv->task_id[0]) {
+    memcpy(r->task_id, r->conv->task_id, sizeof(r->task_id));
+  }
   if (r->task_id[0]) {
     memcpy(e.task_id, r->task_id, sizeof(e.task_id));
   } else {
     memcpy(r->task_id, e.task_id, sizeof(r->task_id));
   }
   e.project = r->project;
-  e.action = r->conv->action;
+  e.action = r->conv->ledger_action ? r->conv->ledger_action : r->conv->action;
   e.tier = tier_name(r->tier_id);
   e.provider = provider_name(r->tier.provider);
   e.model = r->tier.model;
@@ -740,11 +746,16 @@ action_conv *action_run_prepare(const frugal_config *cfg, const action_request *
 {
   action_conv *c = xcalloc(1, sizeof(*c));
   c->action = xstrdup(req->action ? req->action : "");
+  c->ledger_action = req->ledger_action ? xstrdup(req->ledger_action) : NULL;
+  if (req->task_id) {
+    snprintf(c->task_id, sizeof(c->task_id), "%s", req->task_id);
+  }
   buf_append(&c->text, text, len);
   if (action_plan_build(cfg, req, c->text.data ? c->text.data : "", c->text.len, 1, &c->plan, err,
                         errlen)) {
     buf_free(&c->text);
     free(c->action);
+    free(c->ledger_action);
     free(c);
     return NULL;
   }

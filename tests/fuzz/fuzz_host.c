@@ -25,7 +25,7 @@
 
 static const char *const methods[] = {"preview", "context", "route",   "configure", "cancel",
                                       "again",   "cost",    "outcome", "version",   "run",
-                                      "nosuch"};
+                                      "nosuch",  "plan_validate", "plan_load", "plan_save"};
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 
 typedef struct {
@@ -145,7 +145,8 @@ static void pack_params(msgpack_packer *pk, const uint8_t *d, size_t n)
   msgpack_unpacked_destroy(&u);
   static const char *const keys[] = {"action", "line", "text", "path", "files", "bufnr",
                                      "diagnostics", "sel_start", "sel_end", "tier", "id",
-                                     "period", "outcome", "config_json", "lines"};
+                                     "period", "outcome", "config_json", "lines", "plan",
+                                     "root"};
   size_t nk = sizeof(keys) / sizeof(keys[0]);
   msgpack_pack_map(pk, nk);
   for (size_t i = 0; i < nk; i++) {
