@@ -164,18 +164,9 @@ static int write_temp(writer *w, plan_file *pf, const edit_file *f)
     return fail(w, "%s: cannot create a temporary file: %s", f->path, strerror(e));
   }
   pf->temp = temp;
-  size_t off = 0;
   int rc = hooked(w, "write", f->path);
-  while (rc == 0 && off < f->len) {
-    ssize_t n = write(fd, f->text + off, f->len - off);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      rc = -1;
-      break;
-    }
-    off += (size_t)n;
+  if (rc == 0) {
+    rc = file_write_all(fd, f->text, f->len);
   }
   if (rc == 0 && (fchmod(fd, pf->mode) != 0 || fsync(fd) != 0)) {
     rc = -1;

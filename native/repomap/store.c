@@ -79,34 +79,11 @@ int repomap_cache_save(repomap_cache *c, const char *path, char *err, size_t err
   }
   uv_mutex_unlock(&c->lock);
 
-  buf_t tmp = BUF_INIT;
-  buf_printf(&tmp, "%s.XXXXXX", path);
-  int fd = mkstemp(tmp.data);
-  int rc = fd < 0 ? -1 : 0;
-  for (size_t off = 0; rc == 0 && off < b.len;) {
-    ssize_t n = write(fd, b.data + off, b.len - off);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      rc = -1;
-      break;
-    }
-    off += (size_t)n;
-  }
-  if (fd >= 0 && close(fd) != 0) {
-    rc = -1;
-  }
-  if (rc == 0 && rename(tmp.data, path) != 0) {
-    rc = -1;
-  }
+  char werr[600];
+  int rc = file_replace(path, b.data, b.len, 0600, werr, sizeof(werr));
   if (rc) {
-    snprintf(err, errlen, "repo map cache %s: %s", path, strerror(errno));
-    if (fd >= 0) {
-      unlink(tmp.data);
-    }
+    snprintf(err, errlen, "repo map cache: %s", werr);
   }
-  buf_free(&tmp);
   buf_free(&b);
   return rc;
 }

@@ -180,41 +180,16 @@ int plan_store_save(const char *path, const json_t *plan, char *err, size_t errl
     snprintf(err, errlen, "plan store: the plan cannot be written as JSON");
     return -1;
   }
-  buf_t tmp = BUF_INIT;
-  buf_printf(&tmp, "%s.%ld.tmp", path, (long)getpid());
-  int rc = -1;
-  int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    snprintf(err, errlen, "plan store: cannot create '%s': %s", tmp.data, strerror(errno));
-  } else {
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-      ssize_t w = write(fd, text + off, len - off);
-      if (w < 0 && errno == EINTR) {
-        continue;
-      }
-      if (w <= 0) {
-        break;
-      }
-      off += (size_t)w;
-    }
-    int ok = off == len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-    int saved = errno;
-    if (close(fd) != 0) {
-      ok = 0;
-    }
-    if (!ok) {
-      snprintf(err, errlen, "plan store: cannot write '%s': %s", tmp.data, strerror(saved));
-    } else if (rename(tmp.data, path) != 0) {
-      snprintf(err, errlen, "plan store: cannot rename to '%s': %s", path, strerror(errno));
-    } else {
-      rc = 0;
-    }
-    if (rc) {
-      unlink(tmp.data);
-    }
+  /* One line, replaced whole: a crash leaves the old plan or the new one. */
+  buf_t line = BUF_INIT;
+  buf_puts(&line, text);
+  buf_putc(&line, '\n');
+  char werr[600];
+  int rc = file_replace(path, line.data, line.len, 0600, werr, sizeof(werr));
+  buf_free(&line);
+  if (rc) {
+    snprintf(err, errlen, "plan store: %s", werr);
   }
-  buf_free(&tmp);
   free(text);
   return rc;
 }

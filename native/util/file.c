@@ -167,3 +167,52 @@ void file_release(file_contents *f)
   memset(f, 0, sizeof(*f));
   f->data = "";
 }
+
+int file_write_all(int fd, const void *data, size_t len)
+{
+  const char *p = data;
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = write(fd, p + off, len - off);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      if (n == 0) {
+        errno = EIO;
+      }
+      return -1;
+    }
+    off += (size_t)n;
+  }
+  return 0;
+}
+
+int file_replace(const char *path, const void *data, size_t len, int mode, char *err,
+                 size_t errlen)
+{
+  buf_t tmp = BUF_INIT;
+  buf_printf(&tmp, "%s.XXXXXX", path);
+  int fd = mkstemp(tmp.data);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot create a file beside '%s': %s", path, strerror(errno));
+    buf_free(&tmp);
+    return -1;
+  }
+  int rc = file_write_all(fd, data, len) || fchmod(fd, (mode_t)mode) || fsync(fd) ? -1 : 0;
+  int saved = errno;
+  if (close(fd) != 0 && rc == 0) {
+    rc = -1;
+    saved = errno;
+  }
+  if (rc == 0 && rename(tmp.data, path) != 0) {
+    rc = -1;
+    saved = errno;
+  }
+  if (rc) {
+    snprintf(err, errlen, "cannot write '%s': %s", path, strerror(saved));
+    unlink(tmp.data);
+  }
+  buf_free(&tmp);
+  return rc;
+}

@@ -35,4 +35,16 @@ void file_release(file_contents *f);
  * whether that was the whole file. */
 char *file_read_prefix(const char *path, size_t max, size_t *len, int *complete);
 
+/* Writes all `len` bytes of `data` to `fd`, going on after EINTR and short writes. Returns 0,
+ * or -1 with errno set (EIO when write(2) wrote nothing without saying why). */
+int file_write_all(int fd, const void *data, size_t len);
+
+/* Replaces `path` with `data` as one step: the bytes go to a new file beside it (same
+ * directory, so the rename stays on one file system) created with `mode`, synced, then renamed
+ * over `path`. A reader sees the old file or the new one, never a part of either; on failure
+ * the temporary file is removed and `path` is left as it was. Returns 0, or -1 with a one-line
+ * message in `err` naming the file and the reason. */
+int file_replace(const char *path, const void *data, size_t len, int mode, char *err,
+                 size_t errlen);
+
 #endif
