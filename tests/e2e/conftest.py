@@ -138,6 +138,15 @@ def editor():
 
 
 @pytest.fixture
+def server(tmp_path):
+    """The local provider server (tests/server/provider_server.py) on a port of its own."""
+    from test_actions import Server
+    s = Server(tmp_path)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
 def fake_host_cmd():
     return [sys.executable, FAKE_HOST]
 

@@ -66,13 +66,6 @@ class Server:
             self.p.kill()
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
-
-
 def config(server, mini="openai", full="anthropic"):
     def tier(provider, model):
         base = server.url if provider == "anthropic" else server.url + "/v1"

@@ -445,12 +445,6 @@ def test_a_new_run_ends_the_buffers_previous_conversation(ed):
 
 # With the real host ------------------------------------------------------------------------
 
-@pytest.fixture
-def server(tmp_path):
-    from test_actions import Server
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -5,18 +5,13 @@ import subprocess
 
 import pytest
 
-from test_actions import Server, config
+from test_actions import config
 from test_cli import EXAMPLE, FRUGAL
 
 pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
                                 reason="host binary not built: run `make` first")
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 def run(server, tmp_path, *args, key="sk-cli-test-1234"):

@@ -364,12 +364,6 @@ def real(host_bin, server, tmp_path, monkeypatch):
     editor.nvim.close()
 
 
-@pytest.fixture
-def server(tmp_path):
-    from test_actions import Server
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 def ledger_lines(ed):

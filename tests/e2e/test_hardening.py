@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import wait_for
-from test_actions import Server, config
+from test_actions import config
 from test_cli import EXAMPLE, FRUGAL
 
 pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
@@ -16,11 +16,6 @@ pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
 KEY = "sk-harden-test-9876"
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 def frugal(tmp_path, cfg, *args, env=None):

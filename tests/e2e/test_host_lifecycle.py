@@ -10,7 +10,7 @@ import msgpack
 import pytest
 
 from conftest import wait_for
-from test_actions import Server, config
+from test_actions import config
 from test_stdio import EXAMPLE, FRUGAL, Host
 
 pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
@@ -18,11 +18,6 @@ pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
 KEY = "sk-lifecycle-test-5678"
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 @pytest.fixture

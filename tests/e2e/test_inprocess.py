@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from conftest import HOST, start_editor, wait_for
-from test_actions import KEY, SOURCE, Server, config, cursor
+from test_actions import KEY, SOURCE, config, cursor
 from test_run import stream_text, wait_idle
 
 LIB = os.path.join(os.path.dirname(HOST), "libfrugal.so")
@@ -27,11 +27,6 @@ def lib(host_bin):
     return LIB
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 def open_editor(server, tmp_path, env=None):

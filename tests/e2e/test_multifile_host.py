@@ -9,7 +9,7 @@ import subprocess
 import msgpack
 import pytest
 
-from test_actions import Server, config
+from test_actions import config
 from test_host_lifecycle import Peer, configure
 from test_stdio import FRUGAL, Host
 
@@ -27,11 +27,6 @@ class ProjectHost(Host):
         self.unpacker = msgpack.Unpacker(raw=False)
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 @pytest.fixture

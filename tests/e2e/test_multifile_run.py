@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from test_actions import Server, config
+from test_actions import config
 from test_cli import FRUGAL
 
 pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
@@ -18,11 +18,6 @@ UTIL_H = "int old_name(int a, int b);\n"
 MAIN_C = ("#include \"util.h\"\n\nint main(void)\n{\n  return old_name(1, 2) - 3;\n}\n")
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from test_actions import Server, config
+from test_actions import config
 from test_cli import FRUGAL
 
 pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
@@ -30,11 +30,6 @@ ADD = "```c\nint add(int a, int b)\n{\n  return a + b;\n}\n```\n"
 MUL = "```c\nint mul(int a, int b)\n{\n  return a * b;\n}\n```\n"
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
 
 
 @pytest.fixture

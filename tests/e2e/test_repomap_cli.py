@@ -6,7 +6,7 @@ import os
 import pytest
 
 from test_cli import FRUGAL, run_json
-from test_cli_run import run, server  # noqa: F401 (the fixture)
+from test_cli_run import run
 
 pytestmark = pytest.mark.skipif(not os.access(FRUGAL, os.X_OK),
                                 reason="host binary not built: run `make` first")
