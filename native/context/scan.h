@@ -77,4 +77,19 @@ void scan_calls_and_idents(lang_id lang, const text_t *text, int start_line, int
                            scan_call_fn call_fn, void *call_data, scan_call_fn ident_fn,
                            void *ident_data);
 
+/* The tokens of `code` in a brace language (C, C++, Java, JavaScript, TypeScript, Go, Rust), for
+ * checks of code that is not a file of the project (a model's answer): comments, strings and
+ * preprocessor lines are skipped as the scanner skips them. Each token reaches `fn` in order
+ * with `punct` the character of a one-character punctuator ('{', ';', ...), SCAN_PUNCT_ELLIPSIS
+ * for "...", SCAN_PUNCT_LINE_END for the semicolon Go inserts at a line's end, or 0 for every
+ * other token (names, literals, punctuators of several characters); `off`/`end` are its bytes
+ * in `code`. */
+enum { SCAN_PUNCT_ELLIPSIS = 256, SCAN_PUNCT_LINE_END };
+typedef struct {
+  int punct;
+  size_t off, end;
+} scan_code_token;
+typedef void (*scan_code_fn)(const scan_code_token *t, void *data);
+void scan_code_tokens(lang_id lang, const char *code, size_t len, scan_code_fn fn, void *data);
+
 #endif

@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "context/scan.h"
 #include "context/scan_int.h"
 
 /* Character classes, so the hot loop does one table load per byte. */
@@ -990,4 +991,25 @@ size_t scan_lex_fill(scan_lex *lx, scan_tok *out, size_t max)
 int scan_lex_next(scan_lex *lx, scan_tok *t)
 {
   return scan_lex_fill(lx, t, 1) == 1;
+}
+
+void scan_code_tokens(lang_id lang, const char *code, size_t len, scan_code_fn fn, void *data)
+{
+  scan_lex lx;
+  scan_lex_init(&lx, lang, code, 0, len, NULL);
+  scan_tok toks[256];
+  size_t n;
+  while ((n = scan_lex_fill(&lx, toks, sizeof(toks) / sizeof(toks[0]))) > 0) {
+    for (size_t i = 0; i < n; i++) {
+      const scan_tok *t = &toks[i];
+      scan_code_token ct = {0, t->off, t->end};
+      if (t->type == TK_PUNCT) {
+        ct.punct = t->ch < 256             ? t->ch
+                   : t->ch == P_ELLIPSIS ? SCAN_PUNCT_ELLIPSIS
+                   : t->ch == P_VSEMI    ? SCAN_PUNCT_LINE_END
+                                         : 0;
+      }
+      fn(&ct, data);
+    }
+  }
 }

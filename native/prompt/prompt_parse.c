@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context/scan_lex.h"
+#include "context/scan.h"
 #include "prompt/prompt.h"
 #include "util/buf.h"
 #include "util/text.h"
@@ -470,77 +470,83 @@ static char closer_of(char c)
   return c == '(' ? ')' : c == '[' ? ']' : '}';
 }
 
+/* The state of check_brace_code's one pass over the tokens. */
+typedef struct {
+  const char *code;
+  elision *el;
+  buf_t *prob;
+  open_bracket *stack;
+  size_t depth, cap;
+  size_t gap;         /* where the text after the previous token starts */
+  int pending_dots;   /* the previous token was "..." */
+  size_t dots_off;
+  int rc;
+} brace_check;
+
+static void brace_check_token(const scan_code_token *t, void *data)
+{
+  brace_check *c = data;
+  const char *code = c->code;
+  gap_comments(code, c->gap, t->off, c->el);
+  c->gap = t->end;
+  int p = t->punct;
+  if (c->pending_dots && (p == '}' || p == ';' || p == SCAN_PUNCT_LINE_END)) {
+    elision_set(c->el, code, c->dots_off);
+  }
+  c->pending_dots = p == SCAN_PUNCT_ELLIPSIS;
+  c->dots_off = t->off;
+  /* After the first bracket problem the pass goes on for the comments: an elided stretch is
+   * the likelier cause of the imbalance, and the more useful thing to report. */
+  if (!p || c->rc != 0) {
+    return;
+  }
+  if (p == '(' || p == '[' || p == '{') {
+    if (c->depth == c->cap) {
+      c->cap = c->cap ? c->cap * 2 : 32;
+      c->stack = xrealloc(c->stack, c->cap * sizeof(*c->stack));
+    }
+    c->stack[c->depth].ch = (char)p;
+    c->stack[c->depth].off = t->off;
+    c->depth++;
+  } else if (p == ')' || p == ']' || p == '}') {
+    if (c->depth == 0) {
+      buf_printf(c->prob,
+                 "the code's brackets do not balance: '%c' on line %d of the code "
+                 "block closes nothing",
+                 p, line_of(code, t->off));
+      c->rc = -1;
+    } else if (closer_of(c->stack[c->depth - 1].ch) != p) {
+      buf_printf(c->prob,
+                 "the code's brackets do not balance: '%c' on line %d of the code "
+                 "block does not match the '%c' opened on line %d",
+                 p, line_of(code, t->off), c->stack[c->depth - 1].ch,
+                 line_of(code, c->stack[c->depth - 1].off));
+      c->rc = -1;
+    } else {
+      c->depth--;
+    }
+  }
+}
+
 /* Brace languages: one lexer pass finds comments that elide code, a "..." token where code
  * should be (`{ ... }`, `...;`), and brackets that do not balance. Writes a problem to `prob`
  * and returns -1 on the first one. */
 static int check_brace_code(lang_id lang, const char *code, size_t len, elision *el, buf_t *prob)
 {
-  scan_lex lx;
-  scan_lex_init(&lx, lang, code, 0, len, NULL);
-  scan_tok toks[256];
-  open_bracket *stack = NULL;
-  size_t depth = 0, cap = 0;
-  size_t gap = 0;
-  int pending_dots = 0; /* the previous token was "..." */
-  size_t dots_off = 0;
-  int rc = 0;
-  size_t n;
-  /* After the first bracket problem the pass goes on for the comments: an elided stretch is
-   * the likelier cause of the imbalance, and the more useful thing to report. */
-  while ((n = scan_lex_fill(&lx, toks, sizeof(toks) / sizeof(toks[0]))) > 0) {
-    for (size_t i = 0; i < n; i++) {
-      const scan_tok *t = &toks[i];
-      gap_comments(code, gap, t->off, el);
-      gap = t->end;
-      int is_p = t->type == TK_PUNCT;
-      if (pending_dots && is_p && (t->ch == '}' || t->ch == ';' || t->ch == P_VSEMI)) {
-        elision_set(el, code, dots_off);
-      }
-      pending_dots = is_p && t->ch == P_ELLIPSIS;
-      dots_off = t->off;
-      if (!is_p || rc != 0) {
-        continue;
-      }
-      if (t->ch == '(' || t->ch == '[' || t->ch == '{') {
-        if (depth == cap) {
-          cap = cap ? cap * 2 : 32;
-          stack = xrealloc(stack, cap * sizeof(*stack));
-        }
-        stack[depth].ch = (char)t->ch;
-        stack[depth].off = t->off;
-        depth++;
-      } else if (t->ch == ')' || t->ch == ']' || t->ch == '}') {
-        if (depth == 0) {
-          buf_printf(prob,
-                     "the code's brackets do not balance: '%c' on line %d of the code "
-                     "block closes nothing",
-                     t->ch, line_of(code, t->off));
-          rc = -1;
-        } else if (closer_of(stack[depth - 1].ch) != t->ch) {
-          buf_printf(prob,
-                     "the code's brackets do not balance: '%c' on line %d of the code "
-                     "block does not match the '%c' opened on line %d",
-                     t->ch, line_of(code, t->off), stack[depth - 1].ch,
-                     line_of(code, stack[depth - 1].off));
-          rc = -1;
-        } else {
-          depth--;
-        }
-      }
-    }
-  }
-  gap_comments(code, gap, len, el);
-  if (rc == 0) {
-    if (depth > 0) {
+  brace_check c = {.code = code, .el = el, .prob = prob};
+  scan_code_tokens(lang, code, len, brace_check_token, &c);
+  gap_comments(code, c.gap, len, el);
+  if (c.rc == 0) {
+    if (c.depth > 0) {
       buf_printf(prob,
                  "the code's brackets do not balance: the '%c' opened on line %d of the "
                  "code block is never closed (is the code cut short?)",
-                 stack[depth - 1].ch, line_of(code, stack[depth - 1].off));
-      rc = -1;
+                 c.stack[c.depth - 1].ch, line_of(code, c.stack[c.depth - 1].off));
+      c.rc = -1;
     }
   }
-  free(stack);
-  return rc;
+  free(c.stack);
+  return c.rc;
 }
 
 /* ---- The answer kinds ----------------------------------------------------------------------- */
