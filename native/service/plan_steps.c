@@ -161,6 +161,11 @@ static void parse_step(const char *s, const char *e, plan_step *st)
       set_problem(st, "%s", "PATH[:LINE] must be one word, without blanks");
       return;
     }
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+      /* A carriage return left inside by quoting (`path\r`), or worse: no file is named so. */
+      set_problem(st, "%s", "PATH[:LINE] holds a control character");
+      return;
+    }
   }
   if (ps < pe && *ps == '-') {
     set_problem(st, "%s", "PATH must not start with '-'");

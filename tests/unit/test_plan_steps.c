@@ -115,6 +115,8 @@ static void every_malformed_line_is_named(void **state)
   bad_line("1. fix a.c x.c - x", "must be one word");
   bad_line("1. fix -x.c - x", "must not start with '-'");
   bad_line("1. fix -: - x", "must not start with '-'");
+  bad_line("1. fix `a.c\r` - x", "holds a control character");
+  bad_line("1. fix a\001.c - x", "holds a control character");
 }
 
 static void a_models_prose_around_the_list_is_skipped(void **state)
