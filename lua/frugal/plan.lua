@@ -569,7 +569,7 @@ local function planned(run, err, result)
     notify('frugal: the planner sent no plan', levels.ERROR)
     return
   end
-  local root = vim.fn.getcwd()
+  local root = host.cwd()
   host.call('plan_validate', { text = text, root = root, answer = true }, function(verr, res)
     if verr then
       if not host.is_crash_error(verr) then
@@ -602,8 +602,9 @@ local function planned(run, err, result)
     end
     P.text = table.concat(vim.api.nvim_buf_get_lines(P.buf, 0, -1, false), '\n') .. '\n'
     changed()
+    local key = opts().keys and opts().keys.next
     notify(string.format('frugal: plan of %d steps; edit it, %s runs the next step', #steps,
-      (opts().keys and opts().keys.next) or '<Plug>(frugal-plan-next)'))
+      key and require('frugal.proposal')._typed(key) or '<Plug>(frugal-plan-next)'))
   end)
 end
 
@@ -633,7 +634,7 @@ function M.resume()
     end
     return
   end
-  local root = vim.fn.getcwd()
+  local root = host.cwd()
   host.call('plan_load', { root = root }, function(err, result)
     if err then
       if not host.is_crash_error(err) then
