@@ -188,6 +188,8 @@ M._render = render
 ---------------------------------------------------------------------------------------------
 -- The store
 
+local saving = nil -- {again = the params of the next save} while plan_save runs
+
 -- Stores the plan's valid steps with their status (plan_save), so a restart resumes it.
 local function save()
   if not P or not P.task_id then
@@ -204,14 +206,27 @@ local function save()
       }
     end
   end
-  host.call('plan_save', {
-    root = P.root,
-    plan = { goal = P.goal or '', task_id = P.task_id, steps = steps },
-  }, function(err)
-    if err and not host.is_crash_error(err) then
-      notify('frugal: the plan could not be stored: ' .. tostring(err), levels.ERROR)
-    end
-  end)
+  local plan = { goal = P.goal or '', task_id = P.task_id, steps = steps }
+  -- One save at a time (two writes of the same file at once would race); the newest state is
+  -- written once the one in flight is done.
+  if saving then
+    saving.again = { root = P.root, plan = plan }
+    return
+  end
+  local function write(params)
+    saving = {}
+    host.call('plan_save', params, function(err)
+      local again = saving and saving.again
+      saving = nil
+      if err and not host.is_crash_error(err) then
+        notify('frugal: the plan could not be stored: ' .. tostring(err), levels.ERROR)
+      end
+      if again then
+        write(again)
+      end
+    end)
+  end
+  write({ root = P.root, plan = plan })
 end
 
 local function changed()
@@ -298,6 +313,15 @@ local function validate(cb)
     local goal = val(result.goal)
     P.goal = type(goal) == 'string' and goal or P.goal
     P.steps = merge(type(val(result.steps)) == 'table' and result.steps or {}, P.steps)
+    for _, st in ipairs(P.steps) do
+      -- The host checks LINE against the file on disk; a buffer edited by an earlier step (and
+      -- not written) may be longer. Such a step runs on its buffer (see step_text).
+      local n = st.invalid and tonumber(st.invalid:match('^line (%d+) is past the end of'))
+      local b = n and st.path and vim.fn.bufnr(vim.fn.fnamemodify(P.root .. '/' .. st.path, ':p'))
+      if b and b > 0 and vim.api.nvim_buf_is_loaded(b) and vim.api.nvim_buf_line_count(b) >= n then
+        st.invalid, st.beyond_disk = nil, true
+      end
+    end
     render()
     cb()
   end)
@@ -350,9 +374,15 @@ local function after_applied(s)
     return
   end
   if P.running == 'all' then
+    -- Checked again: the buffer may have been edited while the proposal waited.
     vim.schedule(function()
       if P and P.running == 'all' then
-        run_step(nxt)
+        validate(function()
+          local s2 = next_step()
+          if s2 and P.running == 'all' then
+            run_step(s2)
+          end
+        end)
       end
     end)
   else
@@ -374,6 +404,42 @@ local function record_figures(s, run, result)
     s.tokens = (s.tokens or 0) + (tonumber(val(usage.input_tokens)) or 0)
       + (tonumber(val(usage.output_tokens)) or 0)
   end
+end
+
+-- The LINE of the later steps in the file step `s` just changed (its lines `before`, now
+-- `after`): a line below the changed lines moves by the lines added or removed, in the step and
+-- in the buffer's text, so that it still names the same code.
+local function follow_lines(s, before, after)
+  local delta = #after - #before
+  if delta == 0 or not buf_valid() then
+    return
+  end
+  local pre = 0
+  while pre < #before and pre < #after and before[pre + 1] == after[pre + 1] do
+    pre = pre + 1
+  end
+  local suf = 0
+  while suf < #before - pre and suf < #after - pre and before[#before - suf] == after[#after - suf] do
+    suf = suf + 1
+  end
+  local region_end = #before - suf -- the last line (1-based) of the changed region, as it was
+  local later = false
+  for _, o in ipairs(P.steps) do
+    if later and o.path == s.path and o.line and o.line > region_end and o.row
+      and not finished(o) then
+      local text = vim.api.nvim_buf_get_lines(P.buf, o.row, o.row + 1, false)[1] or ''
+      local from = o.path .. ':' .. o.line
+      local at = text:find(from, 1, true)
+      if at then
+        local moved = o.line + delta
+        text = text:sub(1, at - 1) .. o.path .. ':' .. moved .. text:sub(at + #from)
+        vim.api.nvim_buf_set_lines(P.buf, o.row, o.row + 1, false, { text })
+        o.line = moved
+      end
+    end
+    later = later or o == s
+  end
+  P.text = table.concat(vim.api.nvim_buf_get_lines(P.buf, 0, -1, false), '\n') .. '\n'
 end
 
 -- How the run of step `s` ended (run.lua calls it once the answer has been handled).
@@ -407,9 +473,14 @@ local function step_done(s, run, err, result)
   s.status, s.live = 'proposed', shown
   local accept, reject = shown.on_accept, shown.on_reject
   shown.on_accept = function(edited)
+    local before = vim.api.nvim_buf_is_valid(run.bufnr)
+      and vim.api.nvim_buf_get_lines(run.bufnr, 0, -1, false)
     local ok = accept and accept(edited)
     if ok and s.live == shown then
       s.status, s.live = 'applied', nil
+      if before and vim.api.nvim_buf_is_valid(run.bufnr) then
+        follow_lines(s, before, vim.api.nvim_buf_get_lines(run.bufnr, 0, -1, false))
+      end
       after_applied(s)
     end
     return ok
@@ -451,6 +522,22 @@ local function step_buffer(s)
   return bufnr, path
 end
 
+-- The plan's text to send for step `s`. A LINE past the end of the file on disk (the host
+-- would refuse it) is left out: the host then finds the function the instruction names.
+local function step_text(s)
+  if not (s.beyond_disk and s.row and buf_valid()) then
+    return P.text
+  end
+  local lines = vim.api.nvim_buf_get_lines(P.buf, 0, -1, false)
+  local text = lines[s.row + 1] or ''
+  local from = s.path .. ':' .. s.line
+  local at = text:find(from, 1, true)
+  if at then
+    lines[s.row + 1] = text:sub(1, at - 1) .. s.path .. text:sub(at + #from)
+  end
+  return table.concat(lines, '\n') .. '\n'
+end
+
 run_step = function(s)
   if s.invalid then
     P.running = nil
@@ -478,7 +565,7 @@ run_step = function(s)
     bufnr = bufnr,
     path = path,
     filetype = util.buf_option(bufnr, 'filetype'),
-    plan = { text = P.text, n = s.n, goal = P.goal, task_id = P.task_id },
+    plan = { text = step_text(s), n = s.n, goal = P.goal, task_id = P.task_id },
   }
   local run = require('frugal.run').start(req, params, require('frugal').editor_options())
   if not run then

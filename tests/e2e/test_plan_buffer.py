@@ -247,3 +247,24 @@ def test_invalid_step_is_marked_and_refused_and_a_failure_skips_the_rest(host_bi
                  "the failure")
     finally:
         close(ed)
+
+
+def test_lines_added_by_a_step_move_the_later_steps_of_the_file(host_bin, server, proj):
+    ed = open_editor(host_bin, server, proj, auto_accept=True)
+    ed.server = server
+    try:
+        server.script({"text": "1. fix calc.c:3 - In add, return a + b, with a comment.\n"
+                               "2. fix calc.c:8 - In mul, return a * b.\n"})
+        ed.nvim.command("Frugal plan fix the arithmetic")
+        wait_view(ed, lambda v: len(v["steps"]) == 2, "the plan buffer")
+        longer = ("```c\nint add(int a, int b)\n{\n  /* the sum\n     of a and b\n     */\n"
+                  "  return a + b;\n}\n```\n")
+        server.script({"text": longer}, {"text": MUL})
+        ed.lua("require('frugal.plan').run_all()")
+        v = wait_view(ed, lambda v: statuses(v) == ["applied", "applied"], "both applied")
+        assert v["lines"][2] == "2. fix calc.c:11 - In mul, return a * b."
+        assert calc(ed).endswith("int mul(int a, int b)\n{\n  return a * b;\n}\n")
+        assert "int mul" in json.dumps(server.requests()[2]["body"])
+        assert ed.errors() == []
+    finally:
+        close(ed)
