@@ -533,6 +533,10 @@ function M.complete(arglead, cmdline, cursorpos)
   if done[1] == 'cancel' or done[1] == 'messages' then
     return {}
   end
+  if done[1] == 'plan' and #done == 1 and arglead ~= '' and ('resume'):sub(1, #arglead) == arglead
+  then
+    return { 'resume' }
+  end
   if done[1] == 'again' then
     return filter({ 'tier=mini', 'tier=full', 'budget=ignore' }, arglead)
   end

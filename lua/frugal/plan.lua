@@ -317,8 +317,10 @@ local function validate(cb)
       -- The host checks LINE against the file on disk; a buffer edited by an earlier step (and
       -- not written) may be longer. Such a step runs on its buffer (see step_text).
       local n = st.invalid and tonumber(st.invalid:match('^line (%d+) is past the end of'))
-      local b = n and st.path and vim.fn.bufnr(vim.fn.fnamemodify(P.root .. '/' .. st.path, ':p'))
-      if b and b > 0 and vim.api.nvim_buf_is_loaded(b) and vim.api.nvim_buf_line_count(b) >= n then
+      local b = n and st.path
+        and vim.fn.bufnr(vim.fn.fnamemodify(P.root .. '/' .. st.path, ':p'))
+      if b and b > 0 and vim.api.nvim_buf_is_loaded(b)
+        and vim.api.nvim_buf_line_count(b) >= n then
         st.invalid, st.beyond_disk = nil, true
       end
     end
@@ -419,7 +421,8 @@ local function follow_lines(s, before, after)
     pre = pre + 1
   end
   local suf = 0
-  while suf < #before - pre and suf < #after - pre and before[#before - suf] == after[#after - suf] do
+  while suf < #before - pre and suf < #after - pre
+    and before[#before - suf] == after[#after - suf] do
     suf = suf + 1
   end
   local region_end = #before - suf -- the last line (1-based) of the changed region, as it was

@@ -268,3 +268,22 @@ def test_lines_added_by_a_step_move_the_later_steps_of_the_file(host_bin, server
         assert ed.errors() == []
     finally:
         close(ed)
+
+
+def test_a_rejected_step_stays_pending_and_stops_the_run(host_bin, server, proj):
+    ed = open_editor(host_bin, server, proj)
+    ed.server = server
+    try:
+        make_plan(ed)
+        server.script({"text": ADD})
+        ed.lua("require('frugal.plan').run_all()")
+        prop = wait_proposal(ed)
+        press(ed, prop["win"], "r")
+        v = wait_view(ed, lambda v: v["steps"][0]["problem"] == "rejected", "the rejection")
+        assert statuses(v) == ["pending", "pending", "pending"] and not v["busy"]
+        assert len(server.requests()) == 2  # the run stopped: nothing more was sent
+        assert calc(ed) == CALC
+        assert ed.lua("return require('frugal').complete('r', 'Frugal plan r', 13)") == \
+            ["resume"]
+    finally:
+        close(ed)
