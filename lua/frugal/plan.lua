@@ -206,7 +206,8 @@ local function save()
       }
     end
   end
-  local plan = { goal = P.goal or '', task_id = P.task_id, steps = steps }
+  local plan = { goal = P.goal or '', task_id = P.task_id, steps = steps,
+    planner = P.planner or vim.NIL }
   -- One save at a time (two writes of the same file at once would race); the newest state is
   -- written once the one in flight is done.
   if saving then
@@ -686,6 +687,9 @@ local function planned(run, err, result)
     local win = run.stream and run.stream:window()
     P = { root = root, goal = goal, task_id = task_id, steps = steps,
       planner_cost = tonumber(val(result.cost_usd)) }
+    -- What the plan call was, kept with the plan (the command line shows it on a resume).
+    P.planner = { action = 'plan', text = text, tier = val(result.tier) or run.tier,
+      model = val(result.model) or run.model, cost_usd = P.planner_cost }
     P.buf = show(plan_lines(goal, steps), win)
     for _, s in ipairs(steps) do
       s.raw = nil
@@ -751,8 +755,11 @@ function M.resume()
       end
     end
     local goal = val(plan.goal)
+    local planner = val(plan.planner)
     P = { root = root, goal = type(goal) == 'string' and goal or nil,
-      task_id = val(plan.task_id), steps = stored }
+      task_id = val(plan.task_id), steps = stored,
+      planner = type(planner) == 'table' and planner or nil,
+      planner_cost = type(planner) == 'table' and tonumber(val(planner.cost_usd)) or nil }
     P.buf = show(plan_lines(P.goal, stored))
     validate(function()
       local _, applied = total()
