@@ -590,6 +590,11 @@ local function start(mode, row)
       levels.WARN)
     return
   end
+  local live = P.busy and P.busy.live
+  if live and live.closed and not live.decided then
+    -- Its proposal went away undecided (its window wiped): the step can run again.
+    P.busy.status, P.busy.live, P.busy = 'pending', nil, nil
+  end
   if P.busy then
     notify(string.format('frugal: plan step %d is running or waits for its proposal',
       P.busy.n), levels.WARN)
