@@ -45,3 +45,13 @@ for _, action in ipairs(require('frugal.catalogue').actions) do
     require('frugal').action(action)
   end, 'frugal: ' .. action)
 end
+-- The plan buffer's (|frugal-plan-buffer|): mapped there to editor.plan.keys.
+plug('frugal-plan-next', 'n', function()
+  require('frugal.plan').run_next()
+end, 'frugal: run the next step of the plan')
+plug('frugal-plan-all', 'n', function()
+  require('frugal.plan').run_all()
+end, 'frugal: run all remaining steps of the plan')
+plug('frugal-plan-step', 'n', function()
+  require('frugal.plan').run_cursor()
+end, 'frugal: run the plan step under the cursor')

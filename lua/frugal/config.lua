@@ -33,6 +33,11 @@ M.editor_defaults = {
     reject = '<LocalLeader>r',
     diff = '<LocalLeader>d',
   },
+  -- The plan buffer of :Frugal plan (|frugal-plan-buffer|).
+  plan = {
+    auto_accept = false, -- true: accept each step's proposal, stop at one that cannot be applied
+    keys = { next = '<LocalLeader>n', all = '<LocalLeader>A', step = '<LocalLeader>s' },
+  },
 }
 
 local function describe(v)
@@ -235,6 +240,14 @@ local schema = record({
       border = border,
     }),
     proposal_keys = proposal_keys,
+    plan = record({
+      auto_accept = bool_v,
+      keys = function(v, path)
+        if v ~= false then
+          record({ next = key_or_false, all = key_or_false, step = key_or_false })(v, path)
+        end
+      end,
+    }),
   }),
 })
 
@@ -307,8 +320,22 @@ function M.editor(opts)
       end
     end
   end
+  local plan = e.plan or {}
+  local plan_keys = false
+  if plan.keys ~= false then
+    plan_keys = {}
+    for k, default in pairs(M.editor_defaults.plan.keys) do
+      local given = (plan.keys or {})[k]
+      if given == nil then
+        plan_keys[k] = default
+      elseif given ~= false then
+        plan_keys[k] = given
+      end
+    end
+  end
   return {
     proposal_keys = keys,
+    plan = { auto_accept = plan.auto_accept == true, keys = plan_keys },
     host_cmd = host_cmd,
     preview = {
       style = preview.style or M.editor_defaults.preview.style,

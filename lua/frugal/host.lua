@@ -142,6 +142,15 @@ end
 
 local send_configure
 
+-- The directory the host works in (its current directory: the project of its plans): where
+-- Neovim was when the process started, Neovim's own for the in-process library.
+function M.cwd()
+  if state.backend == 'process' and state.cwd then
+    return state.cwd
+  end
+  return vim.fn.getcwd(-1, -1)
+end
+
 local function start_inprocess()
   local address = vim.v.servername
   if address == nil or address == '' then
@@ -211,6 +220,7 @@ function M.start()
   state.chan = chan
   state.cmd = argv
   state.backend = 'process'
+  state.cwd = vim.fn.getcwd(-1, -1) -- the host's project (its plans, its steps' paths)
   ensure_leave_autocmd()
   if state.config_json then
     send_configure()

@@ -98,11 +98,16 @@ end
 -- else "". Never starts the host and costs nothing before the first request.
 function M.status(bufnr)
   local run = package.loaded['frugal.run']
+  local plan = package.loaded['frugal.plan']
+  local steps = plan and plan.status() or ''
   if run then
     local s = run.status()
     if s ~= '' then
-      return s
+      return steps ~= '' and (s .. ' · ' .. steps) or s
     end
+  end
+  if steps ~= '' then
+    return 'frugal: ' .. steps
   end
   if not host.running() and not package.loaded['frugal.cost'] then
     return ''
@@ -220,6 +225,10 @@ function M.parse_args(fargs, bang)
   if action == 'ask' and not req.instruction then
     return nil, 'frugal: `:Frugal ask` needs the question after it'
   end
+  if action == 'plan' and req.send and (not req.instruction or req.instruction == 'resume') then
+    -- No goal: the project's stored plan (|frugal-plan-buffer|).
+    return { plan_resume = true }
+  end
   if action == 'plan' and not req.instruction then
     return nil, 'frugal: `:Frugal plan` needs the goal after it'
   end
@@ -299,6 +308,14 @@ function M.run(req, line1, line2)
     require('frugal.run').again(req, state.editor)
     return
   end
+  if req.plan_resume then
+    require('frugal.plan').resume()
+    return
+  end
+  if req.send and req.action == 'plan' then
+    require('frugal.plan').make(req, line1, line2)
+    return
+  end
   M.build_params(req, line1, line2, function(err, params, kept)
     if err then
       util.notify(err, vim.log.levels.ERROR)
@@ -357,7 +374,7 @@ function M.command(opts)
     util.notify(err, vim.log.levels.ERROR)
     return
   end
-  if req.cancel or req.cost or req.messages or req.restart then
+  if req.cancel or req.cost or req.messages or req.restart or req.plan_resume then
     M.run(req)
     return
   end
@@ -515,6 +532,10 @@ function M.complete(arglead, cmdline, cursorpos)
   end
   if done[1] == 'cancel' or done[1] == 'messages' then
     return {}
+  end
+  if done[1] == 'plan' and #done == 1 and arglead ~= '' and ('resume'):sub(1, #arglead) == arglead
+  then
+    return { 'resume' }
   end
   if done[1] == 'again' then
     return filter({ 'tier=mini', 'tier=full', 'budget=ignore' }, arglead)

@@ -549,6 +549,12 @@ finish = function(run, err, result)
   handle_reply(run, err, result)
   -- A conversation keeps its runs: the snapshot is not needed any more (its region has marks).
   run.snap = nil
+  -- Whoever started the run wants to know how it ended (a plan step: lua/frugal/plan.lua); the
+  -- answer has been handled, so run.proposal is the proposal shown, if any.
+  local on_done = run.req and run.req.on_done
+  if on_done then
+    on_done(run, err, type(val(result)) == 'table' and result or {})
+  end
 end
 
 -- The runs in flight (for tests and :checkhealth).

@@ -170,6 +170,29 @@ def test_no_hit_enter_prompt_at_80x24(ui):
     ui.keys("u")
     ui.close_frugal_windows()
 
+    # A plan: made, run from its buffer's key (\\A runs all), each step's proposal accepted.
+    ui.server.script({"text": "1. fix calc.c:6 - In add, return a + b instead of a - b.\n"
+                              "2. explain calc.c:6 - Say what add returns.\n"},
+                     {"text": "```c\n" + FIXED_SCOPE + "```\n"}, {"text": "It adds."})
+    ui.command("cd " + str(ui.tmp))  # the project of the plan: the host's directory
+    ui.command("Frugal restart")
+    ui.command("Frugal plan fix add")
+    ui.wait("local p = require('frugal.plan')._plan() return p and #p.steps == 2",
+            "the plan buffer")
+    ui.lua("vim.cmd('redraw')")
+    ui.lua("vim.fn.win_gotoid(vim.fn.bufwinid(require('frugal.plan')._plan().buf))")
+    assert ui.lua("return vim.bo.filetype") == "frugalplan"
+    ui.keys("\\A")
+    ui.wait("return next(require('frugal.proposal')._open) ~= nil", "the step's proposal")
+    ui.lua("vim.cmd('redraw')")
+    ui.lua("vim.api.nvim_set_current_win(require('frugal.proposal').window())")
+    ui.keys("a")
+    ui.wait("return require('frugal.plan').status() == ''", "the plan to be done")
+    ui.idle()
+    assert "frugal: plan done, 2 steps" in ui.messages()
+    ui.lua("vim.cmd('silent! %bwipeout! | edit ' .. vim.fn.fnameescape(...))", str(ui.tmp / "calc.c"))
+    ui.close_frugal_windows()
+
     # A 429, retried: said in the status and the header, not on the message line.
     before = len(ui.server.requests())
     ui.server.script({"status": 429, "headers": {"retry-after": "1"}},
