@@ -505,6 +505,23 @@ static size_t lex_word_back(const char *s, size_t floor, size_t p)
   return r;
 }
 
+/* C/C++: the offset after the string or character literal whose quote is at p (a raw string when
+ * the word glued to it is a raw prefix), or p + 1 for a `'` that is a digit separator inside a
+ * number (1'000). `floor` bounds the look back for that word. */
+static inline size_t lex_c_literal_end(const char *s, size_t floor, size_t p, size_t len)
+{
+  size_t r = lex_word_back(s, floor, p);
+  if (s[p] == '"') {
+    return lex_is_prefix(s + r, p - r, cpp_raw_prefix) ? lex_cpp_raw(s, p, len)
+                                                        : lex_quoted(s, p, len, '"', 0);
+  }
+  if (r < p && scan_cc[(unsigned char)s[r]] == CC_DIGIT && p + 1 < len &&
+      scan_cc[(unsigned char)s[p + 1]] >= CC_IDENT) {
+    return p + 1;
+  }
+  return lex_quoted(s, p, len, '\'', 0);
+}
+
 /* C/C++: the end of the bracket group whose text starts at p (just after its opening bracket),
  * skipping strings and character literals, when nothing in it needs a closer look: returns the
  * offset after the matching closing bracket, or 0 if a brace, a comment, a `#` or the end of
@@ -548,22 +565,10 @@ static size_t lex_group_end(const scan_lex *lx, size_t p, size_t *stop)
       }
       p++;
       break;
-    case '"': {
-      size_t r = lex_word_back(s, floor, p);
-      p = lex_is_prefix(s + r, p - r, cpp_raw_prefix) ? lex_cpp_raw(s, p, len)
-                                                      : lex_quoted(s, p, len, '"', 0);
+    case '"':
+    case '\'':
+      p = lex_c_literal_end(s, floor, p, len);
       break;
-    }
-    case '\'': {
-      size_t r = lex_word_back(s, floor, p);
-      if (r < p && scan_cc[(unsigned char)s[r]] == CC_DIGIT && p + 1 < len &&
-          scan_cc[(unsigned char)s[p + 1]] >= CC_IDENT) {
-        p++; /* a digit separator inside a number */
-      } else {
-        p = lex_quoted(s, p, len, '\'', 0);
-      }
-      break;
-    }
     case '/':
       if (p + 1 < len && (s[p + 1] == '/' || s[p + 1] == '*')) {
         *stop = p; /* comments are recorded for doc comments: leave them to the lexer */
@@ -657,22 +662,10 @@ static size_t lex_body_next(scan_lex *lx, size_t p)
     case '{':
     case '}':
       return p;
-    case '"': {
-      size_t r = lex_word_back(s, floor, p);
-      p = lex_is_prefix(s + r, p - r, cpp_raw_prefix) ? lex_cpp_raw(s, p, len)
-                                                      : lex_quoted(s, p, len, '"', 0);
+    case '"':
+    case '\'':
+      p = lex_c_literal_end(s, floor, p, len);
       break;
-    }
-    case '\'': {
-      size_t r = lex_word_back(s, floor, p);
-      if (r < p && scan_cc[(unsigned char)s[r]] == CC_DIGIT && p + 1 < len &&
-          scan_cc[(unsigned char)s[p + 1]] >= CC_IDENT) {
-        p++; /* a digit separator inside a number */
-      } else {
-        p = lex_quoted(s, p, len, '\'', 0);
-      }
-      break;
-    }
     case '/':
       p = p + 1 < len && (s[p + 1] == '/' || s[p + 1] == '*') ? lex_comment(lx, p) : p + 1;
       break;
