@@ -3,7 +3,6 @@ Neovim, serving over a socket to v:servername, against the local provider server
 its symbol bindings inside Neovim (LD_DEBUG=bindings), a streamed answer with no `frugal` child
 process, stopping mid-run (:Frugal restart, quitting) and :checkhealth."""
 import glob
-import json
 import os
 import re
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 
 from conftest import HOST, start_editor, wait_for
 from test_actions import KEY, SOURCE, config, cursor
+from test_cost import ledger_lines
 from test_run import stream_text, wait_idle
 
 LIB = os.path.join(os.path.dirname(HOST), "libfrugal.so")
@@ -63,12 +63,6 @@ def ed(lib, server, tmp_path):
     except Exception:
         pass
     editor.nvim.close()
-
-
-def ledger(ed):
-    if not ed.ledger.exists():
-        return []
-    return [json.loads(l) for l in ed.ledger.read_text().splitlines() if l.strip()]
 
 
 def children(pid):
@@ -146,7 +140,7 @@ def test_a_streamed_answer_with_no_frugal_child_process(ed):
     assert [c for c in seen if c[1] == "frugal"] == []
     assert ed.lua("return require('frugal.host').pid()") == pid
     assert ed.errors() == []
-    assert [l["action"] for l in ledger(ed)] == ["explain"]
+    assert [l["action"] for l in ledger_lines(ed)] == ["explain"]
 
 
 def test_restart_of_the_process_backend_mid_run_records_the_run_as_cancelled(lib, server,
@@ -161,7 +155,7 @@ def test_restart_of_the_process_backend_mid_run_records_the_run_as_cancelled(lib
         wait_for(lambda: (stream_text(ed) or "").strip(), 10, "the first streamed text")
         old = ed.lua("return require('frugal.host').pid()")
         ed.nvim.command("Frugal restart")
-        lines = wait_for(lambda: ledger(ed), 10, "the ledger line")
+        lines = wait_for(lambda: ledger_lines(ed), 10, "the ledger line")
         assert [(l["action"], l["outcome"]) for l in lines] == [("explain", "cancelled")]
         assert ed.lua("return require('frugal.host').running_backend()") == "process"
         assert ed.lua("return require('frugal.host').pid()") != old
@@ -177,7 +171,7 @@ def test_restart_mid_run_cancels_records_it_and_the_next_start_answers(ed):
     wait_for(lambda: (stream_text(ed) or "").strip(), 10, "the first streamed text")
     ed.nvim.command("Frugal restart")
     # the thread has ended when restart returns: the run's line is written, as cancelled
-    assert [(l["action"], l["outcome"]) for l in ledger(ed)] == [("explain", "cancelled")]
+    assert [(l["action"], l["outcome"]) for l in ledger_lines(ed)] == [("explain", "cancelled")]
     assert ed.lua("return require('frugal.host').running_backend()") == "inprocess"
     assert ed.lua("return require('frugal.host')._state.restarts") >= 1
     err, result = call(ed, "version")
@@ -198,7 +192,7 @@ def test_quitting_mid_run_stops_the_thread_and_records_the_run_as_cancelled(lib,
     wait_for(lambda: not os.path.exists("/proc/%d/stat" % pid) or
              open("/proc/%d/stat" % pid).read().split(") ")[1][0] == "Z", 10, "Neovim to exit")
     ed.nvim.close()
-    lines = wait_for(lambda: ledger(ed), 10, "the ledger line")
+    lines = wait_for(lambda: ledger_lines(ed), 10, "the ledger line")
     assert [(l["action"], l["outcome"]) for l in lines] == [("explain", "cancelled")]
 
 
