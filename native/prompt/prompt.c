@@ -272,7 +272,10 @@ static const prompt_action actions[] = {
      "ACTION is one of implement, fix, refactor, docs, tests, review, explain; PATH is the file "
      "and LINE, when known, a line inside the function to work on; the instruction says exactly "
      "what to do: the function's name, its inputs and outputs, the cases to handle and the "
-     "error behaviour, and for tests the framework and the cases to cover.\n",
+     "error behaviour, and for tests the framework and the cases to cover.\n"
+     "Each task goes to its model with the goal, the code of its target and the rules of its "
+     "action (keep the style, change nothing else), so the instruction says only what is "
+     "particular to the task, in about 20 to 60 words.\n",
      "- One file and one function per task; a task that needs another's result comes after "
      "it.\n"
      "- No vague tasks (\"improve\", \"clean up\", \"add error handling\") that do not say what "
@@ -489,7 +492,7 @@ static const char *item_heading(item_kind k)
   case ITEM_SIGNATURE:
     return "Signature";
   case ITEM_FILE:
-    return "Other file in scope";
+    return "File in scope";
   case ITEM_REPO_MAP:
     return "Repo map (signatures defined elsewhere in the project)";
   default:

@@ -13,7 +13,8 @@
  * OpenAI requests carry `prompt_cache_key` (Chat Completions only to api.openai.com: other
  * servers may reject unknown fields); Anthropic requests mark the end of the stable prefix (the
  * context block, or the system block when there is no context) with cache_control
- * {"type":"ephemeral"}. Responses requests send "store": false.
+ * {"type":"ephemeral"}, unless the request says no later one will share its prefix
+ * (llm_request.no_cache_write). Responses requests send "store": false.
  *
  * Keys: from the tier's api_key_env variable, or the stdout of api_key_cmd (run once through
  * /bin/sh with uv_spawn on first use, never blocking the loop, trimmed, cached in memory for the
@@ -105,6 +106,10 @@ typedef struct {
    * with a message naming that config key. Loopback hosts (localhost, 127.0.0.0/8, [::1])
    * need no opt-in; a tier without a key is sent as before. */
   int allow_insecure_key;
+  /* 1: no prompt-cache breakpoint (Anthropic's cache_control) for a request whose prefix no
+   * later request is expected to share: a cache write costs 1.25x input and pays only when it is
+   * read. 0 (the default): system and context are marked, as llm.h's top comment says. */
+  int no_cache_write;
 } llm_request;
 
 typedef enum {

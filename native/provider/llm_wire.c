@@ -292,12 +292,14 @@ static json_t *anthropic_body(body_ctx *bc, const llm_request *req, long max_out
    * system alone is cached when there is no context. Anthropic rejects empty text blocks. */
   if (p->system && p->system[0]) {
     json_t *sys = json_array();
-    json_array_append_new(sys, text_block(bc, "text", p->system, "system text", !has_context));
+    json_array_append_new(sys, text_block(bc, "text", p->system, "system text",
+                                          !has_context && !req->no_cache_write));
     set(root, "system", sys);
   }
   json_t *content = json_array();
   if (has_context) {
-    json_array_append_new(content, text_block(bc, "text", p->context, "context", 1));
+    json_array_append_new(content, text_block(bc, "text", p->context, "context",
+                                              !req->no_cache_write));
   }
   json_array_append_new(content, text_block(bc, "text", p->task, "task", 0));
   json_t *user = json_object();

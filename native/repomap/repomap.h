@@ -38,6 +38,7 @@
 
 /* Around aider's default; DESIGN.md asks for 1-4k. */
 #define REPOMAP_DEFAULT_BUDGET 2048
+#define REPOMAP_PLAN_BUDGET 1024
 
 typedef struct {
   int max_files;         /* source files considered; <= 0: 20000 */
@@ -144,14 +145,21 @@ int repomap_wanted(const char *action);
 
 /* Appends the repo map of `path`'s project (repomap_project_root; the current directory when
  * `path` is NULL) to `pkg` as an ITEM_REPO_MAP item, with `path` and `files` as the scope (a
- * file of `files` that is not in `pkg` as an ITEM_FILE item is carried by the map instead),
+ * file of `files` that is not in `pkg` as an ITEM_FILE item, whole or "PATH (outline)", is
+ * carried by the map instead) and the identifiers of `instruction` (may be NULL) ranked first,
  * within what is left of `budget` (<= 0: no package budget) and at most
- * REPOMAP_DEFAULT_BUDGET tokens. `cache` may be NULL: the map then starts from the project's
+ * REPOMAP_DEFAULT_BUDGET tokens (REPOMAP_PLAN_BUDGET for `plan`, whose files in scope are
+ * outlined: the map is only the rest of the project). `cache` may be NULL: the map then starts from the project's
  * file cache (repomap_cache_path) and saves it back when it scanned anything. Synchronous: never call
  * it on the host's loop (use repomap_build_async there). Returns 1 when the item was added, 0
  * when the action wants none or nothing fits (pkg->dropped is then counted up), -1 when the
  * project cannot be read (pkg unchanged). */
 int repomap_package_add(repomap_cache *cache, const char *action, const char *path,
-                        const char *const *files, size_t nfiles, int budget, pkg_result *pkg);
+                        const char *const *files, size_t nfiles, const char *instruction,
+                        int budget, pkg_result *pkg);
+
+/* The identifiers (2 characters or more) of `text` (may be NULL), in order, at most `max`, as
+ * new strings the caller frees: names an instruction may give of definitions. Returns how many. */
+size_t repomap_mentions(const char *text, char **names, size_t max);
 
 #endif

@@ -44,30 +44,71 @@ static int make_parent(const char *path)
   return 0;
 }
 
-/* Whether `file` is in `pkg` as a whole "file" item (their labels are paths as the model sees
- * them, relative to the current directory). */
+#define OUTLINE_SUFFIX " (outline)"
+
+/* Whether `file` is in `pkg` as a "file" item, whole or as its outline (their labels are paths
+ * as the model sees them, relative to the current directory, "PATH (outline)" for outlines:
+ * either way its definitions are there). */
 static int sent_whole(const pkg_result *pkg, const char *file)
 {
   char *want = realpath(file, NULL);
   int found = 0;
   for (size_t i = 0; want && i < pkg->nitems && !found; i++) {
-    if (pkg->items[i].kind == ITEM_FILE && pkg->items[i].label) {
-      char *have = realpath(pkg->items[i].label, NULL);
-      found = have && strcmp(have, want) == 0;
-      free(have);
+    const char *label = pkg->items[i].label;
+    if (pkg->items[i].kind != ITEM_FILE || !label) {
+      continue;
     }
+    size_t n = strlen(label), k = strlen(OUTLINE_SUFFIX);
+    char *path = n > k && strcmp(label + n - k, OUTLINE_SUFFIX) == 0 ? xstrndup(label, n - k)
+                                                                     : xstrdup(label);
+    char *have = realpath(path, NULL);
+    found = have && strcmp(have, want) == 0;
+    free(have);
+    free(path);
   }
   free(want);
   return found;
 }
 
+static int ident_start(char c)
+{
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int ident_char(char c)
+{
+  return ident_start(c) || (c >= '0' && c <= '9');
+}
+
+size_t repomap_mentions(const char *text, char **names, size_t max)
+{
+  size_t n = 0;
+  for (const char *p = text; p && *p && n < max;) {
+    if (!ident_start(*p) || (p > text && ident_char(p[-1]))) {
+      p++;
+      continue;
+    }
+    const char *s = p;
+    while (ident_char(*p)) {
+      p++;
+    }
+    if (p - s >= 2) {
+      names[n++] = xstrndup(s, (size_t)(p - s));
+    }
+  }
+  return n;
+}
+
+#define MENTIONS_MAX 64
+
 int repomap_package_add(repomap_cache *cache, const char *action, const char *path,
-                        const char *const *files, size_t nfiles, int budget, pkg_result *pkg)
+                        const char *const *files, size_t nfiles, const char *instruction,
+                        int budget, pkg_result *pkg)
 {
   if (!repomap_wanted(action)) {
     return 0;
   }
-  int room = REPOMAP_DEFAULT_BUDGET;
+  int room = strcmp(action, "plan") == 0 ? REPOMAP_PLAN_BUDGET : REPOMAP_DEFAULT_BUDGET;
   if (budget > 0 && budget - pkg->tokens < room) {
     room = budget - pkg->tokens;
   }
@@ -104,11 +145,21 @@ int repomap_package_add(repomap_cache *cache, const char *action, const char *pa
       repomap_cache_load(own, store, serr, sizeof(serr)); /* missing or stale: a cold map */
     }
   }
-  repomap_request req = {
-    .root = root, .scope = scope, .nscope = n, .sent = sent, .budget_tokens = room};
+  char *mentions[MENTIONS_MAX];
+  size_t nmentions = repomap_mentions(instruction, mentions, MENTIONS_MAX);
+  repomap_request req = {.root = root,
+                         .scope = scope,
+                         .nscope = n,
+                         .mentions = (const char *const *)mentions,
+                         .nmentions = nmentions,
+                         .sent = sent,
+                         .budget_tokens = room};
   repomap_result r;
   char err[256];
   int rc = repomap_build(cache ? cache : own, &req, &r, err, sizeof(err));
+  for (size_t i = 0; i < nmentions; i++) {
+    free(mentions[i]);
+  }
   if (rc == 0 && has_store && r.files_scanned > 0 && make_parent(store) == 0) {
     repomap_cache_save(own, store, serr, sizeof(serr)); /* best effort: next time is cold */
   }

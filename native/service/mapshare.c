@@ -32,10 +32,11 @@ void plan_mapshare_free(plan_mapshare *m)
 }
 
 int plan_mapshare_add(plan_mapshare *m, const char *action, const char *path,
-                      const char *const *files, size_t nfiles, int budget, pkg_result *pkg)
+                      const char *const *files, size_t nfiles, const char *instruction,
+                      int budget, pkg_result *pkg)
 {
   uv_mutex_lock(&m->lock);
-  int rc = repomap_package_add(m->cache, action, path, files, nfiles, budget, pkg);
+  int rc = repomap_package_add(m->cache, action, path, files, nfiles, instruction, budget, pkg);
   uv_mutex_unlock(&m->lock);
   return rc;
 }

@@ -18,6 +18,7 @@ void plan_mapshare_free(plan_mapshare *m);
 /* repomap_package_add (repomap/repomap.h) with the shared cache, under its lock. Returns what
  * that returns. Waits for the disk and for other plans: off the loop only. */
 int plan_mapshare_add(plan_mapshare *m, const char *action, const char *path,
-                      const char *const *files, size_t nfiles, int budget, pkg_result *pkg);
+                      const char *const *files, size_t nfiles, const char *instruction,
+                      int budget, pkg_result *pkg);
 
 #endif

@@ -133,29 +133,6 @@ static int build_package(const text_t *t, const action_request *req, lang_id lan
   return package_build(t, &pr, pkg, err, errlen);
 }
 
-/* `all` cut to a tier's budget, then the other files in scope that still fit (those left out
- * are appended to `left_out` with the reason) and, for the multi-file actions, the repo map.
- * Returns 0, or -1 with the message in `err` when a file in scope cannot be used (`pkg` is then
- * empty). */
-static int fit_package(const action_request *req, const pkg_result *all, int budget,
-                       pkg_result *pkg, json_t *left_out, char *err, size_t errlen)
-{
-  pkg_result_copy(pkg, all);
-  package_fit(pkg, budget);
-  if (add_other_files(req, budget, pkg, left_out, err, errlen)) {
-    pkg_result_free(pkg);
-    return -1;
-  }
-  plan_context_shape(req, pkg); /* the planner: outlines of the files in scope */
-  if (req->repo_map && req->mapshare) {
-    plan_mapshare_add(req->mapshare, req->action, req->path, req->files, req->nfile_paths, budget,
-                      pkg);
-  } else if (req->repo_map) {
-    repomap_package_add(NULL, req->action, req->path, req->files, req->nfile_paths, budget, pkg);
-  }
-  return 0;
-}
-
 /* `path` as the model should see it: relative to `base` when inside it. The prompt's stable
  * prefix must not change with where the project is checked out, and home directories are
  * nobody's business. */
@@ -169,6 +146,32 @@ static const char *display_path(const char *path, const char *base)
     return path + n + 1;
   }
   return path;
+}
+
+/* `all` cut to a tier's budget, then the other files in scope that still fit (those left out
+ * are appended to `left_out` with the reason) and, for the multi-file actions, the repo map.
+ * Returns 0, or -1 with the message in `err` when a file in scope cannot be used (`pkg` is then
+ * empty). */
+static int fit_package(const action_request *req, const text_t *t, const pkg_result *all,
+                       int budget, pkg_result *pkg, json_t *left_out, char *err, size_t errlen)
+{
+  pkg_result_copy(pkg, all);
+  package_fit(pkg, budget);
+  if (add_other_files(req, budget, pkg, left_out, err, errlen)) {
+    pkg_result_free(pkg);
+    return -1;
+  }
+  char cwd[PATH_MAX];
+  /* the planner: outlines of the files in scope */
+  plan_context_shape(req, t, display_path(req->path, getcwd(cwd, sizeof(cwd))), budget, pkg);
+  if (req->repo_map && req->mapshare) {
+    plan_mapshare_add(req->mapshare, req->action, req->path, req->files, req->nfile_paths,
+                      req->instruction, budget, pkg);
+  } else if (req->repo_map) {
+    repomap_package_add(NULL, req->action, req->path, req->files, req->nfile_paths,
+                        req->instruction, budget, pkg);
+  }
+  return 0;
 }
 
 static int build_prompt(const action_request *req, action_plan *plan, char *err, size_t errlen)
@@ -320,8 +323,8 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
     return -1;
   }
   out->left_out = json_array();
-  if (fit_package(req, &all, (int)cfg->tiers[budget_tier].context_budget, &out->pkg,
-                  out->left_out, err, errlen)) {
+  if (fit_package(req, &out->text, &all, (int)cfg->tiers[budget_tier].context_budget,
+                  &out->pkg, out->left_out, err, errlen)) {
     pkg_result_free(&all);
     json_decref(out->left_out);
     out->left_out = NULL;
@@ -345,8 +348,8 @@ int action_plan_build(const frugal_config *cfg, const action_request *req, const
   if (out->route.tier != budget_tier && out->pkg.dropped > 0) {
     pkg_result full;
     json_t *left = json_array();
-    if (fit_package(req, &all, (int)cfg->tiers[out->route.tier].context_budget, &full, left,
-                    err, errlen)) {
+    if (fit_package(req, &out->text, &all, (int)cfg->tiers[out->route.tier].context_budget,
+                    &full, left, err, errlen)) {
       json_decref(left);
       pkg_result_free(&all);
       action_plan_free(out);

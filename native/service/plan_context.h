@@ -1,20 +1,28 @@
 /* plan_context: what the planner (`plan` on Full) sees of the files in scope. It writes no
- * code, so it needs the shape of the code more than its bodies: when the other files in scope
- * are larger together than PLAN_CONTEXT_WHOLE_TOKENS, each is sent as its outline
- * (repomap_outline: imports, types, signatures and doc comments, with line numbers), keeping
- * whole only the definitions the goal names; smaller sets stay whole, since an outline would
- * save nothing. The cursor's function is the package's scope and stays whole. */
+ * code, so it needs the shape of the code more than its bodies:
+ *   - the cursor's function whole (the package's scope), and the rest of its file as an
+ *     outline (repomap_outline: imports, types, signatures and doc comments, with line
+ *     numbers), which then stands in for the file-level items of the package (imports, class
+ *     header, types, signatures): the plan must cite lines of the other functions it touches;
+ *   - the other files in scope whole while they total PLAN_CONTEXT_WHOLE_TOKENS or less (an
+ *     outline would save little and lose the bodies), else each as its outline, keeping whole
+ *     only the definitions the goal names.
+ * The repo map (repomap/repomap.h) then shows the rest of the project. */
 #ifndef FRUGAL_SERVICE_PLAN_CONTEXT_H
 #define FRUGAL_SERVICE_PLAN_CONTEXT_H
 
 #include "context/package.h"
 #include "service/plan.h"
+#include "util/text.h"
 
 #define PLAN_CONTEXT_WHOLE_TOKENS 3000
 
-/* For the `plan` action, turns the ITEM_FILE items of `pkg` into outlines as said above (their
- * label gains " (outline)", their tokens and pkg->tokens the outline's estimate). Other actions
- * are left alone. Returns the number of files outlined. */
-int plan_context_shape(const action_request *req, pkg_result *pkg);
+/* For the `plan` action, shapes `pkg` as said above: `text` is the cursor's file and `shown` its
+ * path as the model sees it; the cursor file's outline is left out when it would take `pkg`
+ * past `budget` (<= 0: no budget). Outlined items are ITEM_FILE items labelled "PATH (outline)"; the
+ * tokens of the items and pkg->tokens follow. Other actions are left alone. Returns the number
+ * of files outlined (the cursor's file included). */
+int plan_context_shape(const action_request *req, const text_t *text, const char *shown,
+                       int budget, pkg_result *pkg);
 
 #endif

@@ -356,6 +356,9 @@ static int call_model(action_run *r, char *err, size_t errlen)
     .turns = r->conv->turns,
     .nturns = r->conv->nturns,
     .allow_insecure_key = r->allow_insecure_key,
+    /* The planner is asked once: its steps go out as requests of their own, with other
+     * prompts, so a cache write of its prefix would never be read. */
+    .no_cache_write = strcmp(r->conv->action, "plan") == 0,
   };
   r->call = llm_call_start(r->llm, &lr, &llm_cb, r, err, errlen);
   return r->call ? 0 : -1;

@@ -212,7 +212,7 @@ def test_the_planner_gets_outlines_of_big_files_and_small_ones_whole(server, tmp
                "big.c", "--instruction", "make f7 saturate", "--json")
     assert p.returncode == 0, p.stderr
     items = {i["label"]: i for i in json.loads(p.stdout)["items"] if i["kind"] == "file"}
-    assert list(items) == ["big.c (outline)"]
+    assert list(items) == ["calc.c (outline)", "big.c (outline)"]
     outline = items["big.c (outline)"]["tokens"]
     # the named function is sent whole, the others as signatures
     server.script({"text": "1. fix big.c:30 - In f7, clamp the result to INT_MAX.\n"})
@@ -224,13 +224,45 @@ def test_the_planner_gets_outlines_of_big_files_and_small_ones_whole(server, tmp
     p = frugal(server, tmp_path, proj, "context", "calc.c:3", "--action", "plan", "--file",
                "small.c", "--json")
     items = [i["label"] for i in json.loads(p.stdout)["items"] if i["kind"] == "file"]
-    assert items == ["small.c"]
+    assert items == ["calc.c (outline)", "small.c"]
     # other actions get the file whole
     p = frugal(server, tmp_path, proj, "context", "calc.c:3", "--action", "refactor-files",
                "--file", "big.c", "--json")
     items = [i for i in json.loads(p.stdout)["items"] if i["kind"] == "file"]
     assert [i["label"] for i in items] == ["big.c"]
     assert outline < items[0]["tokens"] * 0.8
+
+
+def test_the_planner_sees_its_own_file_as_an_outline_and_writes_no_cache(server, tmp_path,
+                                                                          proj):
+    (proj / "big.c").write_text(big_c(120))
+    (proj / "util.c").write_text("/* Clamps x to [lo, hi]. */\nint clamp(int x, int lo, int hi)\n"
+                                 "{\n  return x < lo ? lo : x > hi ? hi : x;\n}\n")
+    server.script({"text": "1. fix calc.c:8 - In mul, return a * b.\n"})
+    p = frugal(server, tmp_path, proj, "run", "plan", "calc.c:3", "--file", "big.c",
+               "--instruction", "fix the arithmetic of add", "--json")
+    assert p.returncode == 0, p.stderr
+    body = server.requests()[0]["body"]
+    context = body["messages"][0]["content"][0]["text"]
+    task = body["messages"][0]["content"][1]["text"]
+    # the function at the cursor whole in the task, the rest of its file by line number
+    assert "return a - b;" in task
+    assert "## File in scope: calc.c (outline)" in context
+    assert "\n6| int mul(int a, int b)\n" in context and "return a + b;" not in context
+    # outlined files are not repeated by the map, which shows the rest of the project
+    rmap = context[context.index("## Repo map"):]
+    assert "util.c:" in rmap and "int clamp(int x, int lo, int hi)" in rmap
+    assert "big.c" not in rmap and "calc.c" not in rmap
+    # one planner request, never followed by one with its prefix: no cache write
+    assert "cache_control" not in json.dumps(body)
+    assert server.requests()[0]["usage"]["cache_creation_input_tokens"] == 0
+    # an action that may be followed up still marks its prefix
+    server.script({"text": "calc.c\n```c\n<<<<<<< SEARCH\n  return a - b;\n=======\n"
+                           "  return a + b;\n>>>>>>> REPLACE\n```\n"})
+    p = frugal(server, tmp_path, proj, "run", "refactor-files", "calc.c:3", "--file", "big.c",
+               "--instruction", "fix add", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "cache_control" in json.dumps(server.requests()[1]["body"])
 
 
 def test_a_step_below_an_edit_that_added_lines_still_finds_its_function(server, tmp_path, proj):

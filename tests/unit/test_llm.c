@@ -568,6 +568,40 @@ static void test_bodies_without_context_skip_it_and_cache_the_system_block(void 
   free(s);
 }
 
+/* A request no later one shares a prefix with (the planner's) marks no cache breakpoint: a
+ * write costs 1.25x input and would never be read. */
+static void test_anthropic_no_cache_write_marks_no_block(void **state)
+{
+  (void)state;
+  tier_config t;
+  memset(&t, 0, sizeof(t));
+  t.model = (char *)"m";
+  t.provider = PROVIDER_ANTHROPIC;
+  const prompt *prompts[] = {&PROMPT, &PROMPT_NO_CONTEXT};
+  for (size_t i = 0; i < 2; i++) {
+    llm_request q;
+    memset(&q, 0, sizeof(q));
+    q.tier = &t;
+    q.prompt = prompts[i];
+    q.no_cache_write = 1;
+    char err[128] = "";
+    char *s = llm_request_body(&q, err, sizeof(err));
+    assert_non_null(s);
+    json_t *b = json_loads(s, 0, NULL);
+    json_t *sys0 = json_array_get(json_object_get(b, "system"), 0);
+    assert_string_equal(jstr(sys0, "text"), prompts[i]->system);
+    assert_null(json_object_get(sys0, "cache_control"));
+    json_t *content = json_object_get(json_array_get(json_object_get(b, "messages"), 0),
+                                      "content");
+    assert_int_equal(json_array_size(content), i == 0 ? 2 : 1);
+    for (size_t k = 0; k < json_array_size(content); k++) {
+      assert_null(json_object_get(json_array_get(content, k), "cache_control"));
+    }
+    json_decref(b);
+    free(s);
+  }
+}
+
 static void test_invalid_utf8_prompt_and_bad_base_url_are_refused_at_start(void **state)
 {
   fx *f = fx_new(route_body, NULL);
@@ -1660,6 +1694,7 @@ int main(void)
       cmocka_unit_test(test_chat_request_to_local_server_sends_max_tokens_and_no_auth_without_key),
       cmocka_unit_test(test_chat_body_for_api_openai_com_uses_max_completion_tokens_and_cache_key),
       cmocka_unit_test(test_anthropic_request_caches_context_block_and_sends_its_headers),
+      cmocka_unit_test(test_anthropic_no_cache_write_marks_no_block),
       cmocka_unit_test(test_bodies_without_context_skip_it_and_cache_the_system_block),
       cmocka_unit_test(test_invalid_utf8_prompt_and_bad_base_url_are_refused_at_start),
       cmocka_unit_test(test_429_with_retry_after_zero_is_retried_then_succeeds),

@@ -255,7 +255,7 @@ static void a_scope_file_left_out_by_the_budget_is_carried_by_the_map(void **sta
   pkg.tokens = 30;
   const char *const files[] = {main_c, cli};
   snprintf(cwd, sizeof(cwd), "%s/core/store.c", root);
-  assert_int_equal(repomap_package_add(NULL, "refactor-files", cwd, files, 2, 100000, &pkg), 1);
+  assert_int_equal(repomap_package_add(NULL, "refactor-files", cwd, files, 2, NULL, 100000, &pkg), 1);
   assert_int_equal(pkg.nitems, 2);
   const pkg_item *m = &pkg.items[1];
   assert_int_equal(m->kind, ITEM_REPO_MAP);
@@ -278,10 +278,10 @@ static void a_scope_file_left_out_by_the_budget_is_carried_by_the_map(void **sta
   repomap_cache_free(c);
   /* single-function actions get none; no room left is counted as dropped */
   memset(&pkg, 0, sizeof(pkg));
-  assert_int_equal(repomap_package_add(NULL, "fix", main_c, NULL, 0, 0, &pkg), 0);
+  assert_int_equal(repomap_package_add(NULL, "fix", main_c, NULL, 0, NULL, 0, &pkg), 0);
   assert_int_equal(pkg.nitems, 0);
   pkg.tokens = 4000;
-  assert_int_equal(repomap_package_add(NULL, "design", main_c, NULL, 0, 4050, &pkg), 0);
+  assert_int_equal(repomap_package_add(NULL, "design", main_c, NULL, 0, NULL, 4050, &pkg), 0);
   assert_int_equal(pkg.dropped, 1);
   assert_int_equal(pkg.nitems, 0);
 }
