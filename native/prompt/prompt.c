@@ -59,6 +59,21 @@ static const char input_layout[] =
     "editor's diagnostics for those lines if any, the user's instruction if any, and a reminder "
     "of the output format.\n";
 
+/* The multi-file actions' context holds more than the file at the cursor. */
+static const char input_layout_project[] =
+    "# Input\n"
+    "The request comes in two parts.\n"
+    "1. Project context, for reference only: the path and language of the file at the cursor, "
+    "then, when there are any, its file-level items (imports, types, signatures), the files in "
+    "scope, each whole or as an outline (\"PATH (outline)\": its imports, types, signatures "
+    "and doc comments, each line after its line number and \"| \", with \"...\" for the lines "
+    "left out), and a repo map: signatures defined elsewhere in the project, by file. Do not "
+    "change it and do not repeat it.\n"
+    "2. The task: the code at the cursor, in a fenced block introduced by a line "
+    "\"Code: lines A-B of PATH\" (A and B are the file's own line numbers, counted from 1), the "
+    "editor's diagnostics for those lines if any, the user's instruction if any, and a reminder "
+    "of the output format.\n";
+
 static const char input_sample[] =
     "The file context may end with the first lines of an existing test file of the project, "
     "as a sample of its test style.\n";
@@ -451,7 +466,7 @@ static void build_system(const prompt_action *a, buf_t *b)
                            : "You get one focused task about code from one file of a software "
                              "project.");
   buf_printf(b, "# Task\n%s\n", a->task);
-  buf_puts(b, input_layout);
+  buf_puts(b, a->multi_file ? input_layout_project : input_layout);
   if (a->id == PA_TESTS) {
     buf_puts(b, input_sample);
   }
@@ -467,8 +482,8 @@ static void build_system(const prompt_action *a, buf_t *b)
   buf_puts(b, a->rules);
   if (a->output == PROMPT_OUT_REPLACE) {
     buf_puts(b, rules_replace);
-  } else if (a->output == PROMPT_OUT_MARKDOWN) {
-    buf_puts(b, rules_markdown);
+  } else if (a->output == PROMPT_OUT_MARKDOWN && a->id != PA_PLAN) {
+    buf_puts(b, rules_markdown); /* a plan holds no code and cites PATH:LINE */
   }
   if (a->output == PROMPT_OUT_EDITS || a->id == PA_OPTIMIZE || a->id == PA_DESIGN) {
     buf_puts(b, "\n# Edits\n");
