@@ -442,16 +442,6 @@ end
 ---------------------------------------------------------------------------------------------
 -- The reply
 
--- A budget limit as the user wrote it in setup() ($0.083, not the host's rounded $0.08).
-local function budget_limit(name, shown)
-  local opts = require('frugal').options()
-  local v = opts and type(opts.budget) == 'table' and tonumber(val(opts.budget[name .. '_usd']))
-  if v then
-    return string.format('%.6f', v):gsub('0+$', ''):gsub('%.$', '.00')
-  end
-  return shown
-end
-
 -- The host's error in the editor's words, and a short form for the message line. A budget
 -- refusal names the command line's flag too; inside the editor the way is `budget=ignore`.
 local function editor_words(err)
@@ -467,10 +457,8 @@ local function editor_words(err)
   if not name then
     return err, nil
   end
-  local exact = budget_limit(name, limit)
-  err = err:gsub('budget of %$[%d.]+', 'budget of $' .. exact, 1)
   local short = string.format('frugal: %s budget $%s %s; add budget=ignore ($%s spent)', name,
-    exact, state_word, spent)
+    limit, state_word, spent)
   return err, short
 end
 

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ledger/ledger.h"
 #include "util/buf.h"
@@ -32,6 +33,18 @@ int ledger_spend_read(const char *path, const ledger_budget *b, int64_t now_ms, 
   return rc;
 }
 
+/* A limit as the user wrote it: cents when it is whole cents ($5.00), else up to six decimals
+ * without trailing zeros ($0.083, not a rounded $0.08 that a spend of $0.081 would pass). */
+static void limit_text(char out[32], double usd)
+{
+  snprintf(out, 32, "%.6f", usd);
+  char *end = out + strlen(out);
+  char *dot = strchr(out, '.');
+  while (dot && end > dot + 3 && end[-1] == '0') {
+    *--end = '\0';
+  }
+}
+
 int ledger_budget_check(const ledger_budget *b, const ledger_spend *spent, double estimate_usd,
                         int override, char **warning, char *err, size_t errlen)
 {
@@ -47,11 +60,13 @@ int ledger_budget_check(const ledger_budget *b, const ledger_spend *spent, doubl
       continue;
     }
     const char *when = i == 0 ? "today" : "this month";
+    char limit[32];
+    limit_text(limit, lim[i].limit);
     if (lim[i].spent + est > lim[i].limit && !override) {
       snprintf(err, errlen,
-               "%s budget of $%.2f %s: $%.4f spent %s and this request is estimated at $%.4f "
+               "%s budget of $%s %s: $%.4f spent %s and this request is estimated at $%.4f "
                "(budget.%s_usd); add budget=ignore (frugal run --over-budget) to send it anyway",
-               lim[i].name, lim[i].limit,
+               lim[i].name, limit,
                lim[i].spent >= lim[i].limit ? "reached" : "would be passed", lim[i].spent, when,
                est, lim[i].name);
       free(*warning);
@@ -60,8 +75,8 @@ int ledger_budget_check(const ledger_budget *b, const ledger_spend *spent, doubl
     }
     if (lim[i].spent + est > 0.8 * lim[i].limit && !*warning) {
       buf_t w = BUF_INIT;
-      buf_printf(&w, "this request would bring %s spend to $%.4f of the $%.2f %s budget (%.0f%%)",
-                 i == 0 ? "today's" : "this month's", lim[i].spent + est, lim[i].limit,
+      buf_printf(&w, "this request would bring %s spend to $%.4f of the $%s %s budget (%.0f%%)",
+                 i == 0 ? "today's" : "this month's", lim[i].spent + est, limit,
                  lim[i].name,
                  lim[i].limit > 0 ? 100.0 * (lim[i].spent + est) / lim[i].limit : 100.0);
       *warning = buf_detach(&w);

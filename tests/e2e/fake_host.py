@@ -62,6 +62,14 @@ OUTPUTS = {"fix": "replace", "refactor": "replace", "docs": "replace", "implemen
 ESCAPE = "surrogateescape"  # raw bytes (cut UTF-8) pass through strings unchanged
 
 
+def limit_text(usd):
+    """A budget limit as the host says it: whole cents as $5.00, else as written ($0.083)."""
+    s = "%.6f" % usd
+    while len(s) - s.index(".") > 3 and s.endswith("0"):
+        s = s[:-1]
+    return s
+
+
 class Run:
     """A `run` in flight: its scripted steps and what has been sent."""
 
@@ -224,13 +232,13 @@ class Host:
             return None, None
         spent = self.spent_today()
         if spent + ESTIMATE_USD > limit and not params.get("budget_override"):
-            return ("daily budget of $%.2f %s: $%.4f spent today and this request is estimated "
+            return ("daily budget of $%s %s: $%.4f spent today and this request is estimated "
                     "at $%.4f (budget.daily_usd); add budget=ignore (frugal run --over-budget) "
-                    "to send it anyway" % (limit, "reached" if spent >= limit else
+                    "to send it anyway" % (limit_text(limit), "reached" if spent >= limit else
                                            "would be passed", spent, ESTIMATE_USD)), None
         if spent + ESTIMATE_USD > 0.8 * limit:
-            return None, ("this request would bring today's spend to $%.4f of the $%.2f daily "
-                          "budget (%.0f%%)" % (spent + ESTIMATE_USD, limit,
+            return None, ("this request would bring today's spend to $%.4f of the $%s daily "
+                          "budget (%.0f%%)" % (spent + ESTIMATE_USD, limit_text(limit),
                                                100.0 * (spent + ESTIMATE_USD) / limit))
         return None, None
 

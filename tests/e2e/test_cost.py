@@ -303,7 +303,7 @@ def test_a_refusal_by_the_budget_is_an_error_and_budget_ignore_sends_anyway(ed, 
     ed.setup({"editor": {"host_cmd": fake_host_cmd}, "budget": {"daily_usd": 0.001}})
     ed.nvim.command("Frugal explain")
     msg = ed.wait_error("daily budget")[0]
-    assert msg.startswith("frugal: daily budget of $0.00 would be passed: $0.0000 spent today")
+    assert msg.startswith("frugal: daily budget of $0.001 would be passed: $0.0000 spent today")
     assert "add budget=ignore" in msg
     wait_idle(ed)
     assert not windows(ed)  # nothing arrived: no empty answer window
@@ -320,7 +320,7 @@ def test_the_start_events_warning_is_a_warning(ed, fake_host_cmd):
     ed.nvim.command("Frugal explain")
     wait_idle(ed)
     warns = [n["msg"] for n in ed.notes(3)]
-    assert warns == ["frugal: this request would bring today's spend to $0.0012 of the $0.00 "
+    assert warns == ["frugal: this request would bring today's spend to $0.0012 of the $0.0014 "
                      "daily budget (86%)"]
     assert ed.errors() == []
 

@@ -46,6 +46,24 @@ static void under_80_percent_runs_quietly_past_it_warns_past_the_limit_refuses(v
   free(w);
 }
 
+/* A limit that is not whole cents is said as written: $0.08 would read as passed by $0.081. */
+static void a_limit_is_said_as_written(void **state)
+{
+  ledger_budget b = {0.083, 1.5};
+  ledger_spend s = {0.081, 0.081};
+  char *w = NULL, err[400] = "";
+  assert_int_equal(ledger_budget_check(&b, &s, 0.01, 0, &w, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "daily budget of $0.083 would be passed: $0.0810 spent today"));
+  assert_int_equal(ledger_budget_check(&b, &s, 0.0005, 0, &w, err, sizeof(err)), 0);
+  assert_string_equal(w, "this request would bring today's spend to $0.0815 of the $0.083 daily "
+                         "budget (98%)");
+  free(w);
+  ledger_budget m = {-1, 1.5};
+  ledger_spend t = {1.45, 1.45};
+  assert_int_equal(ledger_budget_check(&m, &t, 0.1, 0, &w, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "monthly budget of $1.50 would be passed"));
+}
+
 static void the_monthly_budget_counts_the_month(void **state)
 {
   ledger_budget b = {-1, 10.00};
@@ -99,7 +117,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(day_and_month_start_are_utc_midnights),
     cmocka_unit_test(under_80_percent_runs_quietly_past_it_warns_past_the_limit_refuses),
-    cmocka_unit_test(the_monthly_budget_counts_the_month),
+    cmocka_unit_test(a_limit_is_said_as_written),
+      cmocka_unit_test(the_monthly_budget_counts_the_month),
     cmocka_unit_test(spend_sums_today_and_the_month_from_the_ledger),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
