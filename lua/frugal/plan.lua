@@ -202,7 +202,7 @@ local function save()
         n = #steps + 1, action = s.action, path = s.path, line = s.line or vim.NIL,
         instruction = s.instruction, status = s.status, tier = s.tier or vim.NIL,
         model = s.model or vim.NIL, cost_usd = s.cost_usd or vim.NIL,
-        problem = s.problem or vim.NIL,
+        tokens = s.tokens or vim.NIL, problem = s.problem or vim.NIL,
       }
     end
   end
@@ -752,7 +752,7 @@ function M.resume()
         action = val(s.action), path = val(s.path), line = tonumber(val(s.line)),
         instruction = val(s.instruction), status = val(s.status) or 'pending',
         tier = val(s.tier), model = val(s.model), cost_usd = tonumber(val(s.cost_usd)),
-        problem = val(s.problem),
+        tokens = tonumber(val(s.tokens)), problem = val(s.problem),
       }
       if stored[#stored].status == 'proposed' then
         -- Its proposal went with the editor: the step runs again.

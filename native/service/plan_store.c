@@ -82,6 +82,12 @@ static const char *bad_step(const json_t *s, size_t i)
                                        json_number_value(cost) < 1e6)) {
     return "a step's cost_usd is not a price";
   }
+  const json_t *tokens = json_object_get(s, "tokens");
+  if (tokens && !json_is_null(tokens) &&
+      !(json_is_integer(tokens) && json_integer_value(tokens) >= 0 &&
+        json_integer_value(tokens) < ((json_int_t)1 << 40))) {
+    return "a step's tokens is not a count";
+  }
   const json_t *shift = json_object_get(s, "shift");
   if (shift && !json_is_null(shift) &&
       !(json_is_object(shift) && json_is_integer(json_object_get(shift, "after")) &&

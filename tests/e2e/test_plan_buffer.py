@@ -201,6 +201,10 @@ def test_resume_after_a_restart_does_not_ask_for_finished_steps(host_bin, server
                               "1. fix calc.c:3 - In add, return a + b instead of a - b.",
                               "2. fix calc.c:8 - In mul, return a * b instead of a + b."]
         assert statuses(v) == ["applied", "pending"]
+        # step 1 keeps its tokens and cost
+        assert stored_plan(ed)["steps"][0]["tokens"] > 0
+        assert any(" tok" in n["text"] and "$" in n["text"] for n in v["notes"]
+                   if "total" not in n["text"])
         # the total still counts the plan call and step 1 (both kept with the plan)
         total = [n["text"] for n in v["notes"] if "total" in n["text"]][0]
         assert "1/2 applied" in total and float(total.split("$")[1].split()[0]) > 0

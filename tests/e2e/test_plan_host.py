@@ -107,7 +107,7 @@ def test_plan_save_and_load_keep_the_steps_status(host, tmp_path):
     plan = {"goal": "fix the arithmetic", "task_id": "1a-2b-3c", "planner": None,
             "steps": [step(1, "fix", "calc.c", 3, "fix add", "applied"),
                       step(2, "fix", "calc.c", 8, "fix mul")]}
-    plan["steps"][0].update(tier="mini", model="gpt-5.4-mini", cost_usd=0.0012)
+    plan["steps"][0].update(tier="mini", model="gpt-5.4-mini", cost_usd=0.0012, tokens=1234)
     err, res = host.call(2, "plan_save", {"plan": plan})
     assert err is None and res["ok"] is True
     err, res = host.call(3, "plan_load", {})
@@ -122,6 +122,9 @@ def test_plan_save_and_load_keep_the_steps_status(host, tmp_path):
     bad = dict(plan, steps=[step(1, "fix", "calc.c", 3, "x", "done")])
     err, _ = host.call(5, "plan_save", {"plan": bad})
     assert err == "plan_save: a step's status is unknown"
+    bad = dict(plan, steps=[dict(plan["steps"][0], tokens=-1)])
+    err, _ = host.call(5, "plan_save", {"plan": bad})
+    assert err == "plan_save: a step's tokens is not a count"
     err, _ = host.call(6, "plan_save", {"plan": "no"})
     assert "needs 'plan'" in err
     err, res = host.call(7, "plan_load", {})
