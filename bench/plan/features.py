@@ -349,9 +349,9 @@ F6 = {
             "shipping without a weight instead of silently charging nothing.",
     "steps": [
         S("fix", "stock/pricing.py", "def price_order(",
-          "price_order: raise PricingError(\"express shipping needs the parcel weight\") when "
-          "express is true and weight_grams is 0, just before the shipping is computed; "
-          "without express, no weight still means no shipping.",
+          "price_order: when express is true and weight_grams is 0, raise a PricingError "
+          "saying express shipping needs the parcel weight, just before the shipping is "
+          "computed; without express, no weight still means no shipping.",
           subs=[("    ship = shipping_cents(weight_grams, region, express) if weight_grams else 0\n",
                  "    if express and not weight_grams:\n"
                  "        raise PricingError(\"express shipping needs the parcel weight\")\n"

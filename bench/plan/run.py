@@ -25,6 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 PROJECT = os.path.join(ROOT, "bench", "workload", "project")
 SERVER = os.path.join(ROOT, "tests", "server", "provider_server.py")
 KEY_ENV = "FRUGAL_BENCH_KEY"
+# claude-sonnet-4-5's built-in prices (native/core/prices.c), per token: a cache write costs
+# $3.75/M against $3.00/M for plain input
+CACHE_WRITE_PREMIUM = (3.75 - 3.00) / 1e6
 sys.path.insert(0, HERE)
 
 from features import FEATURES, MINIMAL, edited_scope  # noqa: E402
@@ -238,6 +241,7 @@ def full_only(args, proj, cfg, state, srv, feature):
     u = r["usage"]
     return {"goal": f["goal"], "requests": len(srv.requests()) - before, "cost": r["cost_usd"],
             "input": u["input_tokens"], "output": u["output_tokens"], "steps": len(steps),
+            "cached": u.get("cached_input_tokens", 0), "cache_write": u.get("cache_write_tokens", 0),
             "blocks": nblocks, "search_lines": search_lines,
             "files": sorted(f["edits"]),
             "step_sizes": [{"action": s["action"], "path": s["path"], "name": s["name"],
@@ -271,6 +275,7 @@ def hybrid(args, proj, cfg, state, srv, feature):
     return {"goal": f["goal"], "requests": len(reqs), "cost": r["cost_usd"],
             "plan_cost": r["cost_usd"] - sum(x["cost_usd"] for x in r["results"]),
             "plan_input": r["usage"]["input_tokens"], "plan_output": r["usage"]["output_tokens"],
+            "plan_cached": r["usage"].get("cached_input_tokens", 0),
             "plan_words": [len(s["instruction"].split()) for s in steps],
             "step_tiers": [x["tier"] for x in r["results"]],
             "step_cost": sum(x["cost_usd"] for x in r["results"]), "steps": len(steps)}
@@ -400,17 +405,18 @@ def main():
     checks = check_files(os.path.join(tmp, "hybrid"), touched)
     kind = "one-line features (--minimal)" if args.minimal else "features"
     print("## Multi-step %s: Full-only vs plan on Full + steps on Mini\n" % kind)
-    print("| # | steps | lines +/- | Full-only: blocks, in/out tokens, cost | hybrid: requests, "
-          "plan in/out, plan + steps cost | saving |")
+    print("| # | steps | lines +/- | Full-only: blocks, in (cache read, write)/out tokens, "
+          "cost | hybrid: requests, plan in/out, plan + steps cost | saving |")
     print("|---|---|---|---|---|---|")
     for i, (a, b) in enumerate(zip(fo, hy), 1):
         add = sum(s["added"] for s in a["step_sizes"])
         rem = sum(s["removed"] for s in a["step_sizes"])
-        print("| %d | %d | +%d/-%d | %d, %d/%d, $%.4f | %d, %d/%d, $%.4f + $%.4f = $%.4f "
-              "| %.1f%% |" % (i, a["steps"], add, rem, a["blocks"], a["input"], a["output"],
-                              a["cost"], b["requests"], b["plan_input"], b["plan_output"],
-                              b["plan_cost"], b["step_cost"], b["cost"],
-                              saving(b["cost"], a["cost"])))
+        print("| %d | %d | +%d/-%d | %d, %d (%d, %d)/%d, $%.4f | %d, %d/%d, $%.4f + $%.4f = "
+              "$%.4f | %.1f%% |" % (i, a["steps"], add, rem, a["blocks"], a["input"],
+                                    a["cached"], a["cache_write"], a["output"], a["cost"],
+                                    b["requests"], b["plan_input"], b["plan_output"],
+                                    b["plan_cost"], b["step_cost"], b["cost"],
+                                    saving(b["cost"], a["cost"])))
     tfo = sum(a["cost"] for a in fo)
     thy = sum(b["cost"] for b in hy)
     words = [w for b in hy for w in b["plan_words"]]
@@ -419,6 +425,11 @@ def main():
                                  sum(b["requests"] for b in hy),
                                  "/".join(sorted({t for b in hy for t in b["step_tiers"]})),
                                  saving(thy, tfo)))
+    tfo_nw = tfo - CACHE_WRITE_PREMIUM * sum(a["cache_write"] for a in fo)
+    print("Full-only without the premium of its cache writes (%d tokens written; %d of its "
+          "%d requests read a cached prefix): $%.4f, saving %.1f%%"
+          % (sum(a["cache_write"] for a in fo), sum(a["cached"] > 0 for a in fo), len(fo),
+             tfo_nw, saving(thy, tfo_nw)))
     print("plan step instructions: %d-%d words (mean %.0f)" % (min(words), max(words),
                                                               sum(words) / len(words)))
     print("the two passes leave every file of the project byte-identical: %s" % same)
@@ -473,6 +484,10 @@ def main():
             n, label, " and ".join(p["pair"]), p["hybrid"], p["full_only"], p["saving"]))
     print("| **all %d, mean over the %d pairs** | | | **%.1f%%** |" % (n, A["pairs"],
                                                                     A["mean_saving"]))
+    A_nw = mixed(d, thy, tfo_nw)
+    print("\nWith the features' Full-only requests priced without their cache-write premium: "
+          "mean %.1f%% (%.1f%%-%.1f%%)." % (A_nw["mean_saving"], A_nw["min"]["saving"],
+                                           A_nw["max"]["saving"]))
     print("\nB (the first definition, for comparison): the workload's first %d tasks (%d of "
           "them Full-class) + the %d %s: hybrid $%.4f, Full-only $%.4f, saving %.1f%%"
           % (B["tasks"], B["full_class_kept"], len(features), kind, B["hybrid"],
@@ -483,7 +498,12 @@ def main():
                        "full_only": fo, "hybrid": hy, "same_files": same,
                        "checks": checks,
                        "features_total": {"hybrid": thy, "full_only": tfo,
-                                          "saving": saving(thy, tfo)},
+                                          "saving": saving(thy, tfo),
+                                          "full_only_no_cache_write_premium": tfo_nw,
+                                          "saving_no_cache_write_premium":
+                                              saving(thy, tfo_nw)},
+                       "mixed_a_no_cache_write_premium": {
+                           k: A_nw[k] for k in ("mean_saving", "min", "max")},
                        "mixed_a": A, "mixed_b": B}, f, indent=1)
     if args.keep:
         print("\nkept: %s" % tmp)
