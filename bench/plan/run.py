@@ -159,6 +159,14 @@ def resolve(args, proj, cfg, state, feature):
             "expected": expected}
 
 
+def occurrences(text, s):
+    """How many times s occurs in text, overlapping ones included (as the edit check counts)."""
+    n, i = 0, text.find(s)
+    while i >= 0:
+        n, i = n + 1, text.find(s, i + 1)
+    return n
+
+
 def blocks_for(text, edits):
     """Minimal SEARCH/REPLACE blocks for `edits` in `text`: each edit's lines, grown by whole
     neighbouring lines until they occur exactly once (an insertion after a function: that
@@ -187,7 +195,7 @@ def blocks_for(text, edits):
         insert = a0 == b0
         a = line_at(a0 - 1 if insert else a0)
         b = line_at(b0 - 1)
-        while text.count(span(a, b)) != 1:
+        while occurrences(text, span(a, b)) != 1:
             if insert:
                 a -= 1
             else:
