@@ -323,7 +323,7 @@ def check_files(proj, paths):
             p = subprocess.run(["go", "vet", "./" + os.path.dirname(path)], cwd=proj,
                                capture_output=True, text=True, timeout=300,
                                env=dict(os.environ, GOCACHE=cache, GOPATH=cache,
-                                        GOTOOLCHAIN="local", GOFLAGS="-mod=mod"))
+                                        GOTOOLCHAIN="local", GOFLAGS="-mod=mod -modcacherw"))
             shutil.rmtree(cache, ignore_errors=True)
             out[path] = None if p.returncode == 0 else (p.stdout + p.stderr).strip()
     return out
