@@ -32,6 +32,9 @@ struct action_conv {
    * follows it; a follow-up reads it again. */
   int have_spend;
   ledger_spend spend;
+  /* Why the ledger cannot be written (NULL: it can), checked by action_run_prepare off the loop
+   * with the spend; the conversation's later runs say the same. */
+  char *ledger_problem;
 };
 
 static void conv_push(action_conv *c, int assistant, const char *text, size_t len)
@@ -69,6 +72,7 @@ void action_conv_unref(action_conv *c)
   buf_free(&c->text);
   free(c->action);
   free(c->ledger_action);
+  free(c->ledger_problem);
   free(c);
 }
 
@@ -708,15 +712,9 @@ static action_run *launch(llm_client *llm, const frugal_config *cfg, action_conv
   }
   /* A ledger that cannot be written must not pass unnoticed (the call still goes): the warning
    * reaches the editor and the command line with the start of the run. */
-  char lerr[600];
-  if (!r->ledger_path) {
-    snprintf(lerr, sizeof(lerr), "no ledger path (set ledger.path or HOME)");
-  } else if (ledger_path_check(r->ledger_path, lerr, sizeof(lerr)) != 0) {
-    /* lerr says why */
-  } else {
-    lerr[0] = '\0';
-  }
-  if (lerr[0]) {
+  const char *lerr = !r->ledger_path ? "no ledger path (set ledger.path or HOME)"
+                                     : conv->ledger_problem;
+  if (lerr) {
     buf_t w = BUF_INIT;
     buf_printf(&w, "%s%sthe ledger cannot be written, this request will not be recorded: %s",
                r->warning ? r->warning : "", r->warning ? "; " : "", lerr);
@@ -767,10 +765,15 @@ action_conv *action_run_prepare(const frugal_config *cfg, const action_request *
    * worker thread, not the loop. */
   char lpath[4096], rerr[256];
   ledger_budget b = {cfg->budget_daily_usd, cfg->budget_monthly_usd};
+  char lerr[600] = "";
   if (ledger_path_resolve(req->ledger_path, cfg->ledger_path, lpath, sizeof(lpath)) == 0) {
     ledger_spend_read(lpath, &b, ledger_now_ms(), &c->spend, rerr, sizeof(rerr));
+    ledger_path_check(lpath, lerr, sizeof(lerr));
+  } else {
+    snprintf(lerr, sizeof(lerr), "no ledger path (set ledger.path or HOME)");
   }
   c->have_spend = 1;
+  c->ledger_problem = lerr[0] ? xstrdup(lerr) : NULL;
   return c;
 }
 
