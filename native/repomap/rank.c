@@ -361,8 +361,33 @@ static double method_weight(const rm_graph *g, const rm_file *user, int k)
   return has_ref(user, f->defs[d->parent].name) ? 1.0 : RM_LOOSE_METHOD_WEIGHT;
 }
 
-/* Scores every definition and returns the candidates, best first (*ncand of them). */
-static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks,
+/* Per walked file, 1 when it is in scope, reached from the files in scope by the ranking's
+ * walk (they use its names, or a file they use does), or uses a name a file in scope defines
+ * (a caller of the code in scope). */
+static unsigned char *connected_files(const rm_graph *g)
+{
+  unsigned char *on = xcalloc(g->nf ? (size_t)g->nf : 1, 1);
+  for (int i = 0; i < g->nf; i++) {
+    const rm_file *f = g->files[i];
+    on[i] = g->in_scope[i] != 0 || g->pr[i] > 0;
+    for (int r = 0; f && !on[i] && r < f->nrefs; r++) {
+      int x = f->refs[r];
+      if (x < 0 || g->kr[i][r] == 0) {
+        continue;
+      }
+      for (int k = g->name_start[x]; k < g->name_start[x + 1] && !on[i]; k++) {
+        on[i] = g->in_scope[g->def_file[k]] != 0 && g->def_file[k] != i &&
+                receives(g, k, f->called[r]) && same_family(g, i, k);
+      }
+    }
+  }
+  return on;
+}
+
+/* Scores every definition and returns the candidates, best first (*ncand of them). With
+ * `connected_only`, a definition of a file that is not connected to the files in scope
+ * (connected_files) is left out unless its name is marked. */
+static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks, int connected_only,
                           int *ncand, int *total_defs)
 {
   int *base = xmalloc(((size_t)g->nf + 1) * sizeof(int));
@@ -403,6 +428,7 @@ static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks,
     }
   }
   rm_cand *cand = xmalloc((total ? (size_t)total : 1) * sizeof(rm_cand));
+  unsigned char *on = connected_only ? connected_files(g) : NULL;
   int n = 0;
   for (int i = 0; i < g->nf; i++) {
     if (g->in_scope[i] == 1) {
@@ -419,9 +445,14 @@ static rm_cand *rank_defs(rm_graph *g, const unsigned char *marks,
         sc *= RM_TEST_WEIGHT;
       }
       /* A scope file the budget left out is carried by the map: all of it first. */
-      cand[n++] = (rm_cand){i, d, sc, g->in_scope[i] == 2 ? 2 : scoped_def(g, f, d, marks)};
+      int scoped = g->in_scope[i] == 2 ? 2 : scoped_def(g, f, d, marks);
+      if (on && !on[i] && !scoped) {
+        continue;
+      }
+      cand[n++] = (rm_cand){i, d, sc, scoped};
     }
   }
+  free(on);
   qsort(cand, (size_t)n, sizeof(rm_cand), cand_cmp);
   *ncand = n < RM_MAX_CANDIDATES ? n : RM_MAX_CANDIDATES;
   free(score);
@@ -456,5 +487,5 @@ rm_cand *rm_rank(rm_graph *g, repomap_cache *c, const repomap_request *req, char
   }
   build_index(g, c->nnames);
   page_rank(g);
-  return rank_defs(g, marks, ncand, total_defs);
+  return rank_defs(g, marks, req->connected_only, ncand, total_defs);
 }

@@ -76,6 +76,10 @@ typedef struct {
                                   are left out of the map), 0 when the budget left it out (its
                                   definitions then rank first); NULL: every one is sent */
   repomap_limits limits;       /* zero fields take the defaults above */
+  int connected_only;          /* 1: only the files connected to the scope (in scope, reached
+                                  from it by the ranking's walk, or calling into it) and the
+                                  definitions the scope or the mentions name; a file unrelated
+                                  to the work is left out even when the budget has room */
 } repomap_request;
 
 typedef struct {
@@ -148,8 +152,8 @@ int repomap_wanted(const char *action);
  * file of `files` that is not in `pkg` as an ITEM_FILE item, whole or "PATH (outline)", is
  * carried by the map instead) and the identifiers of `instruction` (may be NULL) ranked first,
  * within what is left of `budget` (<= 0: no package budget) and at most
- * REPOMAP_DEFAULT_BUDGET tokens (REPOMAP_PLAN_BUDGET for `plan`, whose files in scope are
- * outlined: the map is only the rest of the project). `cache` may be NULL: the map then starts from the project's
+ * REPOMAP_DEFAULT_BUDGET tokens (for `plan`, whose files in scope are outlined, the map is the
+ * rest of the project connected to them, at most REPOMAP_PLAN_BUDGET tokens). `cache` may be NULL: the map then starts from the project's
  * file cache (repomap_cache_path) and saves it back when it scanned anything. Synchronous: never call
  * it on the host's loop (use repomap_build_async there). Returns 1 when the item was added, 0
  * when the action wants none or nothing fits (pkg->dropped is then counted up), -1 when the

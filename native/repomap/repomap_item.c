@@ -108,7 +108,8 @@ int repomap_package_add(repomap_cache *cache, const char *action, const char *pa
   if (!repomap_wanted(action)) {
     return 0;
   }
-  int room = strcmp(action, "plan") == 0 ? REPOMAP_PLAN_BUDGET : REPOMAP_DEFAULT_BUDGET;
+  int plan = strcmp(action, "plan") == 0;
+  int room = plan ? REPOMAP_PLAN_BUDGET : REPOMAP_DEFAULT_BUDGET;
   if (budget > 0 && budget - pkg->tokens < room) {
     room = budget - pkg->tokens;
   }
@@ -153,7 +154,8 @@ int repomap_package_add(repomap_cache *cache, const char *action, const char *pa
                          .mentions = (const char *const *)mentions,
                          .nmentions = nmentions,
                          .sent = sent,
-                         .budget_tokens = room};
+                         .budget_tokens = room,
+                         .connected_only = plan};
   repomap_result r;
   char err[256];
   int rc = repomap_build(cache ? cache : own, &req, &r, err, sizeof(err));

@@ -236,8 +236,9 @@ def test_the_planner_gets_outlines_of_big_files_and_small_ones_whole(server, tmp
 def test_the_planner_sees_its_own_file_as_an_outline_and_writes_no_cache(server, tmp_path,
                                                                           proj):
     (proj / "big.c").write_text(big_c(120))
-    (proj / "util.c").write_text("/* Clamps x to [lo, hi]. */\nint clamp(int x, int lo, int hi)\n"
-                                 "{\n  return x < lo ? lo : x > hi ? hi : x;\n}\n")
+    (proj / "util.c").write_text("/* Sums twice. */\nint twice(int a, int b)\n"
+                                 "{\n  return add(a, b) + add(a, b);\n}\n")
+    (proj / "other.c").write_text("int unrelated(int x)\n{\n  return x;\n}\n")
     server.script({"text": "1. fix calc.c:8 - In mul, return a * b.\n"})
     p = frugal(server, tmp_path, proj, "run", "plan", "calc.c:3", "--file", "big.c",
                "--instruction", "fix the arithmetic of add", "--json")
@@ -249,10 +250,11 @@ def test_the_planner_sees_its_own_file_as_an_outline_and_writes_no_cache(server,
     assert "return a - b;" in task
     assert "## File in scope: calc.c (outline)" in context
     assert "\n6| int mul(int a, int b)\n" in context and "return a + b;" not in context
-    # outlined files are not repeated by the map, which shows the rest of the project
+    # outlined files are not repeated by the map, which shows the rest of the project that
+    # is connected to them (here a caller of add), not what is unrelated
     rmap = context[context.index("## Repo map"):]
-    assert "util.c:" in rmap and "int clamp(int x, int lo, int hi)" in rmap
-    assert "big.c" not in rmap and "calc.c" not in rmap
+    assert "util.c:" in rmap and "int twice(int a, int b)" in rmap
+    assert "big.c" not in rmap and "calc.c" not in rmap and "unrelated" not in rmap
     # one planner request, never followed by one with its prefix: no cache write
     assert "cache_control" not in json.dumps(body)
     assert server.requests()[0]["usage"]["cache_creation_input_tokens"] == 0

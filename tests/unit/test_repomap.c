@@ -184,6 +184,43 @@ static void mentions_rank_like_scope_names(void **state)
   repomap_cache_free(c);
 }
 
+/* For a planner: only what is connected to the files in scope (what they use, what calls
+ * into them) and what the mentions name, however much budget is left. */
+static void a_connected_only_map_leaves_unrelated_files_out(void **state)
+{
+  repomap_cache *c = repomap_cache_new();
+  const char *const scope[] = {"core/store.c"};
+  repomap_request q = {.root = root, .scope = scope, .nscope = 1, .budget_tokens = 100000,
+                       .connected_only = 1};
+  repomap_result r;
+  char err[256];
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_non_null(strstr(r.text, "core/store.h:\n  struct store\n")); /* what it uses */
+  assert_non_null(strstr(r.text, "app/main.c:\n"));                   /* its callers */
+  assert_non_null(strstr(r.text, "app/cli.c:\n  void cli_run(void *s)\n"));
+  assert_null(strstr(r.text, "report.py"));
+  assert_null(strstr(r.text, "plug.lua"));
+  assert_null(strstr(r.text, "store_open")); /* the scope's own, sent whole */
+  repomap_result_free(&r);
+  /* a mention brings its definition in from a file nothing connects */
+  put("lib/extra.c", "int extra_fn(int x)\n{\n  return x;\n}\n"
+                     "int extra_other(int x)\n{\n  return -x;\n}\n");
+  const char *const mentions[] = {"extra_fn"};
+  q.mentions = mentions;
+  q.nmentions = 1;
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_non_null(strstr(r.text, "lib/extra.c:\n  int extra_fn(int x)\n"));
+  assert_null(strstr(r.text, "extra_other"));
+  assert_null(strstr(r.text, "plug.lua"));
+  repomap_result_free(&r);
+  /* the same request without the flag shows the whole project */
+  q.connected_only = 0;
+  assert_int_equal(repomap_build(c, &q, &r, err, sizeof(err)), 0);
+  assert_non_null(strstr(r.text, "plug.lua"));
+  repomap_result_free(&r);
+  repomap_cache_free(c);
+}
+
 static void unchanged_files_come_from_the_cache(void **state)
 {
   repomap_cache *c = repomap_cache_new();
@@ -528,6 +565,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(a_use_reaches_only_definitions_in_a_related_language, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(mentions_rank_like_scope_names, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_connected_only_map_leaves_unrelated_files_out, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(unchanged_files_come_from_the_cache, setup, teardown),
     cmocka_unit_test_setup_teardown(bounds_are_reported_when_hit, setup, teardown),
     cmocka_unit_test_setup_teardown(a_scope_file_left_out_by_the_budget_is_carried_by_the_map,
