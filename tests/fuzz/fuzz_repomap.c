@@ -156,6 +156,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   check(repomap_build(c, &req, &again, err, sizeof(err)) == 0);
   check(again.files_scanned == 0 && strcmp(again.text, r.text) == 0);
   repomap_result_free(&again);
+  /* The planner's map: what is connected to the scope, within the same bounds. */
+  repomap_request conn = req;
+  conn.connected_only = 1;
+  check(repomap_build(c, &conn, &again, err, sizeof(err)) == 0);
+  check(again.tokens <= budget && again.defs_shown <= again.defs_total);
+  check(utf8_valid(again.text, strlen(again.text)));
+  repomap_result_free(&again);
 
   /* The file cache: saved and loaded, the same map without a scan; damaged (one byte changed
    * and the file cut, where the input says), refused or, if still valid, a map that keeps the
