@@ -295,6 +295,20 @@ end
 -- Checking the buffer
 
 -- Sends the buffer's text to plan_validate; `cb()` once P.steps is the buffer's steps.
+-- The loaded buffers of the project's files, {path = line count}: the host checks a step's
+-- LINE against what the editor holds (a step may have added lines not yet written).
+local function held_buffers()
+  local held, root = {}, P.root .. '/'
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    local name = vim.api.nvim_buf_is_loaded(b) and vim.bo[b].buftype == ''
+      and vim.api.nvim_buf_get_name(b) or ''
+    if name:sub(1, #root) == root then
+      held[name] = vim.api.nvim_buf_line_count(b)
+    end
+  end
+  return next(held) and held or vim.NIL
+end
+
 local function validate(cb)
   if not buf_valid() then
     notify('frugal: the plan buffer is gone; :Frugal plan opens the stored plan', levels.WARN)
@@ -302,32 +316,22 @@ local function validate(cb)
   end
   local lines = vim.api.nvim_buf_get_lines(P.buf, 0, -1, false)
   local text = table.concat(lines, '\n') .. '\n'
-  host.call('plan_validate', { text = text, root = P.root }, function(err, result)
-    if err then
-      if not host.is_crash_error(err) then
-        notify('frugal: the plan cannot be checked: ' .. tostring(err), levels.ERROR)
+  host.call('plan_validate', { text = text, root = P.root, buffers = held_buffers() },
+    function(err, result)
+      if err then
+        if not host.is_crash_error(err) then
+          notify('frugal: the plan cannot be checked: ' .. tostring(err), levels.ERROR)
+        end
+        return
       end
-      return
-    end
-    result = type(result) == 'table' and result or {}
-    P.text = text
-    local goal = val(result.goal)
-    P.goal = type(goal) == 'string' and goal or P.goal
-    P.steps = merge(type(val(result.steps)) == 'table' and result.steps or {}, P.steps)
-    for _, st in ipairs(P.steps) do
-      -- The host checks LINE against the file on disk; a buffer edited by an earlier step (and
-      -- not written) may be longer. Such a step runs on its buffer (see step_text).
-      local n = st.invalid and tonumber(st.invalid:match('^line (%d+) is past the end of'))
-      local b = n and st.path
-        and vim.fn.bufnr(vim.fn.fnamemodify(P.root .. '/' .. st.path, ':p'))
-      if b and b > 0 and vim.api.nvim_buf_is_loaded(b)
-        and vim.api.nvim_buf_line_count(b) >= n then
-        st.invalid, st.beyond_disk = nil, true
-      end
-    end
-    render()
-    cb()
-  end)
+      result = type(result) == 'table' and result or {}
+      P.text = text
+      local goal = val(result.goal)
+      P.goal = type(goal) == 'string' and goal or P.goal
+      P.steps = merge(type(val(result.steps)) == 'table' and result.steps or {}, P.steps)
+      render()
+      cb()
+    end)
 end
 
 ---------------------------------------------------------------------------------------------
@@ -528,19 +532,6 @@ end
 
 -- The plan's text to send for step `s`. A LINE past the end of the file on disk (the host
 -- would refuse it) is left out: the host then finds the function the instruction names.
-local function step_text(s)
-  if not (s.beyond_disk and s.row and buf_valid()) then
-    return P.text
-  end
-  local lines = vim.api.nvim_buf_get_lines(P.buf, 0, -1, false)
-  local text = lines[s.row + 1] or ''
-  local from = s.path .. ':' .. s.line
-  local at = text:find(from, 1, true)
-  if at then
-    lines[s.row + 1] = text:sub(1, at - 1) .. s.path .. text:sub(at + #from)
-  end
-  return table.concat(lines, '\n') .. '\n'
-end
 
 run_step = function(s)
   if s.invalid then
@@ -569,7 +560,7 @@ run_step = function(s)
     bufnr = bufnr,
     path = path,
     filetype = util.buf_option(bufnr, 'filetype'),
-    plan = { text = step_text(s), n = s.n, goal = P.goal, task_id = P.task_id },
+    plan = { text = P.text, n = s.n, goal = P.goal, task_id = P.task_id },
   }
   local run = require('frugal.run').start(req, params, require('frugal').editor_options())
   if not run then

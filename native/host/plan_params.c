@@ -10,6 +10,7 @@
 
 #include "service/plan_exec.h"
 #include "service/plan_store.h"
+#include "util/text.h"
 
 #define HOST_PLAN_MAX ((size_t)1 << 20)
 
@@ -57,7 +58,15 @@ int host_plan_step_prepare(host_op *op)
     snprintf(op->err, sizeof(op->err), "the host's current directory cannot be read");
     return -1;
   }
-  plan_steps_validate(&op->plan_steps, cwd);
+  /* The step's file is the buffer the editor sent: its LINE is checked against that text. */
+  text_t sent;
+  long nlines = -1;
+  if (op->req.path && text_init(&sent, op->text.data ? op->text.data : "", op->text.len) == 0) {
+    nlines = sent.nlines;
+    text_free(&sent);
+  }
+  plan_known_file known = {op->req.path, nlines};
+  plan_steps_validate_known(&op->plan_steps, cwd, &known, nlines >= 0 ? 1 : 0);
   const char *goal = op->plan_goal ? op->plan_goal : op->plan_steps.goal;
   const char *text = op->text.data ? op->text.data : "";
   action_request keep = op->req;
@@ -94,6 +103,8 @@ typedef struct {
   char *text;
   size_t len;
   char *root;
+  plan_known_file *known; /* plan_validate: the editor's buffers (paths owned) */
+  size_t nknown;
   json_t *plan;    /* plan_save: the plan to write */
   json_t *result;
   char err[700];
@@ -164,7 +175,8 @@ static void job_work(uv_work_t *w)
     return;
   }
   if (j->kind == JOB_VALIDATE) {
-    j->result = plan_validate_json(j->text, j->len, root, j->answer, j->err, sizeof(j->err));
+    j->result = plan_validate_json(j->text, j->len, root, j->answer, j->known, j->nknown,
+                                   j->err, sizeof(j->err));
     return;
   }
   char path[4096];
@@ -205,6 +217,10 @@ static void job_done(uv_work_t *w, int status)
   json_decref(j->plan);
   free(j->text);
   free(j->root);
+  for (size_t i = 0; i < j->nknown; i++) {
+    free((char *)j->known[i].path);
+  }
+  free(j->known);
   free(j);
   host_release(h);
 }
@@ -244,6 +260,45 @@ static int root_param(host *h, uint64_t msgid, int64_t call_id, const msgpack_ob
   return 0;
 }
 
+#define HOST_PLAN_BUFFERS_MAX 1000
+
+/* The optional `buffers` param, {path: line count} of the files the editor holds, into a new
+ * array. Returns 0, or -1 with the message in `err`. */
+static int buffers_param(const msgpack_object *params, plan_known_file **out, size_t *n,
+                         char *err, size_t errlen)
+{
+  *out = NULL;
+  *n = 0;
+  const msgpack_object *b = rpc_map_get(params, "buffers");
+  if (!b || b->type == MSGPACK_OBJECT_NIL) {
+    return 0;
+  }
+  if (b->type != MSGPACK_OBJECT_MAP || b->via.map.size > HOST_PLAN_BUFFERS_MAX) {
+    snprintf(err, errlen, "'buffers' must be a map {path: line count} of at most %d files",
+             HOST_PLAN_BUFFERS_MAX);
+    return -1;
+  }
+  plan_known_file *k = xcalloc(b->via.map.size ? b->via.map.size : 1, sizeof(*k));
+  for (uint32_t i = 0; i < b->via.map.size; i++) {
+    const msgpack_object_kv *kv = &b->via.map.ptr[i];
+    if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size == 0 ||
+        kv->key.via.str.size >= 4096 || memchr(kv->key.via.str.ptr, '\0', kv->key.via.str.size) ||
+        kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER || kv->val.via.u64 > (1u << 30)) {
+      snprintf(err, errlen, "'buffers' must map each path to its line count (a number)");
+      for (uint32_t x = 0; x < i; x++) {
+        free((char *)k[x].path);
+      }
+      free(k);
+      return -1;
+    }
+    k[i].path = xstrndup(kv->key.via.str.ptr, kv->key.via.str.size);
+    k[i].nlines = (long)kv->val.via.u64;
+  }
+  *out = k;
+  *n = b->via.map.size;
+  return 0;
+}
+
 void host_call_plan_validate(host *h, uint64_t msgid, int64_t call_id,
                              const msgpack_object *params)
 {
@@ -260,12 +315,24 @@ void host_call_plan_validate(host *h, uint64_t msgid, int64_t call_id,
     host_answer(h, msgid, call_id, "'answer' must be a boolean", NULL);
     return;
   }
+  plan_known_file *known;
+  size_t nknown;
+  char err[200];
+  if (buffers_param(params, &known, &nknown, err, sizeof(err))) {
+    host_answer(h, msgid, call_id, err, NULL);
+    return;
+  }
   if (root_param(h, msgid, call_id, params, &root)) {
+    for (size_t i = 0; i < nknown; i++) {
+      free((char *)known[i].path);
+    }
+    free(known);
     return;
   }
   plan_job *j = xcalloc(1, sizeof(*j));
   *j = (plan_job){.h = h, .msgid = msgid, .call_id = call_id, .kind = JOB_VALIDATE,
-                  .answer = answer, .text = xstrndup(text, len), .len = len, .root = root};
+                  .answer = answer, .text = xstrndup(text, len), .len = len, .root = root,
+                  .known = known, .nknown = nknown};
   job_submit(j);
 }
 

@@ -86,14 +86,15 @@ int plan_step_request(const plan_steps *s, int n, const char *goal, const char *
   return 0;
 }
 
-json_t *plan_validate_json(const char *text, size_t len, const char *root, int answer, char *err,
+json_t *plan_validate_json(const char *text, size_t len, const char *root, int answer,
+                           const plan_known_file *known, size_t nknown, char *err,
                            size_t errlen)
 {
   plan_steps s;
   if ((answer ? plan_steps_parse_answer : plan_steps_parse)(text, len, &s, err, errlen)) {
     return NULL;
   }
-  int invalid = plan_steps_validate(&s, root);
+  int invalid = plan_steps_validate_known(&s, root, known, nknown);
   json_t *o = json_object();
   json_object_set_new(o, "goal", s.goal ? json_string(s.goal) : json_null());
   json_object_set_new(o, "steps", plan_steps_json(&s, 1));

@@ -26,11 +26,12 @@ int plan_step_request(const plan_steps *s, int n, const char *goal, const char *
 
 /* The editor's plan buffer checked: {"goal": string|null, "steps": [{"n", "action", "path",
  * "line", "instruction", "problem"}], "invalid": count of steps with a problem} (a new
- * reference), with paths checked against `root` (plan_steps_validate: reads the disk, not for
- * the host's loop). `answer`: the text is the planner's answer, whose prose around the list is
+ * reference), with paths checked against `root` and the editor's buffers in `known`
+ * (plan_steps_validate_known: reads the disk, not for the host's loop). `answer`: the text is the planner's answer, whose prose around the list is
  * skipped (plan_steps_parse_answer). Returns NULL with a message in `err` when the text cannot
  * be a plan. */
-json_t *plan_validate_json(const char *text, size_t len, const char *root, int answer, char *err,
+json_t *plan_validate_json(const char *text, size_t len, const char *root, int answer,
+                           const plan_known_file *known, size_t nknown, char *err,
                            size_t errlen);
 
 #endif

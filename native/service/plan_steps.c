@@ -349,11 +349,45 @@ static int needs_existing(const char *action)
   return strcmp(action, "implement") != 0;
 }
 
+/* `path` (absolute, or relative to `root`) with its symbolic links resolved when it exists,
+ * else as written: a new string. */
+static char *known_key(const char *root, const char *path)
+{
+  char *abs = path[0] == '/' ? xstrdup(path) : path_join(root, path);
+  char real[PATH_MAX];
+  if (realpath(abs, real)) {
+    free(abs);
+    return xstrdup(real);
+  }
+  return abs;
+}
+
+static void line_check(plan_step *st, long n)
+{
+  if (st->line > n) {
+    char msg[600];
+    snprintf(msg, sizeof(msg), "line %d is past the end of %s (%ld lines)", st->line, st->path,
+             n);
+    free(st->problem);
+    st->problem = xstrdup(msg);
+  }
+}
+
 int plan_steps_validate(plan_steps *s, const char *root)
+{
+  return plan_steps_validate_known(s, root, NULL, 0);
+}
+
+int plan_steps_validate_known(plan_steps *s, const char *root, const plan_known_file *known,
+                              size_t nknown)
 {
   char rroot[PATH_MAX];
   if (!realpath(root, rroot)) {
     snprintf(rroot, sizeof(rroot), "%s", root);
+  }
+  char **keys = xcalloc(nknown ? nknown : 1, sizeof(char *));
+  for (size_t k = 0; k < nknown; k++) {
+    keys[k] = known[k].path ? known_key(root, known[k].path) : NULL;
   }
   int marked = 0;
   for (size_t i = 0; i < s->count; i++) {
@@ -363,9 +397,26 @@ int plan_steps_validate(plan_steps *s, const char *root)
       continue;
     }
     char *abs = st->path[0] == '/' ? xstrdup(st->path) : path_join(root, st->path);
+    char *key = known_key(root, st->path);
+    long held = -1;
+    for (size_t k = 0; k < nknown && held < 0; k++) {
+      held = keys[k] && strcmp(keys[k], key) == 0 ? known[k].nlines : -1;
+    }
+    free(key);
     char real[PATH_MAX];
     struct stat sb;
-    if (realpath(abs, real)) {
+    if (held >= 0) {
+      /* the editor's buffer: inside the project by its path, its lines are the buffer's */
+      char parent[PATH_MAX];
+      int inside = realpath(abs, real) ? path_inside(rroot, real)
+                                       : real_existing_parent(abs, parent) == 0 &&
+                                           path_inside(rroot, parent) && !strstr(st->path, "..");
+      if (!inside) {
+        set_problem(st, "%s is outside the project", st->path);
+      } else if (st->line > 0) {
+        line_check(st, held);
+      }
+    } else if (realpath(abs, real)) {
       if (!path_inside(rroot, real)) {
         set_problem(st, "%s is outside the project", st->path);
       } else if (stat(real, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -376,12 +427,8 @@ int plan_steps_validate(plan_steps *s, const char *root)
         long n = count_lines(real);
         if (n < 0) {
           set_problem(st, "%s cannot be read", st->path);
-        } else if (st->line > n) {
-          char msg[600];
-          snprintf(msg, sizeof(msg), "line %d is past the end of %s (%ld lines)", st->line,
-                   st->path, n);
-          free(st->problem);
-          st->problem = xstrdup(msg);
+        } else {
+          line_check(st, n);
         }
       }
     } else {
@@ -406,6 +453,10 @@ int plan_steps_validate(plan_steps *s, const char *root)
     free(abs);
     marked += st->problem != NULL;
   }
+  for (size_t k = 0; k < nknown; k++) {
+    free(keys[k]);
+  }
+  free(keys);
   return marked;
 }
 

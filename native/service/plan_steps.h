@@ -53,6 +53,18 @@ void plan_steps_free(plan_steps *s);
  * host's loop. Returns the number of steps marked in all. */
 int plan_steps_validate(plan_steps *s, const char *root);
 
+/* What the editor holds of a file: a loaded buffer, whose lines (not the disk's) a step's LINE
+ * must lie within; such a file counts as existing even before it is written. */
+typedef struct {
+  const char *path; /* absolute, or relative to the root */
+  long nlines;
+} plan_known_file;
+
+/* plan_steps_validate, with the files in `known` (may be NULL when `nknown` is 0) taken as the
+ * editor has them. */
+int plan_steps_validate_known(plan_steps *s, const char *root, const plan_known_file *known,
+                              size_t nknown);
+
 /* 1 when `action` is one a step may name. */
 int plan_steps_action_ok(const char *action);
 

@@ -72,6 +72,31 @@ def test_plan_validate_marks_each_bad_step(host, tmp_path):
     assert host.close()[0] == 0
 
 
+def test_plan_validate_checks_lines_against_the_editors_buffers(host, tmp_path):
+    text = ("1. fix calc.c:12 - past the disk's end, inside the buffer\n"
+            "2. implement new.c:2 - a buffer not yet written\n"
+            "3. fix calc.c:30 - past the buffer too\n")
+    err, res = host.call(1, "plan_validate", {"text": text})
+    assert err is None
+    assert [s["problem"] for s in res["steps"]] == [
+        "line 12 is past the end of calc.c (9 lines)",
+        "new.c does not exist, so it has no line 2",
+        "line 30 is past the end of calc.c (9 lines)"]
+    held = {str(tmp_path / "calc.c"): 14, str(tmp_path / "new.c"): 3}
+    err, res = host.call(2, "plan_validate", {"text": text, "buffers": held})
+    assert err is None and res["invalid"] == 1
+    assert [s["problem"] for s in res["steps"]] == [
+        None, None, "line 30 is past the end of calc.c (14 lines)"]
+    # a buffer is no way out of the project
+    err, res = host.call(3, "plan_validate", {"text": "1. fix /etc/passwd:1 - x\n",
+                                              "buffers": {"/etc/passwd": 50}})
+    assert res["steps"][0]["problem"] == "/etc/passwd is outside the project"
+    for bad in ({"calc.c": -1}, {"calc.c": "9"}, ["calc.c"], {"": 3}):
+        err, _ = host.call(4, "plan_validate", {"text": text, "buffers": bad})
+        assert err is not None and "'buffers'" in err, bad
+    assert host.close()[0] == 0
+
+
 def test_a_step_is_packaged_at_its_own_target(host, tmp_path):
     plan = "1. fix calc.c:3 - fix add\n2. refactor calc.c - In mul, name the product.\n"
     err, res = host.call(1, "preview", {"text": CALC, "plan": {"text": plan, "n": 2,
