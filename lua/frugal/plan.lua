@@ -560,7 +560,7 @@ run_step = function(s)
     bufnr = bufnr,
     path = path,
     filetype = util.buf_option(bufnr, 'filetype'),
-    plan = { text = P.text, n = s.n, goal = P.goal, task_id = P.task_id },
+    plan = { text = P.text, n = s.n, goal = P.goal, task_id = P.task_id, root = P.root },
   }
   local run = require('frugal.run').start(req, params, require('frugal').editor_options())
   if not run then

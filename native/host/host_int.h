@@ -96,6 +96,8 @@ typedef struct {
   char *plan_text;
   char *plan_goal;
   char *plan_task_id;
+  char *plan_root;      /* the plan's project (absolute); NULL: the host's directory */
+  char *plan_path;      /* the step's file joined to plan_root (owned), or NULL */
   plan_steps plan_steps;
   buf_t plan_instr;
   /* off the loop */

@@ -10,6 +10,7 @@
 
 #include "service/plan_exec.h"
 #include "service/plan_store.h"
+#include "util/path.h"
 #include "util/text.h"
 
 #define HOST_PLAN_MAX ((size_t)1 << 20)
@@ -35,7 +36,12 @@ int host_params_plan(host_op *op, const msgpack_object *plan, char *err, size_t 
     return -1;
   }
   if (host_param_str(plan, "goal", &op->plan_goal, err, errlen) ||
-      host_param_str(plan, "task_id", &op->plan_task_id, err, errlen)) {
+      host_param_str(plan, "task_id", &op->plan_task_id, err, errlen) ||
+      host_param_str(plan, "root", &op->plan_root, err, errlen)) {
+    return -1;
+  }
+  if (op->plan_root && op->plan_root[0] != '/') {
+    snprintf(err, errlen, "plan.root must be the plan's project directory (absolute)");
     return -1;
   }
   if (op->plan_task_id && (strlen(op->plan_task_id) >= LEDGER_ID_SIZE || !*op->plan_task_id)) {
@@ -54,7 +60,9 @@ int host_plan_step_prepare(host_op *op)
     return -1;
   }
   char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof(cwd))) {
+  if (op->plan_root) {
+    snprintf(cwd, sizeof(cwd), "%s", op->plan_root);
+  } else if (!getcwd(cwd, sizeof(cwd))) {
     snprintf(op->err, sizeof(op->err), "the host's current directory cannot be read");
     return -1;
   }
@@ -74,6 +82,11 @@ int host_plan_step_prepare(host_op *op)
                         &op->plan_instr, op->err, sizeof(op->err))) {
     return -1;
   }
+  if (op->plan_root && op->req.path && op->req.path[0] != '/') {
+    /* a step's PATH is relative to the plan's project, wherever the host runs */
+    op->plan_path = path_join(op->plan_root, op->req.path);
+    op->req.path = op->plan_path;
+  }
   op->req.language = keep.language;
   op->req.budget_override = keep.budget_override;
   op->req.forced_tier = keep.forced_tier;
@@ -86,6 +99,8 @@ void host_plan_free(host_op *op)
   free(op->plan_text);
   free(op->plan_goal);
   free(op->plan_task_id);
+  free(op->plan_root);
+  free(op->plan_path);
   plan_steps_free(&op->plan_steps);
   buf_free(&op->plan_instr);
 }

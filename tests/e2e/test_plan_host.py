@@ -117,6 +117,21 @@ def test_a_step_is_packaged_at_its_own_target(host, tmp_path):
     err, _ = host.call(6, "preview", {"text": CALC, "plan": {"text": plan, "n": 1,
                                                              "task_id": "x" * 80}})
     assert "task_id" in err
+    # a plan of another project than the host's directory: its paths are the plan's root's
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "lib.c").write_text(CALC)
+    other = "1. fix lib.c:8 - In mul, return a * b.\n"
+    err, _ = host.call(7, "preview", {"text": CALC, "plan": {"text": other, "n": 1}})
+    assert "lib.c does not exist" in err
+    err, res = host.call(8, "preview", {"text": CALC, "plan": {"text": other, "n": 1,
+                                                               "root": str(sub)}})
+    assert err is None, err
+    assert res["context"]["file"] == str(sub / "lib.c")
+    assert res["context"]["scope"]["name"] == "mul"
+    err, _ = host.call(9, "preview", {"text": CALC, "plan": {"text": other, "n": 1,
+                                                             "root": "sub"}})
+    assert "plan.root" in err
     assert host.close()[0] == 0
 
 
