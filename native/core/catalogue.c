@@ -22,7 +22,8 @@ static const catalogue_action table[] = {
   {"refactor-files", TIER_FULL, "multi-file refactoring: complex context", 340, 400, 90},
   {"review-all", TIER_FULL, "review across files: analyse several files and the flow", 320, 1500,
    5},
-  {"plan", TIER_FULL, "plan a change: Full designs the steps, Mini executes each", 340, 1200, 5},
+  /* a plan is a list of steps of 20-60 words, no code: 3-6 steps for most goals */
+  {"plan", TIER_FULL, "plan a change: Full designs the steps, Mini executes each", 340, 300, 3},
 };
 
 #define NACTIONS (sizeof(table) / sizeof(table[0]))
