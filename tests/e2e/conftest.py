@@ -9,7 +9,9 @@ Environment:
                the real host asks for (|frugal-backends|); setups with the fake host
                (fake_host.py, a process by nature) or an explicit `backend` keep theirs.
 """
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +27,7 @@ NVIM = os.environ.get("FRUGAL_NVIM", "nvim")
 
 # The cost ledger lives under Neovim's state dir; tests must never write into the user's own.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="frugal-e2e-state-")
+atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
 HOST = os.environ.get("FRUGAL_HOST", os.path.join(REPO, "build", "frugal"))
 BACKEND = os.environ.get("FRUGAL_BACKEND", "process")
 if BACKEND not in ("process", "inprocess"):

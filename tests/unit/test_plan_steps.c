@@ -214,6 +214,26 @@ static void validation_looks_at_the_disk(void **state)
   assert_string_equal(t[9].problem, "../../new.c is outside the project");
   assert_non_null(strstr(t[10].problem, "unknown action"));
   plan_steps_free(&s);
+  /* the editor's buffers: their lines, not the disk's; a buffer exists before it is written,
+   * but never outside the project */
+  parse("1. fix a.c:5 - past the disk, inside the buffer\n"
+        "2. fix a.c:7 - past the buffer\n"
+        "3. fix new.c:2 - a buffer not yet written\n"
+        "4. fix ../x.c:1 - a buffer outside\n",
+        &s);
+  char abs_a[400], up[400];
+  snprintf(abs_a, sizeof(abs_a), "%s/a.c", root);
+  snprintf(up, sizeof(up), "%s/../x.c", root);
+  const plan_known_file known[] = {{abs_a, 6}, {"new.c", 4}, {up, 9}};
+  assert_int_equal(plan_steps_validate_known(&s, root, known, 3), 2);
+  assert_null(s.steps[0].problem);
+  assert_string_equal(s.steps[1].problem, "line 7 is past the end of a.c (6 lines)");
+  assert_null(s.steps[2].problem);
+  assert_string_equal(s.steps[3].problem, "../x.c is outside the project");
+  plan_steps_free(&s);
+  char cmd[400];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  assert_int_equal(system(cmd), 0);
 }
 
 static void the_store_round_trips_and_refuses_damage(void **state)
@@ -290,6 +310,9 @@ static void the_store_round_trips_and_refuses_damage(void **state)
   assert_int_equal(plan_store_path("/b", p2, sizeof(p2)), 0);
   assert_string_not_equal(p1, p2);
   assert_non_null(strstr(p1, "/frugal/plans/"));
+  char cmd[400];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
