@@ -545,11 +545,13 @@ static frame_status framer_begin(rpc_framer *f, lead_kind kind, uint64_t n)
 {
   if (kind == LEAD_ARRAY || kind == LEAD_MAP) {
     uint64_t elems = kind == LEAD_MAP ? 2 * n : n;
-    if (elems == 0) {
-      return FRAME_DONE; /* empty containers take no stack slot, in msgpack-c either */
-    }
+    /* msgpack-c checks its stack before it looks at the count: an empty container inside
+     * RPC_MAX_DEPTH open ones is refused too (as "out of memory") */
     if (f->depth == RPC_MAX_DEPTH) {
       return FRAME_ERROR;
+    }
+    if (elems == 0) {
+      return FRAME_DONE; /* otherwise it takes no stack slot, in msgpack-c either */
     }
     f->left[f->depth++] = elems;
     f->owed += elems;

@@ -579,6 +579,13 @@ static void test_nesting_32_deep_is_decoded_and_33_is_fatal(void **state)
   assert_string_equal(log_text(&h), "error: rpc: message type is not an integer\n"
                                     "error (fatal): rpc: message nested deeper than 32 levels\n");
   harness_free(&h);
+  /* an empty container inside 32 open ones counts too: msgpack-c refuses it */
+  harness_init(&h, 0);
+  deep[32] = (char)0x90;
+  assert_int_equal(rpc_channel_feed(h.ch, deep, 33), -1);
+  assert_string_equal(log_text(&h),
+                      "error (fatal): rpc: message nested deeper than 32 levels\n");
+  harness_free(&h);
 }
 
 /* ---- responses ------------------------------------------------------------------------------ */
