@@ -5,8 +5,11 @@ bench/workload/project with the local provider server (tests/server/provider_ser
 Then the mixed workload: bench/workload's measured per-task costs with the features in place
 of Full-class tasks, hybrid against Full-only. See README.md.
 
-    /usr/bin/python3 bench/plan/run.py [--minimal] [--host build/frugal]
+    /usr/bin/python3 bench/plan/run.py [--minimal | --large] [--host build/frugal]
                                        [--workload FILE.json] [--json OUT]
+
+--large runs features_large.py's features on a project built at run time from real files of
+this machine (Python 3.11's standard library, SQLite's CSV virtual table) instead.
 """
 import argparse
 import difflib
@@ -291,9 +294,11 @@ def hybrid(args, proj, cfg, state, srv, feature):
 
 CHECKERS = {".c": ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only"],
             ".js": ["node", "--check"], ".go": ["gofmt", "-l", "-e"]}
+# SQLite's C is not -Wextra clean (sign compares, unused parameters) and is gnu99
+CHECKERS_LARGE = dict(CHECKERS, **{".c": ["cc", "-Wall", "-Werror", "-fsyntax-only"]})
 
 
-def check_files(proj, paths):
+def check_files(proj, paths, checkers=CHECKERS):
     """Compiles or parses each file with its language's tools where they are installed
     (C: cc -fsyntax-only -Werror; Python: compile(); JavaScript: node --check; Go: gofmt -l,
     then go vet on its package): {path: None (passed), "not checked: ...", or the
@@ -308,7 +313,7 @@ def check_files(proj, paths):
             except SyntaxError as e:
                 out[path] = str(e)
             continue
-        argv = CHECKERS[ext] + [path]
+        argv = checkers[ext] + [path]
         if not shutil.which(argv[0]):
             out[path] = "not checked: no %s" % argv[0]
             continue
@@ -329,9 +334,13 @@ def check_files(proj, paths):
     return out
 
 
-def run_pass(args, tmp, srv, name, fn, features):
+def copy_project(dest):
+    shutil.copytree(PROJECT, dest)
+
+
+def run_pass(args, tmp, srv, name, fn, features, make_project=copy_project):
     proj = os.path.join(tmp, name)
-    shutil.copytree(PROJECT, proj)
+    make_project(proj)
     state = os.path.join(tmp, "state-" + name)
     cfg = os.path.join(tmp, "frugal-%s.json" % name)
     c = config(srv.url)
@@ -392,26 +401,44 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default=os.environ.get("FRUGAL_HOST",
                                                      os.path.join(ROOT, "build", "frugal")))
-    ap.add_argument("--minimal", action="store_true",
-                    help="the first version's one-line features instead of the real ones")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--minimal", action="store_true",
+                       help="the first version's one-line features instead of the real ones")
+    which.add_argument("--large", action="store_true",
+                       help="features_large.py's features on real files of 400-1000 lines "
+                            "(Python 3.11's standard library, SQLite) instead")
     ap.add_argument("--workload", help="bench/workload/run.py --full anthropic --json output; "
                                        "run here when not given")
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (both projects)")
     args = ap.parse_args()
     features = MINIMAL if args.minimal else FEATURES
+    make_project, checkers, before_dir = copy_project, CHECKERS, PROJECT
     tmp = tempfile.mkdtemp(prefix="frugal-bench-plan-")
+    if args.large:
+        import features_large
+        have, missing = features_large.available()
+        if missing:
+            print("note: %s\n" % missing)
+        features = [f for f in features_large.FEATURES
+                    if all(st["path"] in have for st in f["steps"])]
+
+        def make_project(dest):
+            features_large.build_project(dest, have)
+        checkers, before_dir = CHECKERS_LARGE, os.path.join(tmp, "before")
+        make_project(before_dir)
     srv = Server(tmp)
     try:
-        fo, fo_files = run_pass(args, tmp, srv, "full-only", full_only, features)
-        hy, hy_files = run_pass(args, tmp, srv, "hybrid", hybrid, features)
+        fo, fo_files = run_pass(args, tmp, srv, "full-only", full_only, features, make_project)
+        hy, hy_files = run_pass(args, tmp, srv, "hybrid", hybrid, features, make_project)
     finally:
         srv.stop()
     same = fo_files == hy_files
     touched = sorted({p for a in fo for p in a["files"]})
-    checks_before = check_files(PROJECT, touched)
-    checks = check_files(os.path.join(tmp, "hybrid"), touched)
-    kind = "one-line features (--minimal)" if args.minimal else "features"
+    checks_before = check_files(before_dir, touched, checkers)
+    checks = check_files(os.path.join(tmp, "hybrid"), touched, checkers)
+    kind = ("one-line features (--minimal)" if args.minimal else
+            "large features (--large)" if args.large else "features")
     print("## Multi-step %s: Full-only vs plan on Full + steps on Mini\n" % kind)
     print("| # | steps | lines +/- | Full-only: blocks, in (cache read, write)/out tokens, "
           "cost | hybrid: requests, plan in/out, plan + steps cost | saving |")
@@ -464,6 +491,17 @@ def main():
         print("| %d | %s | %s |" % (i, ", ".join(a["files"]), "; ".join(
             "%s %s +%d/-%d" % (s["action"], s["name"], s["added"], s["removed"])
             for s in a["step_sizes"])))
+    if args.large:
+        print("\n### Input tokens: the Full-only request against the plan request\n")
+        print("| # | files (lines) | Full-only input | plan input | plan / Full-only |")
+        print("|---|---|---|---|---|")
+        for i, (a, b) in enumerate(zip(fo, hy), 1):
+            print("| %d | %s | %d | %d | %.0f%% |" % (
+                i, ", ".join("%s (%d)" % (p, features_large.SOURCES[p][1]) for p in a["files"]),
+                a["input"], b["plan_input"], 100.0 * b["plan_input"] / a["input"]))
+        tin = sum(a["input"] for a in fo)
+        tpl = sum(b["plan_input"] for b in hy)
+        print("| all | | %d | %d | %.0f%% |" % (tin, tpl, 100.0 * tpl / tin))
 
     wl = args.workload
     if not wl:
@@ -476,6 +514,9 @@ def main():
     B = old_mixed(d, len(features), thy, tfo)
     n = A["mini_tasks"] + len(features) + 2
     print("\n## The mixed workload\n")
+    if args.large:
+        print("(mixes bench/workload's small project, files of 117-313 lines, for the 42 "
+              "single tasks with these %d features on the large files)\n" % len(features))
     print("A: the workload's %d Mini-class tasks + the %d %s + 2 of its %d Full-class single "
           "tasks (%d tasks: the workload's own %d/%d split, %d of the Full-class slots now "
           "multi-step features), over all %d pairs of Full-class tasks:\n"
@@ -502,7 +543,8 @@ def main():
              B["full_only"], B["saving"]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"features": "minimal" if args.minimal else "real",
+            json.dump({"features": "minimal" if args.minimal else
+                       "large" if args.large else "real",
                        "full_only": fo, "hybrid": hy, "same_files": same,
                        "checks": checks,
                        "features_total": {"hybrid": thy, "full_only": tfo,

@@ -1,0 +1,273 @@
+"""The large feature set of bench/plan (`run.py --large`): features on real files of 400-1000
+lines, Debian 12's Python 3.11 standard library and, when its source tree is on the machine,
+SQLite 3.40.1's CSV virtual table.
+
+Nothing of that code is in this repository: SOURCES names each file by where it lies on the
+machine, its line count and its sha256, and build_project() copies them into a temporary
+project (with a `.git` directory, so that directory is the project's root for the repo map)
+after checking every one, so a different Python or SQLite fails loudly instead of measuring
+something else. The steps are written like features.py's (see there): each step one function,
+its instruction the plan's words for it, its edit as (old, new) subs of the function's text or
+a new function placed after the one the step's line is in.
+"""
+import hashlib
+import os
+import shutil
+
+from features import S
+
+SQLITE_TREE = "/var/tmp/src/sqlite3-3.40.1"
+
+# project path: (file on this machine, lines, sha256)
+SOURCES = {
+    "Lib/gzip.py": ("/usr/lib/python3.11/gzip.py", 668,
+                    "8e0a7f850ef481fea41e0de9b52b4a014573b58e500ae83b92e5888d7a061008"),
+    "Lib/fileinput.py": ("/usr/lib/python3.11/fileinput.py", 442,
+                         "d507b16c4fa6860fe652bd7e8e788e7b145ef36bb85d306d93a265076030d134"),
+    "Lib/aifc.py": ("/usr/lib/python3.11/aifc.py", 984,
+                    "e027e8a33567890ad7f84fea3be423cc0f6e49a33a31bbf279c2d0f64b6f8345"),
+    "Lib/sunau.py": ("/usr/lib/python3.11/sunau.py", 533,
+                     "d1ed39eafff3b238071b2708059afcffa8ca58f2eadfcdc085e7a459c36275ee"),
+    "Lib/wave.py": ("/usr/lib/python3.11/wave.py", 634,
+                    "9d5f29d4657a1f9e5ada3fb660a77ccf14878d91812d9e59315884b265fe708b"),
+    "Lib/csv.py": ("/usr/lib/python3.11/csv.py", 444,
+                   "6c68a5186e3b85e6e267a7ef96479327a45ae2b40bf5e9f2017e4b2282b3f5b1"),
+    "ext/misc/csv.c": (SQLITE_TREE + "/ext/misc/csv.c", 964,
+                       "5cb32b6a09f1951c294ad23516480073ad7fcc4e5ed900e45550cdda237f400a"),
+}
+
+
+def available():
+    """(paths of SOURCES present on this machine, message about those left out or None)."""
+    have = [p for p, (src, _, _) in SOURCES.items() if os.path.exists(src)]
+    gone = sorted(set(SOURCES) - set(have))
+    if any(not p.endswith(".c") for p in gone):
+        raise RuntimeError("--large needs Debian 12's Python 3.11 standard library in "
+                           "/usr/lib/python3.11 (package libpython3.11-stdlib); missing: %s"
+                           % ", ".join(SOURCES[p][0] for p in gone))
+    msg = None
+    if gone:
+        msg = ("%s is not on this machine: its C feature (SQLite's CSV virtual table) is "
+               "skipped" % SQLITE_TREE)
+    return have, msg
+
+
+def build_project(dest, paths):
+    """Copies `paths` (keys of SOURCES) into dest, checking each file's line count and sha256
+    first; raises RuntimeError naming the file that differs."""
+    for p in paths:
+        src, lines, sha = SOURCES[p]
+        data = open(src, "rb").read()
+        n = data.count(b"\n")
+        got = hashlib.sha256(data).hexdigest()
+        if n != lines or got != sha:
+            raise RuntimeError("%s is not the file the large features were written for "
+                               "(%d lines, sha256 %s; expected %d lines, sha256 %s): another "
+                               "Python 3.11 or SQLite release? The features' edits would not "
+                               "apply to it." % (src, n, got[:16], lines, sha[:16]))
+        os.makedirs(os.path.dirname(os.path.join(dest, p)), exist_ok=True)
+        shutil.copyfile(src, os.path.join(dest, p))
+    os.makedirs(os.path.join(dest, ".git"), exist_ok=True)
+
+
+# ---- 1. gzip, fileinput: a limit on the decompressed size --------------------------------------
+
+G1 = {
+    "goal": "A limit on how much a gzip stream may decompress to, against decompression bombs: "
+            "GzipFile and gzip.open take max_size (None: no limit), reading past it raises "
+            "BadGzipFile, and fileinput's hook_compressed can pass the limit on for .gz files.",
+    "steps": [
+        S("fix", "Lib/gzip.py", "    def __init__(self, filename=None, mode=None,",
+          "GzipFile.__init__: add a keyword-only parameter max_size=None after mtime, document "
+          "it in the docstring after the mtime paragraph (reading only, BadGzipFile past it), "
+          "and pass it to _GzipReader when the mode is a read mode.",
+          subs=[("                 compresslevel=_COMPRESS_LEVEL_BEST, fileobj=None, "
+                 "mtime=None):\n",
+                 "                 compresslevel=_COMPRESS_LEVEL_BEST, fileobj=None, "
+                 "mtime=None,\n                 *, max_size=None):\n"),
+                ("        If omitted or None, the current time is used.\n\n",
+                 "        If omitted or None, the current time is used.\n\n"
+                 "        The max_size argument, when not None, is the most bytes reading may\n"
+                 "        decompress; reading more raises BadGzipFile. It is ignored when\n"
+                 "        writing.\n\n"),
+                ("            raw = _GzipReader(fileobj)\n",
+                 "            raw = _GzipReader(fileobj, max_size)\n")]),
+        S("fix", "Lib/gzip.py", "    def __init__(self, fp):",
+          "_GzipReader.__init__: take max_size=None after fp and keep it in self._max_size, "
+          "with a comment saying None means no limit on the decompressed size.",
+          subs=[("    def __init__(self, fp):\n", "    def __init__(self, fp, max_size=None):\n"),
+                ("        self._last_mtime = None\n",
+                 "        self._last_mtime = None\n"
+                 "        self._max_size = max_size  # None: no limit on the decompressed size\n")]),
+        S("fix", "Lib/gzip.py", "            uncompress = self._decompressor.decompress(buf, size)",
+          "_GzipReader.read: once a chunk has been decompressed and before it is counted, raise "
+          "BadGzipFile saying the data exceeds max_size (with its value) when the position "
+          "plus the chunk would pass self._max_size.",
+          subs=[("        self._add_read_data( uncompress )\n",
+                 "        if (self._max_size is not None\n"
+                 "                and self._pos + len(uncompress) > self._max_size):\n"
+                 "            raise BadGzipFile(\"decompressed data exceeds max_size (%d bytes)\"\n"
+                 "                              % self._max_size)\n"
+                 "        self._add_read_data( uncompress )\n")]),
+        S("fix", "Lib/gzip.py", "def open(filename, mode=\"rb\"",
+          "gzip.open: add a keyword-only max_size=None after newline, pass it to GzipFile in "
+          "both the file-name and the file-object case, and give it a sentence in the "
+          "docstring (see GzipFile).",
+          subs=[("         encoding=None, errors=None, newline=None):\n",
+                 "         encoding=None, errors=None, newline=None, *, max_size=None):\n"),
+                ("    behavior, and line ending(s).\n\n",
+                 "    behavior, and line ending(s).\n\n"
+                 "    The max_size argument limits how many bytes reading may decompress (see\n"
+                 "    GzipFile).\n\n"),
+                ("        binary_file = GzipFile(filename, gz_mode, compresslevel)\n",
+                 "        binary_file = GzipFile(filename, gz_mode, compresslevel,\n"
+                 "                               max_size=max_size)\n"),
+                ("        binary_file = GzipFile(None, gz_mode, compresslevel, filename)\n",
+                 "        binary_file = GzipFile(None, gz_mode, compresslevel, filename,\n"
+                 "                               max_size=max_size)\n")]),
+        S("fix", "Lib/fileinput.py", "def hook_compressed(",
+          "hook_compressed: add a keyword-only max_size=None after errors and pass it to "
+          "gzip.open for .gz files (bz2 has no such limit); add a two-line docstring, saying "
+          "to bind it with functools.partial.",
+          subs=[("def hook_compressed(filename, mode, *, encoding=None, errors=None):\n",
+                 "def hook_compressed(filename, mode, *, encoding=None, errors=None,\n"
+                 "                    max_size=None):\n"
+                 "    \"\"\"Opens .gz and .bz2 files decompressed. max_size limits what a .gz file\n"
+                 "    may decompress to (bind it with functools.partial).\"\"\"\n"),
+                ("        stream = gzip.open(filename, mode)\n",
+                 "        stream = gzip.open(filename, mode, max_size=max_size)\n")]),
+    ]}
+
+# ---- 2. aifc, sunau, wave: the duration of a sound ---------------------------------------------
+
+WAVE_DURATION = '''    def getduration(self):
+        """The length of the sound in seconds."""
+        if not self._framerate:
+            raise Error('frame rate is 0')
+        return self._nframes / self._framerate
+'''
+
+AU_DURATION = '''    def getduration(self):
+        """The length of the sound in seconds, or None when the header gives no
+        data size or the encoding is compressed (the frame count is unknown)."""
+        if (self._data_size == AUDIO_UNKNOWN_SIZE
+                or self._encoding not in _simple_encodings):
+            return None
+        if not self._framerate:
+            raise Error('frame rate is 0')
+        return self.getnframes() / self._framerate
+'''
+
+G2 = {
+    "goal": "The three audio readers tell how long a sound lasts: Wave_read, Aifc_read and "
+            "Au_read get a getduration() method giving the length in seconds as a float, "
+            "raising the module's Error for a header whose frame rate is 0.",
+    "steps": [
+        S("implement", "Lib/wave.py", "    def getnframes(self):",
+          "Write Wave_read.getduration(self) after getnframes: the number of frames divided by "
+          "the frame rate, as a float; raise Error('frame rate is 0') when the header's frame "
+          "rate is 0. One-line docstring.",
+          append=WAVE_DURATION),
+        S("implement", "Lib/aifc.py", "    def getnframes(self):",
+          "Write Aifc_read.getduration(self) after getnframes: self._nframes divided by "
+          "self._framerate; raise Error('frame rate is 0') when the rate is 0. One-line "
+          "docstring.",
+          append=WAVE_DURATION),
+        S("implement", "Lib/sunau.py", "    def getnframes(self):",
+          "Write Au_read.getduration(self) after getnframes: None when the data size is "
+          "AUDIO_UNKNOWN_SIZE or the encoding is not in _simple_encodings, else getnframes() "
+          "divided by the frame rate; Error('frame rate is 0') for a zero rate. Docstring "
+          "saying when it is None.",
+          append=AU_DURATION),
+    ]}
+
+# ---- 3. csv: strict field counts for the dict reader and writer --------------------------------
+
+G3 = {
+    "goal": "Strict field checking in csv's dict classes: with strict_fields=True, DictReader "
+            "raises csv.Error naming the line for a row whose field count differs from the "
+            "header's, and DictWriter raises ValueError for a dict missing some fieldnames.",
+    "steps": [
+        S("fix", "Lib/csv.py", "    def __init__(self, f, fieldnames=None, restkey=None,",
+          "DictReader.__init__: add a keyword-only parameter strict_fields=False after *args "
+          "(reader's own strict is a dialect option, so the name must differ) and keep it in "
+          "self.strict_fields with a comment like the other attributes.",
+          subs=[("                 dialect=\"excel\", *args, **kwds):\n"
+                 "        self._fieldnames = fieldnames   # list of keys for the dict\n",
+                 "                 dialect=\"excel\", *args, strict_fields=False, **kwds):\n"
+                 "        self._fieldnames = fieldnames   # list of keys for the dict\n"),
+                ("        self.restval = restval          # default value for short rows\n",
+                 "        self.restval = restval          # default value for short rows\n"
+                 "        self.strict_fields = strict_fields  # short or long rows are errors\n")]),
+        S("fix", "Lib/csv.py", "        while row == []:",
+          "DictReader.__next__: when self.strict_fields is set and the row's field count "
+          "differs from the fieldnames', raise Error \"line N: X fields, expected Y\" with "
+          "self.line_num, before restkey or restval are used.",
+          subs=[("        lr = len(row)\n",
+                 "        lr = len(row)\n"
+                 "        if self.strict_fields and lf != lr:\n"
+                 "            raise Error(\"line %d: %d fields, expected %d\"\n"
+                 "                        % (self.line_num, lr, lf))\n")]),
+        S("fix", "Lib/csv.py", "    def __init__(self, f, fieldnames, restval=\"\"",
+          "DictWriter.__init__: add a keyword-only strict_fields=False after *args, as "
+          "DictReader has, and keep it in self.strict_fields with a comment like restval's.",
+          subs=[("                 dialect=\"excel\", *args, **kwds):\n"
+                 "        self.fieldnames = fieldnames    # list of keys for the dict\n",
+                 "                 dialect=\"excel\", *args, strict_fields=False, **kwds):\n"
+                 "        self.fieldnames = fieldnames    # list of keys for the dict\n"),
+                ("        self.restval = restval          # for writing short dicts\n",
+                 "        self.restval = restval          # for writing short dicts\n"
+                 "        self.strict_fields = strict_fields  # short dicts are errors\n")]),
+        S("fix", "Lib/csv.py", "    def _dict_to_list(self, rowdict):",
+          "DictWriter._dict_to_list: after the extrasaction check, when strict_fields is set, "
+          "raise ValueError \"dict is missing fields: ...\" listing with repr the fieldnames "
+          "absent from rowdict, in fieldnames order, as the extras message does.",
+          subs=[("        return (rowdict.get(key, self.restval) for key in self.fieldnames)\n",
+                 "        if self.strict_fields:\n"
+                 "            missing = [key for key in self.fieldnames if key not in rowdict]\n"
+                 "            if missing:\n"
+                 "                raise ValueError(\"dict is missing fields: \"\n"
+                 "                                 + \", \".join([repr(x) for x in missing]))\n"
+                 "        return (rowdict.get(key, self.restval) for key in self.fieldnames)\n")]),
+    ]}
+
+# ---- 4. SQLite's CSV virtual table: blank lines are not rows -----------------------------------
+
+SKIP_BLANK_LINES = """/* Skip the empty lines (LF or CRLF) in front of a row, counting them in
+** p->nLine.  The first other character is left unread.
+*/
+static void csv_skip_blank_lines(CsvReader *p){
+  int c;
+  while( (c = csv_getc(p))=='\\n' || c=='\\r' ){
+    if( c=='\\n' ) p->nLine++;
+  }
+  if( c!=EOF ) p->iIn--;
+}
+"""
+
+G4 = {
+    "goal": "Blank lines in the CSV virtual table's input are not rows: empty lines (LF or "
+            "CRLF) before the first row, between rows and at the end of the file are skipped, "
+            "so they no longer appear as rows of empty columns or as the header.",
+    "steps": [
+        S("implement", "ext/misc/csv.c", "static int csv_getc(CsvReader *p){",
+          "Write static void csv_skip_blank_lines(CsvReader *p) after csv_getc: read and drop "
+          "LF and CR characters with csv_getc, adding 1 to p->nLine per LF, and step p->iIn "
+          "back over the first other character; EOF ends it.",
+          append=SKIP_BLANK_LINES),
+        S("fix", "ext/misc/csv.c", "static int csvtabNext(sqlite3_vtab_cursor *cur){",
+          "csvtabNext: call csv_skip_blank_lines on the cursor's reader before the loop that "
+          "reads the row's fields, so a blank line is neither a row nor, at the end of the "
+          "input, a last empty row.",
+          subs=[("  char *z;\n  do{\n",
+                 "  char *z;\n  csv_skip_blank_lines(&pCur->rdr);\n  do{\n")]),
+        S("fix", "ext/misc/csv.c", "  memset(pNew, 0, sizeof(*pNew));",
+          "csvtabConnect: right after the new table is zeroed, skip the blank lines at the "
+          "start of the input with csv_skip_blank_lines, so the header or the first row that "
+          "gives the column count is the first non-empty line.",
+          subs=[("  memset(pNew, 0, sizeof(*pNew));\n",
+                 "  memset(pNew, 0, sizeof(*pNew));\n"
+                 "  csv_skip_blank_lines(&sRdr);  /* the first row is the first non-blank line */\n")]),
+    ]}
+
+FEATURES = [G1, G2, G3, G4]
