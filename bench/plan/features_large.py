@@ -32,6 +32,8 @@ SOURCES = {
                     "9d5f29d4657a1f9e5ada3fb660a77ccf14878d91812d9e59315884b265fe708b"),
     "Lib/csv.py": ("/usr/lib/python3.11/csv.py", 444,
                    "6c68a5186e3b85e6e267a7ef96479327a45ae2b40bf5e9f2017e4b2282b3f5b1"),
+    "Lib/mimetypes.py": ("/usr/lib/python3.11/mimetypes.py", 648,
+                         "240e2278866203e691307bc5c4c22de4236ab14d4c4d4f45fad82dd4614cca3d"),
     "ext/misc/csv.c": (SQLITE_TREE + "/ext/misc/csv.c", 964,
                        "5cb32b6a09f1951c294ad23516480073ad7fcc4e5ed900e45550cdda237f400a"),
 }
@@ -270,4 +272,135 @@ G4 = {
                  "  csv_skip_blank_lines(&sRdr);  /* the first row is the first non-blank line */\n")]),
     ]}
 
-FEATURES = [G1, G2, G3, G4]
+# ---- 5. mimetypes: guessing a type from a file path, not a URL -------------------------------
+
+_GUESS_FILE_TYPE = '''    def _guess_file_type(self, path, strict, splitext):
+        # The type and encoding given by the suffixes of `path`, split off with
+        # `splitext`: posixpath's for a URL, os.path's for a file path.
+        base, ext = splitext(path)
+        while (ext_lower := ext.lower()) in self.suffix_map:
+            base, ext = splitext(base + self.suffix_map[ext_lower])
+        # encodings_map is case sensitive
+        if ext in self.encodings_map:
+            encoding = self.encodings_map[ext]
+            base, ext = splitext(base)
+        else:
+            encoding = None
+        ext = ext.lower()
+        types_map = self.types_map[True]
+        if ext in types_map:
+            return types_map[ext], encoding
+        elif strict:
+            return None, encoding
+        types_map = self.types_map[False]
+        if ext in types_map:
+            return types_map[ext], encoding
+        else:
+            return None, encoding
+'''
+
+GUESS_FILE_TYPE_METHOD = '''    def guess_file_type(self, path, *, strict=True):
+        """Guess the type of a file from its path on this system.
+
+        Like guess_type(), but `path` is a file system path (str, bytes or
+        path-like), not a URL: its suffixes are split with os.path, so a
+        drive or a Windows separator is never taken for part of the name.
+        """
+        path = os.fsdecode(path)
+        path = os.path.splitdrive(path)[1]
+        return self._guess_file_type(path, strict, os.path.splitext)
+'''
+
+GUESS_FILE_TYPE = '''def guess_file_type(path, *, strict=True):
+    """Guess the type of a file from its path; see MimeTypes.guess_file_type()."""
+    if _db is None:
+        init()
+    return _db.guess_file_type(path, strict=strict)
+'''
+
+G5 = {
+    "goal": "mimetypes can guess a type from a file path instead of a URL: "
+            "MimeTypes.guess_file_type(path, *, strict=True) and a module-level "
+            "guess_file_type split the suffixes with os.path, sharing guess_type's suffix "
+            "lookup, which moves to a private method.",
+    "steps": [
+        S("implement", "Lib/mimetypes.py", "    def add_type(self, type, ext, strict=True):",
+          "Write MimeTypes._guess_file_type(self, path, strict, splitext) after add_type: "
+          "guess_type's suffix lookup (suffix_map, encodings_map, the strict and non-strict "
+          "types_map) moved here unchanged, with every posixpath.splitext call replaced by "
+          "the splitext argument.",
+          append=_GUESS_FILE_TYPE),
+        S("refactor", "Lib/mimetypes.py", "    def guess_type(self, url, strict=True):",
+          "MimeTypes.guess_type: after the data: URL case, replace the suffix lookup with a "
+          "call to self._guess_file_type(url, strict, posixpath.splitext); the docstring and "
+          "the data: URL handling stay as they are.",
+          subs=[('''        base, ext = posixpath.splitext(url)
+        while (ext_lower := ext.lower()) in self.suffix_map:
+            base, ext = posixpath.splitext(base + self.suffix_map[ext_lower])
+        # encodings_map is case sensitive
+        if ext in self.encodings_map:
+            encoding = self.encodings_map[ext]
+            base, ext = posixpath.splitext(base)
+        else:
+            encoding = None
+        ext = ext.lower()
+        types_map = self.types_map[True]
+        if ext in types_map:
+            return types_map[ext], encoding
+        elif strict:
+            return None, encoding
+        types_map = self.types_map[False]
+        if ext in types_map:
+            return types_map[ext], encoding
+        else:
+            return None, encoding
+''', "        return self._guess_file_type(url, strict, posixpath.splitext)\n")]),
+        S("implement", "Lib/mimetypes.py", "    def guess_extension(self, type, strict=True):",
+          "Write MimeTypes.guess_file_type(self, path, *, strict=True) after guess_extension: "
+          "os.fsdecode the path, drop its drive with os.path.splitdrive, and return "
+          "_guess_file_type with os.path.splitext. Docstring contrasting it with guess_type.",
+          append=GUESS_FILE_TYPE_METHOD),
+        S("implement", "Lib/mimetypes.py", "def guess_type(url, strict=True):",
+          "Write the module-level guess_file_type(path, *, strict=True) after guess_type: "
+          "init() the database when _db is None, as guess_type does, and return "
+          "_db.guess_file_type(path, strict=strict); a one-line docstring pointing to the "
+          "method.",
+          append=GUESS_FILE_TYPE),
+    ]}
+
+# ---- 6. aifc, sunau, wave: path-like file names ------------------------------------------------
+
+G6 = {
+    "goal": "The audio modules accept path-like objects (pathlib.Path) as well as str file "
+            "names: the readers and writers open whatever has no read or write method as a "
+            "file name, as gzip does, instead of treating a Path as an open file.",
+    "steps": [
+        S("fix", "Lib/wave.py", "            f = builtins.open(f, 'rb')",
+          "Wave_read.__init__: open f with builtins.open when it has no read attribute (a str, "
+          "bytes or path-like name) instead of only when it is a str; say so in a short "
+          "comment on that test.",
+          subs=[("        if isinstance(f, str):\n",
+                 "        if not hasattr(f, 'read'):  # a file name or a path-like object\n")]),
+        S("fix", "Lib/wave.py", "            f = builtins.open(f, 'wb')",
+          "Wave_write.__init__: the same for writing: open f with builtins.open(f, 'wb') "
+          "when it has no write attribute, with the same short comment.",
+          subs=[("        if isinstance(f, str):\n",
+                 "        if not hasattr(f, 'write'):  # a file name or a path-like object\n")]),
+        S("fix", "Lib/aifc.py", "            file_object = builtins.open(f, 'rb')",
+          "Aifc_read.__init__: open f as a file when it has no read attribute rather than only "
+          "for a str, with a short comment; the close on a failed initfp stays.",
+          subs=[("        if isinstance(f, str):\n",
+                 "        if not hasattr(f, 'read'):  # a file name or a path-like object\n")]),
+        S("fix", "Lib/sunau.py", "            f = builtins.open(f, 'rb')",
+          "Au_read.__init__: replace the type(f) == type('') test with a check for a missing "
+          "read attribute, so path-like names are opened too; short comment.",
+          subs=[("        if type(f) == type(''):\n",
+                 "        if not hasattr(f, 'read'):  # a file name or a path-like object\n")]),
+        S("fix", "Lib/sunau.py", "            f = builtins.open(f, 'wb')",
+          "Au_write.__init__: the same for writing, testing for a missing write attribute "
+          "instead of type(f) == type(''); short comment.",
+          subs=[("        if type(f) == type(''):\n",
+                 "        if not hasattr(f, 'write'):  # a file name or a path-like object\n")]),
+    ]}
+
+FEATURES = [G1, G2, G3, G4, G5, G6]
