@@ -16,6 +16,15 @@ import shutil
 
 from features import S
 
+
+def T(path, anchor, instruction, content):
+    """A `tests` step: the plan's `tests PATH:LINE` (LINE in the function the tests are about);
+    its answer is `content`, a new test file where the host's conventions put it
+    (tests/test_<module>.py with pytest here). Full-only writes the same file with a block
+    whose SEARCH is empty."""
+    return {"action": "tests", "path": path, "anchor": anchor, "instruction": instruction,
+            "subs": [], "append": None, "tests": content}
+
 SQLITE_TREE = "/var/tmp/src/sqlite3-3.40.1"
 
 # project path: (file on this machine, lines, sha256)
@@ -73,6 +82,51 @@ def build_project(dest, paths):
 
 
 # ---- 1. gzip, fileinput: a limit on the decompressed size --------------------------------------
+
+GZIP_TESTS = '''import functools
+import gzip
+import io
+
+import fileinput
+import pytest
+
+
+def test_max_size_allows_exactly_the_limit():
+    data = gzip.compress(b"x" * 1000)
+    with gzip.GzipFile(fileobj=io.BytesIO(data), max_size=1000) as f:
+        assert f.read() == b"x" * 1000
+
+
+def test_max_size_refuses_one_byte_more():
+    data = gzip.compress(b"x" * 1001)
+    with gzip.GzipFile(fileobj=io.BytesIO(data), max_size=1000) as f:
+        with pytest.raises(gzip.BadGzipFile, match="exceeds max_size"):
+            f.read()
+
+
+def test_max_size_counts_every_member():
+    data = gzip.compress(b"x" * 600) + gzip.compress(b"y" * 600)
+    with gzip.GzipFile(fileobj=io.BytesIO(data), max_size=1000) as f:
+        with pytest.raises(gzip.BadGzipFile):
+            f.read()
+
+
+def test_open_in_text_mode_passes_max_size(tmp_path):
+    path = tmp_path / "lines.gz"
+    path.write_bytes(gzip.compress(b"line\\n" * 100))
+    with gzip.open(path, "rt", max_size=10) as f:
+        with pytest.raises(gzip.BadGzipFile):
+            f.read()
+
+
+def test_hook_compressed_limits_gz_files(tmp_path):
+    path = tmp_path / "lines.gz"
+    path.write_bytes(gzip.compress(b"line\\n" * 100))
+    hook = functools.partial(fileinput.hook_compressed, max_size=50)
+    with fileinput.FileInput(str(path), openhook=hook) as lines:
+        with pytest.raises(gzip.BadGzipFile):
+            list(lines)
+'''
 
 G1 = {
     "goal": "A limit on how much a gzip stream may decompress to, against decompression bombs: "
@@ -138,6 +192,11 @@ G1 = {
                  "    may decompress to (bind it with functools.partial).\"\"\"\n"),
                 ("        stream = gzip.open(filename, mode)\n",
                  "        stream = gzip.open(filename, mode, max_size=max_size)\n")]),
+        T("Lib/gzip.py", "            uncompress = self._decompressor.decompress(buf, size)",
+          "Tests for max_size: data of exactly max_size bytes reads back, one byte more raises "
+          "BadGzipFile, the limit counts every member of a concatenated stream, gzip.open in "
+          "text mode passes it on, and hook_compressed through functools.partial.",
+          GZIP_TESTS),
     ]}
 
 # ---- 2. aifc, sunau, wave: the duration of a sound ---------------------------------------------
@@ -185,6 +244,44 @@ G2 = {
 
 # ---- 3. csv: strict field counts for the dict reader and writer --------------------------------
 
+CSV_TESTS = '''import csv
+import io
+
+import pytest
+
+
+def test_strict_reader_refuses_a_long_row():
+    rows = csv.DictReader(io.StringIO("a,b\\n1,2\\n1,2,3\\n"), strict_fields=True)
+    assert next(rows) == {"a": "1", "b": "2"}
+    with pytest.raises(csv.Error, match="line 3: 3 fields, expected 2"):
+        next(rows)
+
+
+def test_strict_reader_refuses_a_short_row():
+    rows = csv.DictReader(io.StringIO("a,b\\n1\\n"), strict_fields=True)
+    with pytest.raises(csv.Error, match="line 2: 1 fields, expected 2"):
+        next(rows)
+
+
+def test_reader_without_strict_fields_uses_restval():
+    rows = csv.DictReader(io.StringIO("a,b\\n1\\n"), restval="-")
+    assert next(rows) == {"a": "1", "b": "-"}
+
+
+def test_dialect_strict_still_reaches_the_reader():
+    rows = csv.DictReader(io.StringIO(\'a,b\\n"x"y,1\\n\'), strict=True, strict_fields=True)
+    with pytest.raises(csv.Error, match="expected"):
+        next(rows)
+
+
+def test_strict_writer_refuses_a_missing_field():
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["a", "b", "c"], strict_fields=True)
+    with pytest.raises(ValueError, match="dict is missing fields: 'b', 'c'"):
+        writer.writerow({"a": 1})
+    assert out.getvalue() == ""
+'''
+
 G3 = {
     "goal": "Strict field checking in csv's dict classes: with strict_fields=True, DictReader "
             "raises csv.Error naming the line for a row whose field count differs from the "
@@ -231,6 +328,11 @@ G3 = {
                  "                raise ValueError(\"dict is missing fields: \"\n"
                  "                                 + \", \".join([repr(x) for x in missing]))\n"
                  "        return (rowdict.get(key, self.restval) for key in self.fieldnames)\n")]),
+        T("Lib/csv.py", "        while row == []:",
+          "Tests for strict_fields: a long and a short row raise csv.Error naming the line and "
+          "the counts, a row without strict_fields still gets restval, the dialect's own strict "
+          "still works beside it, and the writer refuses a dict missing fields before writing.",
+          CSV_TESTS),
     ]}
 
 # ---- 4. SQLite's CSV virtual table: blank lines are not rows -----------------------------------
@@ -273,6 +375,31 @@ G4 = {
     ]}
 
 # ---- 5. mimetypes: guessing a type from a file path, not a URL -------------------------------
+
+MIMETYPES_TESTS = '''import mimetypes
+import pathlib
+
+
+def test_guess_file_type_of_paths():
+    assert mimetypes.guess_file_type("docs/report.PDF") == ("application/pdf", None)
+    assert mimetypes.guess_file_type(pathlib.Path("a/b.tar.gz")) == ("application/x-tar",
+                                                                     "gzip")
+    assert mimetypes.guess_file_type(b"data.json") == ("application/json", None)
+    assert mimetypes.guess_file_type("README") == (None, None)
+
+
+def test_guess_file_type_strict():
+    db = mimetypes.MimeTypes()
+    db.add_type("text/x-bench", ".bench", strict=False)
+    assert db.guess_file_type("run.bench") == (None, None)
+    assert db.guess_file_type("run.bench", strict=False) == ("text/x-bench", None)
+
+
+def test_guess_type_of_urls_is_unchanged():
+    assert mimetypes.guess_type("http://example.com/a.txt") == ("text/plain", None)
+    assert mimetypes.guess_type("data:image/png;base64,AAAA") == ("image/png", None)
+    assert mimetypes.guess_type("http://example.com/a.tgz") == ("application/x-tar", "gzip")
+'''
 
 _GUESS_FILE_TYPE = '''    def _guess_file_type(self, path, strict, splitext):
         # The type and encoding given by the suffixes of `path`, split off with
@@ -366,6 +493,11 @@ G5 = {
           "_db.guess_file_type(path, strict=strict); a one-line docstring pointing to the "
           "method.",
           append=GUESS_FILE_TYPE),
+        T("Lib/mimetypes.py", "    def guess_extension(self, type, strict=True):",
+          "Tests for guess_file_type: str, pathlib and bytes paths with a case-insensitive type "
+          "suffix and an encoding suffix, the non-strict types only with strict=False, and "
+          "guess_type of URLs, data: URLs included, unchanged.",
+          MIMETYPES_TESTS),
     ]}
 
 # ---- 6. aifc, sunau, wave: path-like file names ------------------------------------------------

@@ -114,16 +114,30 @@ def changed_lines(old, new):
 def resolve(args, proj, cfg, state, feature):
     """The feature's steps on the project as it is now: each step's LINE, scope, its text
     before and after, and its edits as (start, end, new) offsets in the file; plus the text
-    every touched file must hold once the feature is done."""
-    steps, texts, edits = [], {}, {}
+    every touched file must hold once the feature is done. A `tests` step (features_large.py)
+    adds a new test file, where the host's test conventions put it (`new_files`)."""
+    steps, texts, edits, new_files = [], {}, {}, {}
     for st in feature["steps"]:
         path = st["path"]
         text = texts.setdefault(path, read(proj, path))
         line = line_of(text, path, st["anchor"])
         p = frugal(args, proj, cfg, state, "context", "%s:%d" % (path, line), "--action",
                    st["action"], "--json")
-        scope = json.loads(p.stdout)["scope"]
+        ctx = json.loads(p.stdout)
+        scope = ctx["scope"]
         s, e = scope["start_line"], scope["end_line"]
+        if st["action"] == "tests":  # where the host puts the tests: preview's context says
+            p = frugal(args, proj, cfg, state, "preview", "%s:%d" % (path, line), "--action",
+                       "tests", "--json")
+            tests = json.loads(p.stdout)["context"]["tests"]
+            tp = os.path.relpath(tests["path"], os.path.realpath(proj))
+            assert not tests["exists"] and tp not in new_files, tp
+            new_files[tp] = st["tests"]
+            steps.append({"action": "tests", "path": path, "line": line, "name": scope["name"],
+                          "start": s, "end": e, "new": st["tests"], "tests_path": tp,
+                          "instruction": st["instruction"], "added": st["tests"].count("\n"),
+                          "removed": 0, "edits": []})
+            continue
         lines = text.split("\n")
         old = "\n".join(lines[s - 1:e]) + "\n"
         blank = 0
@@ -140,7 +154,8 @@ def resolve(args, proj, cfg, state, feature):
         if st["append"]:
             mine.append((base + len(old), base + len(old), new[len(old):]))
         for other in steps:
-            assert other["path"] != path or other["end"] < s or other["start"] > e, \
+            assert other["action"] == "tests" or other["path"] != path or \
+                other["end"] < s or other["start"] > e, \
                 "two steps of one feature on %s:%d" % (path, line)
         edits.setdefault(path, []).extend(mine)
         add, rem = changed_lines(old, new)
@@ -157,9 +172,11 @@ def resolve(args, proj, cfg, state, feature):
             t = t[:a] + n + t[b:]
         expected[path] = t
     for s in steps:  # the hybrid answers (each scope replaced whole) give the same files
-        assert expected[s["path"]].count(s["new"]) == 1, (s["path"], s["name"])
+        assert s["action"] == "tests" or expected[s["path"]].count(s["new"]) == 1, \
+            (s["path"], s["name"])
+    expected.update(new_files)
     return {"goal": feature["goal"], "steps": steps, "texts": texts, "edits": edits,
-            "expected": expected}
+            "new_files": new_files, "expected": expected}
 
 
 def occurrences(text, s):
@@ -233,6 +250,10 @@ def full_only(args, proj, cfg, state, srv, feature):
         search_lines += sum(s.count("\n") for s, _ in bl)
         parts.append("%s\n```%s\n%s```\n" % (path, fence(path), "\n".join(
             "<<<<<<< SEARCH\n%s=======\n%s>>>>>>> REPLACE\n" % b for b in bl)))
+    for path, content in sorted(f["new_files"].items()):  # a block with an empty SEARCH
+        nblocks += 1
+        parts.append("%s\n```%s\n<<<<<<< SEARCH\n=======\n%s>>>>>>> REPLACE\n```\n"
+                     % (path, fence(path), content))
     answer = ("The feature touches %d functions in %d files; the edits:\n\n%s"
               % (len(steps), len(f["edits"]), "\n".join(parts)))
     srv.post("/__script", [{"text": answer}])
@@ -254,7 +275,7 @@ def full_only(args, proj, cfg, state, srv, feature):
             "input": u["input_tokens"], "output": u["output_tokens"], "steps": len(steps),
             "cached": u.get("cached_input_tokens", 0), "cache_write": u.get("cache_write_tokens", 0),
             "blocks": nblocks, "search_lines": search_lines,
-            "files": sorted(f["edits"]),
+            "files": sorted(set(f["edits"]) | set(f["new_files"])),
             "step_sizes": [{"action": s["action"], "path": s["path"], "name": s["name"],
                             "added": s["added"], "removed": s["removed"]} for s in steps]}
 
@@ -266,8 +287,8 @@ def hybrid(args, proj, cfg, state, srv, feature):
                                             s["instruction"]) for i, s in enumerate(steps))
     items = [{"text": plan}]
     for s in steps:
-        items.append({"text": "The change, as asked:\n```%s\n%s```\n" % (fence(s["path"]),
-                                                                       s["new"])})
+        lead = "The tests, as asked" if s["action"] == "tests" else "The change, as asked"
+        items.append({"text": "%s:\n```%s\n%s```\n" % (lead, fence(s["path"]), s["new"])})
     srv.post("/__script", items)
     first = steps[0]
     argv = ["run", "plan", "%s:%d" % (first["path"], first["line"]), "--instruction",
@@ -435,7 +456,11 @@ def main():
         srv.stop()
     same = fo_files == hy_files
     touched = sorted({p for a in fo for p in a["files"]})
-    checks_before = check_files(before_dir, touched, checkers)
+    checks_before = check_files(before_dir, [p for p in touched
+                                             if os.path.exists(os.path.join(before_dir, p))],
+                                checkers)
+    for p in touched:  # a file the features created had nothing to fail before
+        checks_before.setdefault(p, None)
     checks = check_files(os.path.join(tmp, "hybrid"), touched, checkers)
     kind = ("one-line features (--minimal)" if args.minimal else
             "large features (--large)" if args.large else "features")
@@ -497,7 +522,9 @@ def main():
         print("|---|---|---|---|---|")
         for i, (a, b) in enumerate(zip(fo, hy), 1):
             print("| %d | %s | %d | %d | %.0f%% |" % (
-                i, ", ".join("%s (%d)" % (p, features_large.SOURCES[p][1]) for p in a["files"]),
+                i, ", ".join("%s (%s)" % (p, features_large.SOURCES[p][1]
+                                         if p in features_large.SOURCES else "new")
+                             for p in a["files"]),
                 a["input"], b["plan_input"], 100.0 * b["plan_input"] / a["input"]))
         tin = sum(a["input"] for a in fo)
         tpl = sum(b["plan_input"] for b in hy)
