@@ -529,8 +529,8 @@ G6 = {
           subs=[("        if type(f) == type(''):\n",
                  "        if not hasattr(f, 'read'):  # a file name or a path-like object\n")]),
         S("fix", "Lib/sunau.py", "            f = builtins.open(f, 'wb')",
-          "Au_write.__init__: the same for writing, testing for a missing write attribute "
-          "instead of type(f) == type(''); short comment.",
+          "Au_write.__init__: the same for writing: open f with builtins.open(f, 'wb') when "
+          "it has no write attribute, instead of the type(f) == type('') test; short comment.",
           subs=[("        if type(f) == type(''):\n",
                  "        if not hasattr(f, 'write'):  # a file name or a path-like object\n")]),
     ]}
