@@ -543,7 +543,9 @@ def main():
     print("\n## The mixed workload\n")
     if args.large:
         print("(mixes bench/workload's small project, files of 117-313 lines, for the 42 "
-              "single tasks with these %d features on the large files)\n" % len(features))
+              "single tasks with these %d features on the large files; the %d features stand "
+              "in for 8 Full-class tasks, so there are %d tasks, not 50)\n"
+              % (len(features), len(features), 42 + len(features)))
     print("A: the workload's %d Mini-class tasks + the %d %s + 2 of its %d Full-class single "
           "tasks (%d tasks: the workload's own %d/%d split, %d of the Full-class slots now "
           "multi-step features), over all %d pairs of Full-class tasks:\n"
