@@ -5,8 +5,11 @@ bench/workload/project with the local provider server (tests/server/provider_ser
 Then the mixed workload: bench/workload's measured per-task costs with the features in place
 of Full-class tasks, hybrid against Full-only. See README.md.
 
-    /usr/bin/python3 bench/plan/run.py [--minimal] [--host build/frugal]
+    /usr/bin/python3 bench/plan/run.py [--minimal | --large] [--host build/frugal]
                                        [--workload FILE.json] [--json OUT]
+
+--large runs features_large.py's features on a project built at run time from real files of
+this machine (Python 3.11's standard library, SQLite's CSV virtual table) instead.
 """
 import argparse
 import difflib
@@ -111,16 +114,30 @@ def changed_lines(old, new):
 def resolve(args, proj, cfg, state, feature):
     """The feature's steps on the project as it is now: each step's LINE, scope, its text
     before and after, and its edits as (start, end, new) offsets in the file; plus the text
-    every touched file must hold once the feature is done."""
-    steps, texts, edits = [], {}, {}
+    every touched file must hold once the feature is done. A `tests` step (features_large.py)
+    adds a new test file, where the host's test conventions put it (`new_files`)."""
+    steps, texts, edits, new_files = [], {}, {}, {}
     for st in feature["steps"]:
         path = st["path"]
         text = texts.setdefault(path, read(proj, path))
         line = line_of(text, path, st["anchor"])
         p = frugal(args, proj, cfg, state, "context", "%s:%d" % (path, line), "--action",
                    st["action"], "--json")
-        scope = json.loads(p.stdout)["scope"]
+        ctx = json.loads(p.stdout)
+        scope = ctx["scope"]
         s, e = scope["start_line"], scope["end_line"]
+        if st["action"] == "tests":  # where the host puts the tests: preview's context says
+            p = frugal(args, proj, cfg, state, "preview", "%s:%d" % (path, line), "--action",
+                       "tests", "--json")
+            tests = json.loads(p.stdout)["context"]["tests"]
+            tp = os.path.relpath(tests["path"], os.path.realpath(proj))
+            assert not tests["exists"] and tp not in new_files, tp
+            new_files[tp] = st["tests"]
+            steps.append({"action": "tests", "path": path, "line": line, "name": scope["name"],
+                          "start": s, "end": e, "new": st["tests"], "tests_path": tp,
+                          "instruction": st["instruction"], "added": st["tests"].count("\n"),
+                          "removed": 0, "edits": []})
+            continue
         lines = text.split("\n")
         old = "\n".join(lines[s - 1:e]) + "\n"
         blank = 0
@@ -137,7 +154,8 @@ def resolve(args, proj, cfg, state, feature):
         if st["append"]:
             mine.append((base + len(old), base + len(old), new[len(old):]))
         for other in steps:
-            assert other["path"] != path or other["end"] < s or other["start"] > e, \
+            assert other["action"] == "tests" or other["path"] != path or \
+                other["end"] < s or other["start"] > e, \
                 "two steps of one feature on %s:%d" % (path, line)
         edits.setdefault(path, []).extend(mine)
         add, rem = changed_lines(old, new)
@@ -154,9 +172,11 @@ def resolve(args, proj, cfg, state, feature):
             t = t[:a] + n + t[b:]
         expected[path] = t
     for s in steps:  # the hybrid answers (each scope replaced whole) give the same files
-        assert expected[s["path"]].count(s["new"]) == 1, (s["path"], s["name"])
+        assert s["action"] == "tests" or expected[s["path"]].count(s["new"]) == 1, \
+            (s["path"], s["name"])
+    expected.update(new_files)
     return {"goal": feature["goal"], "steps": steps, "texts": texts, "edits": edits,
-            "expected": expected}
+            "new_files": new_files, "expected": expected}
 
 
 def occurrences(text, s):
@@ -230,6 +250,10 @@ def full_only(args, proj, cfg, state, srv, feature):
         search_lines += sum(s.count("\n") for s, _ in bl)
         parts.append("%s\n```%s\n%s```\n" % (path, fence(path), "\n".join(
             "<<<<<<< SEARCH\n%s=======\n%s>>>>>>> REPLACE\n" % b for b in bl)))
+    for path, content in sorted(f["new_files"].items()):  # a block with an empty SEARCH
+        nblocks += 1
+        parts.append("%s\n```%s\n<<<<<<< SEARCH\n=======\n%s>>>>>>> REPLACE\n```\n"
+                     % (path, fence(path), content))
     answer = ("The feature touches %d functions in %d files; the edits:\n\n%s"
               % (len(steps), len(f["edits"]), "\n".join(parts)))
     srv.post("/__script", [{"text": answer}])
@@ -251,7 +275,7 @@ def full_only(args, proj, cfg, state, srv, feature):
             "input": u["input_tokens"], "output": u["output_tokens"], "steps": len(steps),
             "cached": u.get("cached_input_tokens", 0), "cache_write": u.get("cache_write_tokens", 0),
             "blocks": nblocks, "search_lines": search_lines,
-            "files": sorted(f["edits"]),
+            "files": sorted(set(f["edits"]) | set(f["new_files"])),
             "step_sizes": [{"action": s["action"], "path": s["path"], "name": s["name"],
                             "added": s["added"], "removed": s["removed"]} for s in steps]}
 
@@ -263,8 +287,8 @@ def hybrid(args, proj, cfg, state, srv, feature):
                                             s["instruction"]) for i, s in enumerate(steps))
     items = [{"text": plan}]
     for s in steps:
-        items.append({"text": "The change, as asked:\n```%s\n%s```\n" % (fence(s["path"]),
-                                                                       s["new"])})
+        lead = "The tests, as asked" if s["action"] == "tests" else "The change, as asked"
+        items.append({"text": "%s:\n```%s\n%s```\n" % (lead, fence(s["path"]), s["new"])})
     srv.post("/__script", items)
     first = steps[0]
     argv = ["run", "plan", "%s:%d" % (first["path"], first["line"]), "--instruction",
@@ -291,9 +315,11 @@ def hybrid(args, proj, cfg, state, srv, feature):
 
 CHECKERS = {".c": ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only"],
             ".js": ["node", "--check"], ".go": ["gofmt", "-l", "-e"]}
+# SQLite's C is not -Wextra clean (sign compares, unused parameters) and is gnu99
+CHECKERS_LARGE = dict(CHECKERS, **{".c": ["cc", "-Wall", "-Werror", "-fsyntax-only"]})
 
 
-def check_files(proj, paths):
+def check_files(proj, paths, checkers=CHECKERS):
     """Compiles or parses each file with its language's tools where they are installed
     (C: cc -fsyntax-only -Werror; Python: compile(); JavaScript: node --check; Go: gofmt -l,
     then go vet on its package): {path: None (passed), "not checked: ...", or the
@@ -308,7 +334,7 @@ def check_files(proj, paths):
             except SyntaxError as e:
                 out[path] = str(e)
             continue
-        argv = CHECKERS[ext] + [path]
+        argv = checkers[ext] + [path]
         if not shutil.which(argv[0]):
             out[path] = "not checked: no %s" % argv[0]
             continue
@@ -329,9 +355,13 @@ def check_files(proj, paths):
     return out
 
 
-def run_pass(args, tmp, srv, name, fn, features):
+def copy_project(dest):
+    shutil.copytree(PROJECT, dest)
+
+
+def run_pass(args, tmp, srv, name, fn, features, make_project=copy_project):
     proj = os.path.join(tmp, name)
-    shutil.copytree(PROJECT, proj)
+    make_project(proj)
     state = os.path.join(tmp, "state-" + name)
     cfg = os.path.join(tmp, "frugal-%s.json" % name)
     c = config(srv.url)
@@ -392,26 +422,48 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default=os.environ.get("FRUGAL_HOST",
                                                      os.path.join(ROOT, "build", "frugal")))
-    ap.add_argument("--minimal", action="store_true",
-                    help="the first version's one-line features instead of the real ones")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--minimal", action="store_true",
+                       help="the first version's one-line features instead of the real ones")
+    which.add_argument("--large", action="store_true",
+                       help="features_large.py's features on real files of 400-1000 lines "
+                            "(Python 3.11's standard library, SQLite) instead")
     ap.add_argument("--workload", help="bench/workload/run.py --full anthropic --json output; "
                                        "run here when not given")
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (both projects)")
     args = ap.parse_args()
     features = MINIMAL if args.minimal else FEATURES
+    make_project, checkers, before_dir = copy_project, CHECKERS, PROJECT
     tmp = tempfile.mkdtemp(prefix="frugal-bench-plan-")
+    if args.large:
+        import features_large
+        have, missing = features_large.available()
+        if missing:
+            print("note: %s\n" % missing)
+        features = [f for f in features_large.FEATURES
+                    if all(st["path"] in have for st in f["steps"])]
+
+        def make_project(dest):
+            features_large.build_project(dest, have)
+        checkers, before_dir = CHECKERS_LARGE, os.path.join(tmp, "before")
+        make_project(before_dir)
     srv = Server(tmp)
     try:
-        fo, fo_files = run_pass(args, tmp, srv, "full-only", full_only, features)
-        hy, hy_files = run_pass(args, tmp, srv, "hybrid", hybrid, features)
+        fo, fo_files = run_pass(args, tmp, srv, "full-only", full_only, features, make_project)
+        hy, hy_files = run_pass(args, tmp, srv, "hybrid", hybrid, features, make_project)
     finally:
         srv.stop()
     same = fo_files == hy_files
     touched = sorted({p for a in fo for p in a["files"]})
-    checks_before = check_files(PROJECT, touched)
-    checks = check_files(os.path.join(tmp, "hybrid"), touched)
-    kind = "one-line features (--minimal)" if args.minimal else "features"
+    checks_before = check_files(before_dir, [p for p in touched
+                                             if os.path.exists(os.path.join(before_dir, p))],
+                                checkers)
+    for p in touched:  # a file the features created had nothing to fail before
+        checks_before.setdefault(p, None)
+    checks = check_files(os.path.join(tmp, "hybrid"), touched, checkers)
+    kind = ("one-line features (--minimal)" if args.minimal else
+            "large features (--large)" if args.large else "features")
     print("## Multi-step %s: Full-only vs plan on Full + steps on Mini\n" % kind)
     print("| # | steps | lines +/- | Full-only: blocks, in (cache read, write)/out tokens, "
           "cost | hybrid: requests, plan in/out, plan + steps cost | saving |")
@@ -464,6 +516,19 @@ def main():
         print("| %d | %s | %s |" % (i, ", ".join(a["files"]), "; ".join(
             "%s %s +%d/-%d" % (s["action"], s["name"], s["added"], s["removed"])
             for s in a["step_sizes"])))
+    if args.large:
+        print("\n### Input tokens: the Full-only request against the plan request\n")
+        print("| # | files (lines) | Full-only input | plan input | plan / Full-only |")
+        print("|---|---|---|---|---|")
+        for i, (a, b) in enumerate(zip(fo, hy), 1):
+            print("| %d | %s | %d | %d | %.0f%% |" % (
+                i, ", ".join("%s (%s)" % (p, features_large.SOURCES[p][1]
+                                         if p in features_large.SOURCES else "new")
+                             for p in a["files"]),
+                a["input"], b["plan_input"], 100.0 * b["plan_input"] / a["input"]))
+        tin = sum(a["input"] for a in fo)
+        tpl = sum(b["plan_input"] for b in hy)
+        print("| all | | %d | %d | %.0f%% |" % (tin, tpl, 100.0 * tpl / tin))
 
     wl = args.workload
     if not wl:
@@ -476,6 +541,11 @@ def main():
     B = old_mixed(d, len(features), thy, tfo)
     n = A["mini_tasks"] + len(features) + 2
     print("\n## The mixed workload\n")
+    if args.large:
+        print("(mixes bench/workload's small project, files of 117-313 lines, for the 42 "
+              "single tasks with these %d features on the large files; the %d features stand "
+              "in for 8 Full-class tasks, so there are %d tasks, not 50)\n"
+              % (len(features), len(features), 42 + len(features)))
     print("A: the workload's %d Mini-class tasks + the %d %s + 2 of its %d Full-class single "
           "tasks (%d tasks: the workload's own %d/%d split, %d of the Full-class slots now "
           "multi-step features), over all %d pairs of Full-class tasks:\n"
@@ -502,7 +572,8 @@ def main():
              B["full_only"], B["saving"]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"features": "minimal" if args.minimal else "real",
+            json.dump({"features": "minimal" if args.minimal else
+                       "large" if args.large else "real",
                        "full_only": fo, "hybrid": hy, "same_files": same,
                        "checks": checks,
                        "features_total": {"hybrid": thy, "full_only": tfo,
