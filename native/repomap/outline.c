@@ -143,7 +143,9 @@ int repomap_outline(lang_id lang, const text_t *t, const repomap_outline_opts *o
         keep[sig_end + 1] = 1;
       }
     }
-    int whole = wanted_whole(opts, d->name) ||
+    /* A function the goal names is kept whole; a class it names keeps its methods'
+     * signatures (their bodies are what an outline is for leaving out). */
+    int whole = (d->kind != DEF_CLASS && wanted_whole(opts, d->name)) ||
                 (d->kind == DEF_CLASS && d->end_line - d->start_line + 1 <= type_max &&
                  (brace_lang(lang) || d->end_line == d->head_line));
     if (whole) {

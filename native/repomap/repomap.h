@@ -127,8 +127,9 @@ int repomap_build_async(uv_loop_t *loop, repomap_cache *cache, const repomap_req
 
 /* Options of repomap_outline. */
 typedef struct {
-  const char *const *keep_whole; /* names of definitions whose whole text is kept (the function
-                                    the goal or the cursor names) */
+  const char *const *keep_whole; /* names of functions and methods whose whole text is kept
+                                    (those the goal or the cursor names); a class named here
+                                    still shows only its members' signatures */
   size_t nkeep;
   int type_max_lines;            /* a type (struct, class, enum) up to this many lines is kept
                                     whole (its fields are its interface); <= 0: 40 */

@@ -6,7 +6,7 @@
  *     header, types, signatures): the plan must cite lines of the other functions it touches;
  *   - the other files in scope whole while they total PLAN_CONTEXT_WHOLE_TOKENS or less (an
  *     outline would save little and lose the bodies), else each as its outline, keeping whole
- *     only the definitions the goal names.
+ *     only the functions the goal names (a class it names keeps its methods' signatures).
  * The repo map (repomap/repomap.h) then shows the rest of the project. */
 #ifndef FRUGAL_SERVICE_PLAN_CONTEXT_H
 #define FRUGAL_SERVICE_PLAN_CONTEXT_H

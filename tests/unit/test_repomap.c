@@ -461,6 +461,16 @@ static void an_outline_keeps_signatures_types_and_docs_with_their_lines(void **s
                               "6|     def put(self, row):\n"
                               " | ...\n");
   buf_free(&b);
+  /* a class the goal names keeps its members' signatures; a method it names goes whole */
+  const char *store[] = {"Store"}, *put[] = {"put"};
+  repomap_outline_opts by_class = {.keep_whole = store, .nkeep = 1};
+  repomap_outline(LANG_PYTHON, &t, &by_class, &b);
+  assert_non_null(strstr(b.data, "6|     def put(self, row):\n | ...\n"));
+  buf_free(&b);
+  repomap_outline_opts by_method = {.keep_whole = put, .nkeep = 1};
+  repomap_outline(LANG_PYTHON, &t, &by_method, &b);
+  assert_non_null(strstr(b.data, "7|         self.rows.append(row)\n"));
+  buf_free(&b);
   text_free(&t);
 }
 
