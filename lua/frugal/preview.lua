@@ -192,12 +192,22 @@ function M.render(req, result)
 
   add('')
   local tokens, file_tokens = val(ctx.tokens), val(ctx.file_tokens)
-  local share = ''
-  if type(tokens) == 'number' and type(file_tokens) == 'number' and file_tokens > 0 then
-    share = string.format(' (%.1f%% of the file)', 100 * tokens / file_tokens)
+  -- A package with other files or the repo map is not a share of this file.
+  local others = false
+  for _, it in ipairs(type(val(ctx.items)) == 'table' and ctx.items or {}) do
+    others = others or val(it.kind) == 'file' or val(it.kind) == 'repo_map'
   end
-  add(string.format('Package:   %s tokens; whole file: %s tokens%s', thousands(tokens),
-    thousands(file_tokens), share))
+  if others then
+    add(string.format('Package:   %s tokens, with the files in scope; this file whole: %s tokens',
+      thousands(tokens), thousands(file_tokens)))
+  else
+    local share = ''
+    if type(tokens) == 'number' and type(file_tokens) == 'number' and file_tokens > 0 then
+      share = string.format(' (%.1f%% of the file)', 100 * tokens / file_tokens)
+    end
+    add(string.format('Package:   %s tokens; whole file: %s tokens%s', thousands(tokens),
+      thousands(file_tokens), share))
+  end
   local dropped = val(ctx.dropped)
   if type(dropped) == 'number' and dropped > 0 then
     add(string.format('           %d optional item%s left out to stay within the budget', dropped,

@@ -3,6 +3,7 @@
 Messages APIs on 127.0.0.1. Every request really goes over HTTP; nothing reaches the internet."""
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -303,6 +304,17 @@ def test_a_mini_conversation_stops_at_max_turns(ed, host_bin):
     ed.lua(AGAIN, "and then?")
     got = wait_for(lambda: ed.lua("return _G.again_result"), 10, "the refusal")
     assert "reached 1 turns" in got["err"] and ":Frugal! again" in got["err"]
+
+
+def test_a_multi_file_preview_does_not_call_its_package_a_share_of_the_file(ed, tmp_path):
+    (tmp_path / "other.c").write_text("int other(int x)\n{\n  return add(x, 1);\n}\n")
+    cursor(ed, 6)
+    ed.nvim.command("Frugal preview refactor-files rename add to sum file="
+                    + str(tmp_path / "other.c"))
+    text = "\n".join(ed.wait_preview())
+    assert re.search(r"^Package:\s+[\d,]+ tokens, with the files in scope; this file whole: "
+                     r"[\d,]+ tokens$", text, re.M), text
+    assert "% of the file" not in text
 
 
 def test_preview_puts_the_price_first_and_tells_the_budget_and_where_tests_go(ed, tmp_path):
