@@ -126,6 +126,14 @@ typedef struct {
   uv_work_t work;
 } plan_job;
 
+static void known_free(plan_known_file *k, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free((char *)k[i].path);
+  }
+  free(k);
+}
+
 /* msgpack -> JSON for plan_save's plan (maps with string keys, arrays, strings, numbers, booleans,
  * nil), at most `depth` levels. NULL when something else is in it. */
 static json_t *to_json(const msgpack_object *o, int depth)
@@ -232,10 +240,7 @@ static void job_done(uv_work_t *w, int status)
   json_decref(j->plan);
   free(j->text);
   free(j->root);
-  for (size_t i = 0; i < j->nknown; i++) {
-    free((char *)j->known[i].path);
-  }
-  free(j->known);
+  known_free(j->known, j->nknown);
   free(j);
   host_release(h);
 }
@@ -300,10 +305,7 @@ static int buffers_param(const msgpack_object *params, plan_known_file **out, si
         kv->key.via.str.size >= 4096 || memchr(kv->key.via.str.ptr, '\0', kv->key.via.str.size) ||
         kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER || kv->val.via.u64 > (1u << 30)) {
       snprintf(err, errlen, "'buffers' must map each path to its line count (a number)");
-      for (uint32_t x = 0; x < i; x++) {
-        free((char *)k[x].path);
-      }
-      free(k);
+      known_free(k, i);
       return -1;
     }
     k[i].path = xstrndup(kv->key.via.str.ptr, kv->key.via.str.size);
@@ -338,10 +340,7 @@ void host_call_plan_validate(host *h, uint64_t msgid, int64_t call_id,
     return;
   }
   if (root_param(h, msgid, call_id, params, &root)) {
-    for (size_t i = 0; i < nknown; i++) {
-      free((char *)known[i].path);
-    }
-    free(known);
+    known_free(known, nknown);
     return;
   }
   plan_job *j = xcalloc(1, sizeof(*j));

@@ -156,7 +156,7 @@ void rm_cache_evict_unseen(repomap_cache *c, const char *root)
   free(old);
 }
 
-const char *rm_bare_name(const char *name)
+const char *repomap_bare_name(const char *name)
 {
   const char *b = name;
   for (const char *p = name; *p; p++) {
@@ -226,7 +226,7 @@ static char *signature(const text_t *t, const scan_def *d, lang_id lang)
       }
     }
   }
-  const char *bare = *rm_bare_name(d->name) ? rm_bare_name(d->name) : "?";
+  const char *bare = *repomap_bare_name(d->name) ? repomap_bare_name(d->name) : "?";
   if (!b.data || !strstr(b.data, bare)) {
     /* typedef struct { ... } name_t; the name comes after the body. */
     buf_printf(&b, "%s%s", b.len ? " {...} " : "", bare);
@@ -294,7 +294,7 @@ static void scan_one(repomap_cache *c, rm_file *f, const char *abs, lang_id lang
       f->defs = xcalloc(r.ndefs, sizeof(rm_def));
       for (size_t i = 0; i < r.ndefs; i++) {
         const scan_def *d = &r.defs[i];
-        const char *bare = rm_bare_name(d->name);
+        const char *bare = repomap_bare_name(d->name);
         if (!*bare) {
           bare = "?"; /* the scanner found a definition it could not name */
         }

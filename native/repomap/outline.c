@@ -60,12 +60,7 @@ static int is_comment_start(lang_id lang, const char *s, size_t n)
 
 static int wanted_whole(const repomap_outline_opts *o, const char *name)
 {
-  const char *bare = name;
-  for (const char *p = name; *p; p++) {
-    if ((p[0] == ':' && p[1] == ':') || p[0] == '.') {
-      bare = p + (p[0] == '.' ? 1 : 2);
-    }
-  }
+  const char *bare = repomap_bare_name(name);
   for (size_t i = 0; o && i < o->nkeep; i++) {
     if (o->keep_whole[i] && (strcmp(o->keep_whole[i], name) == 0 ||
                              strcmp(o->keep_whole[i], bare) == 0)) {

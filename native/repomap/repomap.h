@@ -163,6 +163,9 @@ int repomap_package_add(repomap_cache *cache, const char *action, const char *pa
                         const char *const *files, size_t nfiles, const char *instruction,
                         int budget, pkg_result *pkg);
 
+/* The bare name of a definition ("bar" of "Foo::bar" or "M.bar"): a pointer into `name`. */
+const char *repomap_bare_name(const char *name);
+
 /* The identifiers (2 characters or more) of `text` (may be NULL), in order, at most `max`, as
  * new strings the caller frees: names an instruction may give of definitions. Returns how many. */
 size_t repomap_mentions(const char *text, char **names, size_t max);

@@ -57,8 +57,6 @@ rm_file *rm_cached_file(repomap_cache *c, const char *abs, off_t size, int64_t m
                         lang_id lang, size_t max, int *scanned);
 /* Drops the entries under `root` that the current build did not see (deleted files). */
 void rm_cache_evict_unseen(repomap_cache *c, const char *root);
-/* The bare name of a definition ("bar" of "Foo::bar" or "M.bar"). */
-const char *rm_bare_name(const char *name);
 
 typedef struct {
   char *rel;     /* owned; path relative to the root, '/'-separated */

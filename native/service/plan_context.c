@@ -11,18 +11,6 @@
 
 #define PLAN_CONTEXT_MAX_NAMES 64
 
-/* `name` without its class or module ("Cart.add" -> "add", "ns::f" -> "f"). */
-static const char *bare_name(const char *name)
-{
-  const char *bare = name;
-  for (const char *p = name; *p; p++) {
-    if ((p[0] == ':' && p[1] == ':') || p[0] == '.') {
-      bare = p + (p[0] == '.' ? 1 : 2);
-    }
-  }
-  return bare;
-}
-
 /* The outline of `t` within `opts`, or NULL when it would be empty. */
 static char *outline_of(lang_id lang, const text_t *t, const repomap_outline_opts *opts,
                         int *tokens)
@@ -62,7 +50,7 @@ static int outline_cursor_file(const text_t *t, const char *shown, char **names,
   char *keep[PLAN_CONTEXT_MAX_NAMES];
   size_t nkeep = 0;
   for (size_t i = 0; i < nnames; i++) {
-    if (!pkg->scope_name || strcmp(names[i], bare_name(pkg->scope_name)) != 0) {
+    if (!pkg->scope_name || strcmp(names[i], repomap_bare_name(pkg->scope_name)) != 0) {
       keep[nkeep++] = names[i];
     }
   }

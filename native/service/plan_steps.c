@@ -397,26 +397,27 @@ int plan_steps_validate_known(plan_steps *s, const char *root, const plan_known_
       continue;
     }
     char *abs = st->path[0] == '/' ? xstrdup(st->path) : path_join(root, st->path);
-    char *key = known_key(root, st->path);
+    char real[PATH_MAX];
+    int exists = realpath(abs, real) != NULL;
+    int missing_errno = exists ? 0 : errno;
+    const char *key = exists ? real : abs; /* as known_key() gives it */
     long held = -1;
     for (size_t k = 0; k < nknown && held < 0; k++) {
       held = keys[k] && strcmp(keys[k], key) == 0 ? known[k].nlines : -1;
     }
-    free(key);
-    char real[PATH_MAX];
     struct stat sb;
     if (held >= 0) {
       /* the editor's buffer: inside the project by its path, its lines are the buffer's */
       char parent[PATH_MAX];
-      int inside = realpath(abs, real) ? path_inside(rroot, real)
-                                       : real_existing_parent(abs, parent) == 0 &&
-                                           path_inside(rroot, parent) && !strstr(st->path, "..");
+      int inside = exists ? path_inside(rroot, real)
+                          : real_existing_parent(abs, parent) == 0 &&
+                              path_inside(rroot, parent) && !strstr(st->path, "..");
       if (!inside) {
         set_problem(st, "%s is outside the project", st->path);
       } else if (st->line > 0) {
         line_check(st, held);
       }
-    } else if (realpath(abs, real)) {
+    } else if (exists) {
       if (!path_inside(rroot, real)) {
         set_problem(st, "%s is outside the project", st->path);
       } else if (stat(real, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -433,7 +434,7 @@ int plan_steps_validate_known(plan_steps *s, const char *root, const plan_known_
       }
     } else {
       char parent[PATH_MAX];
-      if (errno != ENOENT) {
+      if (missing_errno != ENOENT) {
         set_problem(st, "%s cannot be read", st->path);
       } else if (real_existing_parent(abs, parent) || !path_inside(rroot, parent) ||
                  strstr(st->path, "..")) {
