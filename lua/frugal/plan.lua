@@ -377,7 +377,8 @@ local function after_applied(s)
   if not nxt then
     P.running = nil
     local sum = total()
-    notify(string.format('frugal: plan done, %d steps, %s', #P.steps, money(sum)))
+    notify(string.format('frugal: plan done, %d step%s, %s', #P.steps, #P.steps == 1 and '' or 's',
+      money(sum)))
     return
   end
   if P.running == 'all' then
@@ -693,7 +694,8 @@ local function planned(run, err, result)
     P.text = table.concat(vim.api.nvim_buf_get_lines(P.buf, 0, -1, false), '\n') .. '\n'
     changed()
     local key = opts().keys and opts().keys.next
-    notify(string.format('frugal: plan of %d steps; edit it, %s runs the next step', #steps,
+    notify(string.format('frugal: plan of %d step%s; edit it, %s runs the next step', #steps,
+      #steps == 1 and '' or 's',
       key and require('frugal.proposal')._typed(key) or '<Plug>(frugal-plan-next)'))
   end)
 end
